@@ -1,0 +1,54 @@
+# The two commands a newcomer runs: `make demo` and `make test`. Both build .venv themselves.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: venv demo test lint types generate check-generated docs pytest chaos bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## Start the local Flow server and run the main examples end to end against it.
+demo: venv
+	$(PY) scripts/run_examples.py --demo
+
+## Lint, types, generated-code check, docs build and the test suite.
+test: venv lint types check-generated docs pytest
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+types: venv
+	$(VENV)/bin/mypy
+
+generate: venv
+	$(PY) scripts/generate_sync.py
+
+check-generated: venv
+	$(PY) scripts/generate_sync.py --check
+
+docs: venv
+	NO_MKDOCS_2_WARNING=1 \
+	$(VENV)/bin/mkdocs build --strict -q -d $(VENV)/site
+
+pytest: venv
+	$(VENV)/bin/pytest -q
+
+## Seeded fault-injection matrix at full size (make test runs a smaller one).
+chaos: venv
+	$(PY) -m flowbio_async.testing.chaos --transfers 500
+
+## Side-by-side benchmarks (installs the official client for comparison).
+bench: venv
+	$(PY) -m pip install -q -e '.[bench]'
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) site .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,69 @@
+"""flowbio-async: an asyncio-first SDK for the Flow bioinformatics platform.
+
+Example:
+    ```python
+    import anyio
+    from flowbio_async import AsyncClient, UsernamePasswordCredentials
+
+    async def main() -> None:
+        async with AsyncClient() as client:
+            await client.log_in(UsernamePasswordCredentials(username="alice", password="s3cret"))
+            print(await client.me())
+
+    anyio.run(main)
+    ```
+"""
+
+from flowbio_async._config import ClientConfig
+from flowbio_async._errors import (
+    AnnotationValidationError,
+    AnnotationWarningsError,
+    AuthenticationError,
+    BadRequestError,
+    BulkDownloadFailedError,
+    ConfigurationError,
+    FlowApiError,
+    FlowConnectionError,
+    FlowError,
+    FlowTimeoutError,
+    FlowTransportError,
+    GoneError,
+    InsufficientSpaceError,
+    IntegrityError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    TransferError,
+    UnprocessableError,
+    UnsafePathError,
+)
+from flowbio_async._version import __version__
+
+__all__ = [
+    "AnnotationValidationError",
+    "AnnotationWarningsError",
+    "AuthenticationError",
+    "BadRequestError",
+    "BulkDownloadFailedError",
+    "ClientConfig",
+    "ConfigurationError",
+    "FlowApiError",
+    "FlowConnectionError",
+    "FlowError",
+    "FlowTimeoutError",
+    "FlowTransportError",
+    "GoneError",
+    "InsufficientSpaceError",
+    "IntegrityError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ServerError",
+    "TransferError",
+    "UnprocessableError",
+    "UnsafePathError",
+    "__version__",
+]

@@ -1,0 +1,1 @@
+"""The state shared by every resource of one client (filled in by the core work)."""

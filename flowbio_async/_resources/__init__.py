@@ -1,0 +1,2 @@
+"""API areas, one module per area. Classes are composed from per-capability mixins so that
+reads, uploads and downloads live in separate small modules (see DEVELOPING.md)."""

@@ -1,0 +1,10 @@
+"""The ``client.executions`` resource, composed of one mixin per capability."""
+
+from __future__ import annotations
+
+from flowbio_async._resources._executions_downloads import ExecutionDownloads
+from flowbio_async._resources._executions_reads import ExecutionReads
+
+
+class ExecutionResource(ExecutionReads, ExecutionDownloads):
+    """Operations on executions: reads, downloads."""

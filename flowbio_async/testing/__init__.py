@@ -1,0 +1,1 @@
+"""A local Flow server for tests, demos and benchmarks (see docs/local-server.md)."""
