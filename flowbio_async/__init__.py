@@ -14,6 +14,14 @@ Example:
     ```
 """
 
+from flowbio_async._auth import (
+    Credentials,
+    EnvCredentials,
+    TokenCredentials,
+    TokenFileCredentials,
+    UsernamePasswordCredentials,
+)
+from flowbio_async._client import AsyncClient
 from flowbio_async._config import ClientConfig
 from flowbio_async._errors import (
     AnnotationValidationError,
@@ -39,16 +47,22 @@ from flowbio_async._errors import (
     UnprocessableError,
     UnsafePathError,
 )
+from flowbio_async._http import RateLimitInfo
+from flowbio_async._models._users import User
+from flowbio_async._progress import ProgressCallback, ProgressEvent
 from flowbio_async._version import __version__
 
 __all__ = [
     "AnnotationValidationError",
     "AnnotationWarningsError",
+    "AsyncClient",
     "AuthenticationError",
     "BadRequestError",
     "BulkDownloadFailedError",
     "ClientConfig",
     "ConfigurationError",
+    "Credentials",
+    "EnvCredentials",
     "FlowApiError",
     "FlowConnectionError",
     "FlowError",
@@ -60,10 +74,17 @@ __all__ = [
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "ProgressCallback",
+    "ProgressEvent",
     "RateLimitError",
+    "RateLimitInfo",
     "ServerError",
+    "TokenCredentials",
+    "TokenFileCredentials",
     "TransferError",
     "UnprocessableError",
     "UnsafePathError",
+    "User",
+    "UsernamePasswordCredentials",
     "__version__",
 ]

@@ -1,1 +1,46 @@
-"""The state shared by every resource of one client (filled in by the core work)."""
+"""The state shared by every resource of one client: HTTP layer, config, limiter, progress."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+import anyio
+
+from flowbio_async._config import ClientConfig
+from flowbio_async._http import HttpClient
+from flowbio_async._progress import Progress, ProgressCallback, make_progress
+
+
+@dataclass
+class ClientContext:
+    """What resources see as ``self._ctx`` (DEVELOPING.md "Internal interfaces").
+
+    ``limiter`` caps transfers in flight across the whole client at ``config.max_concurrency``
+    (kept below the pool size so queued requests never hit the pool timeout,
+    design/transfers.md).
+
+    Example:
+        ```python
+        async with ctx.limiter:
+            response = await ctx.http.request("GET", "data/1")
+        ```
+    """
+
+    http: HttpClient
+    config: ClientConfig
+    limiter: anyio.CapacityLimiter
+
+    @classmethod
+    def create(cls, http: HttpClient, config: ClientConfig) -> ClientContext:
+        return cls(http=http, config=config, limiter=anyio.CapacityLimiter(config.max_concurrency))
+
+    def progress(
+        self,
+        callback: ProgressCallback | Sequence[ProgressCallback] | None = None,
+        *,
+        aggregate_label: str | None = None,
+    ) -> AbstractContextManager[Progress]:
+        """A progress reporter honouring ``config.show_progress`` (see ``_progress``)."""
+        return make_progress(self.config, callback, aggregate_label=aggregate_label)

@@ -6,13 +6,15 @@ Every exception the SDK raises derives from :class:`FlowError`. HTTP failures ar
 :class:`ConfigurationError`; transfer-level failures (checksum, disk space, unsafe paths)
 are :class:`TransferError`. Messages never contain tokens.
 
-The parsing of the seven error-body shapes of contract §6.2 lives in ``error_from_response``
-(filled in by the HTTP layer work, see DEVELOPING.md).
+The parsing of the seven error-body shapes of contract §6.2 lives in ``error_from_response``.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 
@@ -183,3 +185,145 @@ STATUS_CLASSES: dict[int, type[FlowApiError]] = {
     422: UnprocessableError,
     429: RateLimitError,
 }
+
+
+_TOKEN_PARAM = re.compile(r"((?:^|[?&;])(?:access_)?token=)[^&#;\s]*", re.IGNORECASE)
+_NON_JSON_PREVIEW = 500
+
+
+def redact_url(url: str) -> str:
+    """Replace the value of any ``token`` query parameter (contract §5.1 ``?token=<jwt>``).
+
+    Example:
+        ```python
+        redact_url("https://files.flow.bio/downloads/1/a.txt?token=abc")
+        # 'https://files.flow.bio/downloads/1/a.txt?token=REDACTED'
+        ```
+    """
+    return _TOKEN_PARAM.sub(r"\1REDACTED", url)
+
+
+def _parse_json(content: bytes) -> Any:
+    if not content.strip():
+        return None
+    try:
+        return json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _field_dict(error: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    """Shape 2: ``{"error": {"field": ["msg", ...]}}``."""
+    parts: list[str] = []
+    details: list[Any] = []
+    for field, messages in error.items():
+        items = messages if isinstance(messages, list) else [messages]
+        texts = [m if isinstance(m, str) else _dump(m) for m in items]
+        parts.append(f"{field}: {', '.join(texts)}")
+        details.extend({"field": field, "message": text} for text in texts)
+    return "; ".join(parts), details
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _list_or_none(value: Any) -> list[Any] | None:
+    return list(value) if isinstance(value, list) and value else None
+
+
+def _non_json_message(status_code: int, content: bytes) -> str:
+    try:
+        reason = HTTPStatus(status_code).phrase
+    except ValueError:
+        reason = "Error"
+    head = f"HTTP {status_code} {reason}"
+    text = content.decode("utf-8", errors="replace").strip()
+    if not text:
+        return head
+    suffix = "…" if len(text) > _NON_JSON_PREVIEW else ""
+    return f"{head}: {text[:_NON_JSON_PREVIEW]}{suffix}"
+
+
+def _error_class(status_code: int, body: Any) -> type[FlowApiError]:
+    if status_code == 400 and isinstance(body, dict) and "error" not in body:
+        # Annotation sheets answer 400 with these keys and no "error" (contract §3.6).
+        if "validation" in body:
+            return AnnotationValidationError
+        if "warnings" in body:
+            return AnnotationWarningsError
+    if status_code in STATUS_CLASSES:
+        return STATUS_CLASSES[status_code]
+    if status_code >= 500:
+        return ServerError
+    return FlowApiError
+
+
+def error_from_response(
+    status_code: int,
+    headers: Mapping[str, str],
+    content: bytes,
+    method: str | None = None,
+    url: str | None = None,
+) -> FlowApiError:
+    """Build the typed error for an HTTP error answer, accepting every body shape of §6.2.
+
+    Problem Details is recognised by content type first; then the ``error`` member as a string,
+    a field dict or a structured envelope; then any other JSON body whole; then non-JSON text.
+
+    Example:
+        ```python
+        exc = error_from_response(404, {}, b'{"error": "Not found"}', "GET", "https://x/api/data/1")
+        assert isinstance(exc, NotFoundError) and exc.message == "Not found"
+        ```
+    """
+    lowered = {k.lower(): v for k, v in headers.items()}
+    content_type = lowered.get("content-type", "").lower()
+    body = _parse_json(content)
+    code: str | None = None
+    details: list[Any] | None = None
+    problem: Mapping[str, Any] | None = None
+
+    if content_type.startswith("application/problem+json") and isinstance(body, dict):
+        # Shape 5: RFC 9457 Problem Details, kept verbatim in ``problem``.
+        problem = body
+        message = _str_or_none(body.get("detail")) or _str_or_none(body.get("title")) or _dump(body)
+        code = _str_or_none(body.get("code"))
+        details = _list_or_none(body.get("errors"))
+    elif isinstance(body, dict) and "error" in body:
+        error = body["error"]
+        if isinstance(error, str):
+            # Shapes 1 and 6: legacy string, optionally with the docs-site ``code``.
+            message = error or _dump(body)
+            code = _str_or_none(body.get("code"))
+        elif isinstance(error, dict) and isinstance(error.get("message"), str):
+            # Shape 4: structured envelope {"code", "message", "details"}.
+            message = error["message"]
+            code = _str_or_none(error.get("code"))
+            details = _list_or_none(error.get("details"))
+        elif isinstance(error, dict):
+            message, details = _field_dict(error)  # shape 2
+            details = details or None
+        else:
+            message = _dump(error)
+    elif body is not None:
+        message = _dump(body)  # shape 3: no "error" key, the whole body is the message
+    else:
+        message = _non_json_message(status_code, content)  # shape 7
+
+    cls = _error_class(status_code, body)
+    return cls(
+        redact_url(message),
+        status_code=status_code,
+        code=code,
+        details=details,
+        problem=problem,
+        body=body,
+        method=method,
+        url=redact_url(url) if url is not None else None,
+        headers=dict(headers),
+    )

@@ -1,0 +1,158 @@
+"""AsyncClient: lifecycle (``async with``), login, and the resources of each API area."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from flowbio_async._auth import Credentials
+from flowbio_async._config import DEFAULT_BASE_URL, ClientConfig
+from flowbio_async._context import ClientContext
+from flowbio_async._errors import FlowApiError, FlowTransportError
+from flowbio_async._http import HttpClient, QueryParams, RateLimitInfo
+from flowbio_async._models._users import User
+from flowbio_async._resources._data import DataResource
+from flowbio_async._resources._executions import ExecutionResource
+from flowbio_async._resources._projects import ProjectResource
+from flowbio_async._resources._samples import SampleResource
+
+BASE_URL_ENV = "FLOW_API_URL"
+
+
+class AsyncClient:
+    """Asynchronous client for the Flow REST API.
+
+    ``base_url`` defaults to ``$FLOW_API_URL``, else ``https://app.flow.bio/api``. Use it as an
+    async context manager (or call :meth:`aclose`) so connections are released.
+
+    Example:
+        ```python
+        async with AsyncClient() as client:
+            await client.log_in(UsernamePasswordCredentials(username="alice", password="s3cret"))
+            for sample_type in await client.samples.get_types():
+                print(sample_type.identifier, sample_type.name)
+        ```
+    """
+
+    def __init__(self, base_url: str | None = None, config: ClientConfig | None = None) -> None:
+        self._config = config or ClientConfig()
+        url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+        self._http = HttpClient(url, self._config)
+        self._ctx = ClientContext.create(self._http, self._config)
+        self._samples = SampleResource(self._ctx)
+        self._data = DataResource(self._ctx)
+        self._projects = ProjectResource(self._ctx)
+        self._executions = ExecutionResource(self._ctx)
+
+    def __repr__(self) -> str:
+        return f"AsyncClient(base_url={self.base_url!r}, logged_in={self.is_logged_in})"
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    # -- configuration -----------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return self._http.base_url
+
+    @property
+    def files_url(self) -> str:
+        """Base of the files server used for downloads (contract §8 row 20)."""
+        return self._http.files_url
+
+    @property
+    def config(self) -> ClientConfig:
+        return self._config
+
+    @property
+    def rate_limit(self) -> RateLimitInfo | None:
+        """The last ``X-RateLimit-*`` values the server sent, if any (contract §6.3)."""
+        return self._http.rate_limit
+
+    @property
+    def is_logged_in(self) -> bool:
+        return self._http.auth.token is not None
+
+    # -- resources ---------------------------------------------------------------------------
+
+    @property
+    def samples(self) -> SampleResource:
+        """Sample operations: types, metadata, organisms, search, upload, download."""
+        return self._samples
+
+    @property
+    def data(self) -> DataResource:
+        """Data-file operations: get, search, upload, download."""
+        return self._data
+
+    @property
+    def projects(self) -> ProjectResource:
+        """Project operations: owned, search, get, samples, executions."""
+        return self._projects
+
+    @property
+    def executions(self) -> ExecutionResource:
+        """Execution operations: get, search, outputs."""
+        return self._executions
+
+    # -- authentication ----------------------------------------------------------------------
+
+    async def log_in(self, credentials: Credentials) -> None:
+        """Authenticate; later requests carry the token and refresh it when it expires.
+
+        Raises:
+            BadRequestError: the server refused the username or password.
+        """
+        await credentials.authenticate(self._http)
+
+    async def log_out(self) -> None:
+        """Forget the token and the refresh cookie (and tell the server, best effort)."""
+        if self._http.auth.token is not None:
+            # Best effort: /logout is listed only by [W-REF] (contract §2.1).
+            with contextlib.suppress(FlowApiError, FlowTransportError):
+                await self._http.request("POST", "logout", retry=False)
+        self._http.auth.clear()
+        self._http.clear_cookies()
+
+    async def me(self) -> User:
+        """The logged-in user; ``id`` is ``None`` when the server treats the caller as anonymous.
+
+        Example:
+            ```python
+            me = await client.me()
+            print(me.username)
+            ```
+        """
+        return User.model_validate((await self._http.request("GET", "me")).json())
+
+    # -- escape hatch ------------------------------------------------------------------------
+
+    async def get_raw(self, path: str, params: QueryParams | None = None) -> str:
+        """GET any path under the base URL and return the body text (like flowbio ``get_raw``).
+
+        Example:
+            ```python
+            print(await client.get_raw("samples/types"))
+            ```
+        """
+        return (await self._http.request("GET", path, params=params)).text
+
+    async def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET any path under the base URL and return the decoded JSON body."""
+        return (await self._http.request("GET", path, params=params)).json()

@@ -1,0 +1,554 @@
+"""The HTTP layer: the only module that imports httpx (DEVELOPING.md "Internal interfaces").
+
+One :class:`HttpClient` per :class:`~flowbio_async.AsyncClient` owns the connection pool, the
+cookie jar (``flow_refresh_token``, contract §2.1) and the bearer token. It joins paths to the
+base URL (§1.1), attaches credentials only to the API and files hosts, retries per
+``_retry``, refreshes the token once on 401 (§2.2) and turns error answers into the typed
+exceptions of ``_errors``. No httpx type leaves this module.
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import logging
+import ssl
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import anyio
+import httpx
+
+from flowbio_async._auth import TokenState, token_from_body
+from flowbio_async._config import DEFAULT_BASE_URL, ClientConfig
+from flowbio_async._errors import (
+    ConfigurationError,
+    FlowConnectionError,
+    FlowTimeoutError,
+    FlowTransportError,
+    error_from_response,
+    redact_url,
+)
+from flowbio_async._retry import (
+    IDEMPOTENT_METHODS,
+    RETRYABLE_STATUSES,
+    backoff_delay,
+    retry_after_seconds,
+)
+from flowbio_async._version import __version__
+
+logger = logging.getLogger("flowbio_async")
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_MAX_REDIRECTS = 10
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+QueryParams = Mapping[str, Any] | list[tuple[str, Any]]
+Timeout = float | timedelta | None
+
+
+class Headers(Mapping[str, str]):
+    """Read-only, case-insensitive response headers (repeated headers joined with ``, ``)."""
+
+    def __init__(self, items: Iterable[tuple[str, str]]) -> None:
+        self._items: dict[str, tuple[str, str]] = {}
+        for name, value in items:
+            key = name.lower()
+            if key in self._items:
+                value = f"{self._items[key][1]}, {value}"
+            self._items[key] = (name, value)
+
+    def __getitem__(self, name: str) -> str:
+        return self._items[name.lower()][1]
+
+    def __iter__(self) -> Iterator[str]:
+        return (original for original, _ in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._items
+
+    def __repr__(self) -> str:
+        return f"Headers({len(self)} items)"  # values may hold cookies: not shown
+
+
+@dataclass(frozen=True)
+class RateLimitInfo:
+    """The last ``X-RateLimit-*`` headers seen (contract §6.3); ``reset`` is Unix seconds.
+
+    Example:
+        ```python
+        if client.rate_limit and client.rate_limit.remaining == 0:
+            print("rate limited until", client.rate_limit.reset)
+        ```
+    """
+
+    limit: int | None
+    remaining: int | None
+    reset: float | None
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> RateLimitInfo | None:
+        values = [headers.get(f"X-RateLimit-{n}") for n in ("Limit", "Remaining", "Reset")]
+        if all(v is None for v in values):
+            return None
+        limit, remaining, reset = (_number(v) for v in values)
+        return cls(
+            limit=None if limit is None else int(limit),
+            remaining=None if remaining is None else int(remaining),
+            reset=reset,
+        )
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except ValueError:
+        return None
+
+
+class Response:
+    """A fully read HTTP answer."""
+
+    def __init__(
+        self, status_code: int, headers: Headers, content: bytes, url: str, encoding: str | None
+    ) -> None:
+        self.status_code = status_code
+        self.headers: Mapping[str, str] = headers
+        self.content = content
+        self.url = url
+        self._encoding = encoding or "utf-8"
+
+    def __repr__(self) -> str:
+        return f"<Response [{self.status_code}] {redact_url(self.url)}>"
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(self._encoding, errors="replace")
+
+    def json(self) -> Any:
+        return jsonlib.loads(self.content)
+
+
+class StreamResponse:
+    """An HTTP answer whose body is read incrementally (used by downloads)."""
+
+    def __init__(self, raw: httpx.Response) -> None:
+        self._raw = raw
+        self.status_code = raw.status_code
+        self.headers: Mapping[str, str] = Headers(raw.headers.multi_items())
+        self.url = str(raw.url)
+
+    def __repr__(self) -> str:
+        return f"<StreamResponse [{self.status_code}] {redact_url(self.url)}>"
+
+    def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+        """Body bytes (content-decoded). Downloads may add a large-block raw reader here."""
+        return self._raw.aiter_bytes(chunk_size)
+
+    async def aread(self) -> bytes:
+        return await self._raw.aread()
+
+
+def normalise_base_url(base_url: str | None) -> str:
+    """Validate a base URL and drop its trailing slash (contract §1.1).
+
+    Example:
+        ```python
+        normalise_base_url("https://app.flow.bio/api/")  # 'https://app.flow.bio/api'
+        ```
+    """
+    url = (base_url or DEFAULT_BASE_URL).strip()
+    parts = urlsplit(url)
+    if parts.scheme not in _DEFAULT_PORTS:
+        raise ConfigurationError(f"base URL must start with http:// or https://, got {url!r}")
+    if not parts.hostname:
+        raise ConfigurationError(f"base URL has no host: {url!r}")
+    if parts.query or parts.fragment:
+        raise ConfigurationError(f"base URL must not have a query or fragment: {url!r}")
+    return url.rstrip("/")
+
+
+def derive_files_url(base_url: str, configured: str | None) -> str:
+    """The files server base for downloads (contract §8 row 20).
+
+    ``configured`` wins. Otherwise a ``*.flow.bio`` API host other than ``app`` gets ``api``
+    swapped for ``files`` (``api.flow.bio`` → ``https://files.flow.bio``); anything else,
+    including ``app.flow.bio/api`` and local servers, uses the API base itself.
+
+    Example:
+        ```python
+        derive_files_url("https://api.flow.bio", None)  # 'https://files.flow.bio'
+        ```
+    """
+    if configured:
+        return normalise_base_url(configured)
+    parts = urlsplit(base_url)
+    host = (parts.hostname or "").lower()
+    if host.endswith(".flow.bio") and host != "app.flow.bio":
+        labels = host.split(".")
+        first = labels[0]
+        if "api" in first:
+            labels[0] = first.replace("api", "files", 1)
+            netloc = ".".join(labels) + (f":{parts.port}" if parts.port else "")
+            return f"{parts.scheme}://{netloc}"
+    return base_url
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme)
+
+
+def _seconds(value: float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _verify(verify: bool | str) -> bool | ssl.SSLContext:
+    if isinstance(verify, bool):
+        return verify
+    path = Path(verify).expanduser()
+    if not path.exists():
+        raise ConfigurationError(f"CA bundle {verify!r} does not exist")
+    if path.is_dir():
+        return ssl.create_default_context(capath=str(path))
+    return ssl.create_default_context(cafile=str(path))
+
+
+def _is_connect_failure(exc: httpx.TransportError) -> bool:
+    # The TCP/TLS connection was never established: safe to retry for any method (§1.3).
+    return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+
+
+def _map_transport_error(exc: httpx.TransportError, method: str, url: str) -> FlowTransportError:
+    where = f"{method} {redact_url(url)}"
+    detail = redact_url(str(exc)) or type(exc).__name__
+    if isinstance(exc, httpx.TimeoutException):
+        return FlowTimeoutError(f"{type(exc).__name__} during {where}: {detail}")
+    return FlowConnectionError(f"{type(exc).__name__} during {where}: {detail}")
+
+
+class HttpClient:
+    """Pool, cookie jar, credentials, retries and error mapping for one client.
+
+    Example:
+        ```python
+        http = HttpClient("http://127.0.0.1:8123/api", ClientConfig())
+        me = (await http.request("GET", "me")).json()
+        await http.aclose()
+        ```
+    """
+
+    def __init__(
+        self,
+        base_url: str | None,
+        config: ClientConfig,
+        *,
+        auth: TokenState | None = None,
+        transport: Any = None,
+    ) -> None:
+        self.config = config
+        self.base_url = normalise_base_url(base_url)
+        self.files_url = derive_files_url(self.base_url, config.files_url)
+        self.auth = auth or TokenState()
+        self.rate_limit: RateLimitInfo | None = None
+        self._trusted = {_origin(self.base_url), _origin(self.files_url)}
+        agent = f"flowbio-async/{__version__}"
+        if config.user_agent:
+            agent = f"{agent} {config.user_agent}"
+        request_timeout = _seconds(config.request_timeout)
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(request_timeout, connect=_seconds(config.connect_timeout)),
+            limits=httpx.Limits(
+                max_connections=config.max_connections,
+                max_keepalive_connections=config.max_connections,
+            ),
+            verify=_verify(config.verify),
+            headers={"User-Agent": agent},
+            # Redirects are followed by hand so credentials are re-decided per hop.
+            follow_redirects=False,
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"HttpClient(base_url={self.base_url!r}, auth={self.auth!r})"
+
+    # -- public interface --------------------------------------------------------------------
+
+    def url_for(self, url: str) -> str:
+        """Absolute URL for a path relative to the API base (``me`` == ``/me``) or a full URL."""
+        if url.startswith(("http://", "https://")):
+            return url
+        return f"{self.base_url}/{url.lstrip('/')}"
+
+    def is_trusted(self, url: str) -> bool:
+        """True when credentials may be sent to ``url`` (API or files host, same port)."""
+        return _origin(url) in self._trusted
+
+    def cookie_names(self) -> list[str]:
+        """Names of the cookies held (for diagnostics; values are never exposed)."""
+        return sorted({cookie.name for cookie in self._client.cookies.jar})
+
+    def clear_cookies(self) -> None:
+        self._client.cookies.clear()
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: QueryParams | None = None,
+        json: Any = None,
+        data: Mapping[str, str | list[str]] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        authenticated: bool = True,
+        retry: bool | None = None,
+        timeout: Timeout = None,  # noqa: ASYNC109 - per-operation httpx timeout, not a deadline
+        raise_for_status: bool = True,
+    ) -> Response:
+        """Send a request and read the whole answer; errors raise ``FlowApiError`` subclasses."""
+        content: dict[str, Any] = {}
+        if json is not None:
+            content["json"] = json
+        if data is not None:
+            content["data"] = dict(data)
+        if files is not None:
+            content["files"] = dict(files)
+        raw = await self._exchange(
+            method.upper(),
+            self.url_for(url),
+            params=params,
+            content=content,
+            headers=headers,
+            authenticated=authenticated,
+            retry=retry,
+            timeout=timeout,
+            raise_for_status=raise_for_status,
+            stream=False,
+        )
+        return Response(
+            raw.status_code,
+            Headers(raw.headers.multi_items()),
+            raw.content,
+            str(raw.url),
+            raw.encoding,
+        )
+
+    def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: QueryParams | None = None,
+        headers: Mapping[str, str] | None = None,
+        authenticated: bool = True,
+        timeout: Timeout = None,
+        raise_for_status: bool = True,
+    ) -> AbstractAsyncContextManager[StreamResponse]:
+        """Send a request and stream the answer body inside ``async with``."""
+        return self._stream(
+            method.upper(),
+            self.url_for(url),
+            params=params,
+            headers=headers,
+            authenticated=authenticated,
+            timeout=timeout,
+            raise_for_status=raise_for_status,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: QueryParams | None,
+        headers: Mapping[str, str] | None,
+        authenticated: bool,
+        timeout: Timeout,  # noqa: ASYNC109 - per-operation httpx timeout, not a deadline
+        raise_for_status: bool,
+    ) -> AsyncIterator[StreamResponse]:
+        raw = await self._exchange(
+            method,
+            url,
+            params=params,
+            content={},
+            headers=headers,
+            authenticated=authenticated,
+            retry=None,
+            timeout=timeout,
+            raise_for_status=raise_for_status,
+            stream=True,
+        )
+        try:
+            yield StreamResponse(raw)
+        finally:
+            await raw.aclose()
+
+    def _timeout(self, timeout: Timeout) -> httpx.Timeout | None:
+        if timeout is None:
+            return None  # the client default
+        return httpx.Timeout(_seconds(timeout), connect=_seconds(self.config.connect_timeout))
+
+    def _backoff(self, attempt: int) -> float:
+        return backoff_delay(
+            attempt, initial=self.config.backoff_initial, maximum=self.config.backoff_max
+        )
+
+    async def _exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: QueryParams | None,
+        content: dict[str, Any],
+        headers: Mapping[str, str] | None,
+        authenticated: bool,
+        retry: bool | None,
+        timeout: Timeout,  # noqa: ASYNC109 - per-operation httpx timeout, not a deadline
+        raise_for_status: bool,
+        stream: bool,
+    ) -> httpx.Response:
+        """The request loop: connect retries, policy retries, one refresh on 401, errors."""
+        retry_policy = (method in IDEMPOTENT_METHODS) if retry is None else retry
+        attempts = connect_attempts = 0
+        refreshed = False
+        while True:
+            if authenticated and self.auth.due(_seconds(self.config.refresh_margin)):
+                await self._refresh(self.auth.generation)
+            generation = self.auth.generation
+            try:
+                response = await self._send_following(
+                    method, url, params, content, headers, authenticated, timeout, stream
+                )
+            except httpx.UnsupportedProtocol as exc:
+                raise ConfigurationError(f"unsupported URL {redact_url(url)!r}: {exc}") from None
+            except httpx.TransportError as exc:
+                if _is_connect_failure(exc) and connect_attempts < self.config.connection_retries:
+                    await anyio.sleep(self._backoff(connect_attempts))
+                    connect_attempts += 1
+                    continue
+                if retry_policy and attempts < self.config.max_retries:
+                    logger.debug("retrying %s %s after %s", method, redact_url(url), exc)
+                    await anyio.sleep(self._backoff(attempts))
+                    attempts += 1
+                    continue
+                raise _map_transport_error(exc, method, url) from None
+
+            status = response.status_code
+            info = RateLimitInfo.from_headers(response.headers)
+            if info is not None:
+                self.rate_limit = info
+            logger.debug("%s %s -> %s", method, redact_url(str(response.url)), status)
+            if status < 400:
+                return response
+
+            if stream:
+                await response.aread()
+                await response.aclose()
+            if status == 401 and "authorization" in response.request.headers and not refreshed:
+                refreshed = True  # contract §2.2: one refresh, one resend
+                if await self._refresh(generation):
+                    continue
+            elif (
+                retry_policy and status in RETRYABLE_STATUSES and attempts < self.config.max_retries
+            ):
+                hint = retry_after_seconds(response.headers, cap=self.config.max_retry_after)
+                delay = self._backoff(attempts) if hint is None else hint
+                logger.debug(
+                    "retrying %s %s in %.2fs after %s", method, redact_url(url), delay, status
+                )
+                await anyio.sleep(delay)
+                attempts += 1
+                continue
+            if not raise_for_status:
+                return response
+            raise error_from_response(
+                status,
+                Headers(response.headers.multi_items()),
+                response.content,
+                method,
+                str(response.request.url),
+            )
+
+    async def _send_following(
+        self,
+        method: str,
+        url: str,
+        params: QueryParams | None,
+        content: dict[str, Any],
+        headers: Mapping[str, str] | None,
+        authenticated: bool,
+        timeout: Timeout,  # noqa: ASYNC109 - per-operation httpx timeout, not a deadline
+        stream: bool,
+    ) -> httpx.Response:
+        """Send once, following GET/HEAD redirects with credentials decided per hop."""
+        request = self._build(method, url, params, content, headers, authenticated, timeout)
+        for _ in range(_MAX_REDIRECTS + 1):
+            response = await self._client.send(request, stream=stream)
+            location = response.headers.get("location")
+            if (
+                response.status_code not in _REDIRECTS
+                or not location
+                or method not in {"GET", "HEAD"}
+            ):
+                return response
+            await response.aclose()
+            target = urljoin(str(response.url), location)
+            # Presigned or foreign hosts never get the bearer token (contract §8 row 20, §7).
+            request = self._build(method, target, None, {}, headers, authenticated, timeout)
+        raise FlowConnectionError(f"too many redirects for {method} {redact_url(url)}")
+
+    def _build(
+        self,
+        method: str,
+        url: str,
+        params: QueryParams | None,
+        content: dict[str, Any],
+        headers: Mapping[str, str] | None,
+        authenticated: bool,
+        timeout: Timeout,
+    ) -> httpx.Request:
+        merged = dict(headers or {})
+        token = self.auth.token
+        if authenticated and token and self.is_trusted(url):
+            merged["Authorization"] = f"Bearer {token}"
+        extra: dict[str, Any] = {}
+        request_timeout = self._timeout(timeout)
+        if request_timeout is not None:
+            extra["timeout"] = request_timeout
+        return self._client.build_request(
+            method, url, params=params, headers=merged, **content, **extra
+        )
+
+    async def _refresh(self, seen_generation: int) -> bool:
+        return await self.auth.refresh(seen_generation, self._fetch_token)
+
+    async def _fetch_token(self) -> str | None:
+        """``GET /token`` with the refresh cookie, outside the 401 loop so it cannot recurse."""
+        request = self._build("GET", self.url_for("token"), None, {}, None, True, None)
+        try:
+            response = await self._client.send(request)
+        except httpx.TransportError as exc:
+            logger.debug("token refresh failed: %s", type(exc).__name__)
+            return None
+        logger.debug("GET %s -> %s", redact_url(str(response.url)), response.status_code)
+        if not 200 <= response.status_code < 300:
+            return None  # the caller re-raises the original 401 (§2.2 step 2)
+        try:
+            return token_from_body(response.json())
+        except ValueError:
+            return None
