@@ -8,7 +8,15 @@ from typing import Any
 
 def register(sub: Any) -> None:
     """Add the ``server`` verb to the subparsers ``sub``."""
-    parser: argparse.ArgumentParser = sub.add_parser("server", help="run the local Flow server")
+    from flowbio_async.testing._main import add_arguments
+
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "server",
+        help="run the local Flow server",
+        description="Run the local Flow server (needs the 'server' extra). The first line "
+        "printed is the API base URL.",
+    )
+    add_arguments(parser)
     parser.set_defaults(handler=_run)
 
 

@@ -1,0 +1,293 @@
+"""Fault injection: an ASGI middleware driven by rules posted to ``/_testing/faults``.
+
+A rule matches requests by method, path regex and route name; it fires on the ``nth``
+matching request and then for ``count`` requests (``count=0``: forever). Each rule names an
+action from :data:`ACTIONS`; add one with :func:`action` (an async function receiving the
+rule and the ASGI call) — the registry is the only thing new actions touch.
+
+Built-in actions: ``status`` (answer ``status``/``body``/``headers``, e.g. a 503 burst or a
+429 with ``Retry-After``), ``latency`` (sleep ``seconds`` then serve normally), ``stall``
+(sleep ``seconds``, then serve — long enough for a client timeout), ``drop`` (close the
+connection before any response byte), ``cut`` (serve, but close after ``bytes`` body bytes),
+``corrupt`` (flip the body byte at offset ``bytes``), ``ignore_range`` (strip ``Range`` so
+the app answers 200 with the whole body).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import struct
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from flowbio_async.testing._asgi import (
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    is_control,
+    send_json,
+)
+from flowbio_async.testing._counters import route_name
+
+
+class DropConnection(Exception):
+    """Raised inside the app call to make the server abort the connection."""
+
+
+@dataclass
+class FaultRule:
+    """One fault: which requests it hits and what happens to them."""
+
+    action: str
+    method: str | None = None
+    #: Regex searched in the request path (e.g. ``"^/api/token$"``).
+    path: str | None = None
+    #: Route name, as in ``counters()`` (e.g. ``"token"``).
+    route: str | None = None
+    #: First matching request (1-based) that the fault hits.
+    nth: int = 1
+    #: How many requests it hits from there; 0 = every later one.
+    count: int = 1
+    status: int = 503
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    bytes: int = 0
+    #: Free-form parameters for actions added later.
+    params: dict[str, Any] = field(default_factory=dict)
+    seen: int = 0
+    applied: int = 0
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> FaultRule:
+        """Build a rule from JSON; unknown keys or actions raise ``ValueError``."""
+        known = {f.name for f in fields(cls)} - {"seen", "applied"}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown fault fields: {sorted(unknown)}")
+        rule = cls(**values)
+        if rule.action not in ACTIONS:
+            raise ValueError(f"unknown fault action {rule.action!r}; known: {sorted(ACTIONS)}")
+        if rule.path is not None:
+            re.compile(rule.path)
+        return rule
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (includes ``seen`` and ``applied`` counts)."""
+        return asdict(self)
+
+    def matches(self, scope: Scope, name: str | None) -> bool:
+        """Whether this rule's filters select the request."""
+        if self.method and self.method.upper() != scope.get("method", ""):
+            return False
+        if self.path and not re.search(self.path, scope.get("path", "")):
+            return False
+        return not (self.route and self.route != name)
+
+
+FaultAction = Callable[[FaultRule, Scope, Receive, Send, ASGIApp], Awaitable[None]]
+
+#: Action name → implementation. Extend with :func:`action`.
+ACTIONS: dict[str, FaultAction] = {}
+
+
+def action(name: str) -> Callable[[FaultAction], FaultAction]:
+    """Register a fault action under ``name``."""
+
+    def register(func: FaultAction) -> FaultAction:
+        ACTIONS[name] = func
+        return func
+
+    return register
+
+
+class FaultRegistry:
+    """The live rule list, shared by the middleware and the control routes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.rules: list[FaultRule] = []
+
+    def add(self, rule: FaultRule) -> None:
+        """Append a rule (rules are tried in insertion order; the first that fires wins)."""
+        with self._lock:
+            self.rules.append(rule)
+
+    def clear(self) -> None:
+        """Remove every rule."""
+        with self._lock:
+            self.rules.clear()
+
+    def pick(self, scope: Scope, name: str | None) -> FaultRule | None:
+        """Count the request against matching rules and return the one that fires, if any."""
+        chosen: FaultRule | None = None
+        with self._lock:
+            for rule in self.rules:
+                if not rule.matches(scope, name):
+                    continue
+                rule.seen += 1
+                active = rule.seen >= rule.nth and (rule.count <= 0 or rule.applied < rule.count)
+                if active and chosen is None:
+                    rule.applied += 1
+                    chosen = rule
+        return chosen
+
+
+class FaultsMiddleware:
+    """Applies the first firing :class:`FaultRule` to each request."""
+
+    def __init__(self, app: ASGIApp, registry: FaultRegistry, routes: Any) -> None:
+        self.app = app
+        self.registry = registry
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or is_control(scope) or not self.registry.rules:
+            await self.app(scope, receive, send)
+            return
+        rule = self.registry.pick(scope, route_name(self.routes, dict(scope)))
+        if rule is None:
+            await self.app(scope, receive, send)
+            return
+        await ACTIONS[rule.action](rule, scope, receive, send, self.app)
+
+
+@action("status")
+async def _status(
+    rule: FaultRule, scope: Scope, receive: Receive, send: Send, app: ASGIApp
+) -> None:
+    await send_json(send, rule.status, rule.body, rule.headers)
+
+
+@action("latency")
+async def _latency(
+    rule: FaultRule, scope: Scope, receive: Receive, send: Send, app: ASGIApp
+) -> None:
+    await anyio.sleep(rule.seconds)
+    await app(scope, receive, send)
+
+
+@action("stall")
+async def _stall(rule: FaultRule, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
+    await anyio.sleep(rule.seconds or 3600.0)
+    await app(scope, receive, send)
+
+
+@action("drop")
+async def _drop(rule: FaultRule, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
+    # ASGI has no "close the socket" message and granian answers 500 to an app error, so
+    # reset the TCP connection ourselves (Linux); elsewhere fall back to a response whose
+    # body ends early, which clients also see as a dropped connection.
+    if not reset_connection(scope):
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1")]}
+        )
+    raise DropConnection("fault: drop the connection before responding")
+
+
+@action("cut")
+async def _cut(rule: FaultRule, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
+    remaining = rule.bytes
+
+    async def cut_send(message: Message) -> None:
+        nonlocal remaining
+        if message["type"] != "http.response.body":
+            await send(message)
+            return
+        body = bytes(message.get("body", b""))
+        if len(body) >= remaining:
+            await send({"type": "http.response.body", "body": body[:remaining], "more_body": True})
+            raise DropConnection("fault: cut the response body")
+        remaining -= len(body)
+        await send(message)
+
+    await app(scope, receive, _without_pathsend(scope, cut_send))
+
+
+@action("corrupt")
+async def _corrupt(
+    rule: FaultRule, scope: Scope, receive: Receive, send: Send, app: ASGIApp
+) -> None:
+    position = rule.bytes
+
+    async def corrupt_send(message: Message) -> None:
+        nonlocal position
+        if message["type"] == "http.response.body":
+            body = bytearray(message.get("body", b""))
+            if 0 <= position < len(body):
+                body[position] ^= 0xFF
+            position -= len(body)
+            message = {**message, "body": bytes(body)}
+        await send(message)
+
+    await app(scope, receive, _without_pathsend(scope, corrupt_send))
+
+
+@action("ignore_range")
+async def _ignore_range(
+    rule: FaultRule, scope: Scope, receive: Receive, send: Send, app: ASGIApp
+) -> None:
+    headers = [(k, v) for k, v in scope.get("headers", []) if bytes(k).lower() != b"range"]
+    await app({**scope, "headers": headers}, receive, send)
+
+
+def reset_connection(scope: Scope) -> bool:
+    """Reset the client's TCP connection (RST) via ``/proc``; False when impossible."""
+    client, server = scope.get("client"), scope.get("server")
+    if not client or not server:
+        return False
+    fd = _socket_fd(int(server[1]), int(client[1]))
+    if fd is None:
+        return False
+    sock = socket.socket(fileno=os.dup(fd))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        return False
+    finally:
+        sock.close()
+    return True
+
+
+def _socket_fd(local_port: int, remote_port: int) -> int | None:
+    wanted = f":{local_port:04X}", f":{remote_port:04X}"
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            cols = line.split()
+            if cols[1].endswith(wanted[0]) and cols[2].endswith(wanted[1]):
+                inodes.add(cols[9])
+    if not inodes:
+        return None
+    fd_dir = Path("/proc/self/fd")
+    for entry in fd_dir.iterdir():
+        try:
+            target = str(entry.readlink())
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target[8:-1] in inodes:
+            return int(entry.name)
+    return None
+
+
+def _without_pathsend(scope: Scope, send: Send) -> Send:
+    # Body-rewriting faults must see the bytes, so hide granian's pathsend extension from
+    # the app (Starlette's FileResponse then streams chunks through `send`).
+    extensions = scope.get("extensions")
+    if extensions and "http.response.pathsend" in extensions:
+        scope["extensions"] = {k: v for k, v in extensions.items() if k != "http.response.pathsend"}
+    return send

@@ -1,0 +1,197 @@
+"""``python -m flowbio_async.testing`` / ``flowbio-async server``: run the local Flow server.
+
+The first line on stdout is the API base URL, printed once the server accepts connections;
+granian's own logs go to stderr so that line stays first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+from flowbio_async.testing._settings import SETTINGS_ENV, ServerSettings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Define the server's command-line options on ``parser``."""
+    defaults = ServerSettings()
+    parser.add_argument("--host", default=defaults.host, help="interface to bind")
+    parser.add_argument("--port", type=int, default=defaults.port, help="port (0 picks a free one)")
+    parser.add_argument(
+        "--data-dir", default=None, help="where data lives (default: a new temporary dir)"
+    )
+    parser.add_argument(
+        "--no-demo", dest="demo", action="store_false", help="do not seed demo data"
+    )
+    parser.add_argument(
+        "--access-token-ttl", type=float, default=defaults.access_token_ttl, metavar="S"
+    )
+    parser.add_argument(
+        "--refresh-token-ttl", type=float, default=defaults.refresh_token_ttl, metavar="S"
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=int,
+        default=defaults.rate_limit,
+        metavar="N",
+        help="requests per user per window before 429 (0: off)",
+    )
+    parser.add_argument("--rate-window", type=float, default=defaults.rate_window, metavar="S")
+    parser.add_argument("--latency-ms", type=float, default=defaults.latency_ms, metavar="MS")
+    parser.add_argument(
+        "--max-body-size", type=int, default=defaults.max_body_size, metavar="BYTES"
+    )
+    parser.add_argument(
+        "--testing-control",
+        action="store_true",
+        help="mount the /_testing/* control routes (counters, faults, settings)",
+    )
+    parser.add_argument(
+        "--anonymous-downgrade",
+        action="store_true",
+        help="treat bad tokens as anonymous instead of 401 (contract §8 row 5)",
+    )
+    parser.add_argument(
+        "--problem-details", action="store_true", help="answer errors as application/problem+json"
+    )
+    parser.add_argument(
+        "--no-refresh-rotation",
+        dest="rotate_refresh_token",
+        action="store_false",
+        help="keep the same refresh cookie on GET /token",
+    )
+    parser.add_argument(
+        "--settings-json", default=None, help=argparse.SUPPRESS
+    )  # FlowServer passes every setting at once
+
+
+def settings_from_args(args: argparse.Namespace) -> ServerSettings:
+    """Build :class:`ServerSettings` from parsed arguments (creates a temp data dir if none)."""
+    if args.settings_json:
+        settings = ServerSettings.from_json(args.settings_json)
+        return settings.replace(data_dir=str(Path(settings.data_dir).resolve()))
+    data_dir = args.data_dir or tempfile.mkdtemp(prefix="flow-server-")
+    return ServerSettings(
+        host=args.host,
+        port=args.port,
+        data_dir=str(Path(data_dir).resolve()),
+        demo=args.demo,
+        access_token_ttl=args.access_token_ttl,
+        refresh_token_ttl=args.refresh_token_ttl,
+        rate_limit=args.rate_limit,
+        rate_window=args.rate_window,
+        latency_ms=args.latency_ms,
+        max_body_size=args.max_body_size,
+        testing_control=args.testing_control,
+        anonymous_downgrade=args.anonymous_downgrade,
+        problem_details=args.problem_details,
+        rotate_refresh_token=args.rotate_refresh_token,
+    )
+
+
+def free_port(host: str) -> int:
+    """Ask the OS for a free TCP port on ``host``."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def base_url(host: str, port: int) -> str:
+    """The API base URL for a bound ``host:port``."""
+    shown = f"[{host}]" if ":" in host else host
+    if host in {"0.0.0.0", "::"}:  # noqa: S104 - we only print a reachable address
+        shown = "127.0.0.1"
+    return f"http://{shown}:{port}/api"
+
+
+def _announce_when_ready(url: str, stop: threading.Event) -> None:
+    health = url.removesuffix("/api") + "/_health"
+    while not stop.is_set():
+        try:
+            with urllib.request.urlopen(health, timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    print(url, flush=True)
+                    return
+        except OSError:
+            time.sleep(0.05)
+
+
+def serve(settings: ServerSettings) -> int:
+    """Run granian (1 worker) until interrupted; prints the URL when ready."""
+    from granian.constants import Interfaces
+    from granian.server import Server
+
+    if settings.port == 0:
+        settings = settings.replace(port=free_port(settings.host))
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    # Prepare the data dir (and demo data) once here, so the worker starts fast and a
+    # broken data dir fails loudly in the foreground.
+    _prepare(settings)
+    os.environ[SETTINGS_ENV] = settings.to_json()
+    stop = threading.Event()
+    url = base_url(settings.host, settings.port)
+    watcher = threading.Thread(target=_announce_when_ready, args=(url, stop), daemon=True)
+    watcher.start()
+    print(f"flow server data dir: {settings.data_dir}", file=sys.stderr, flush=True)
+    server = Server(
+        "flowbio_async.testing._app:create_app_from_env",
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.ASGI,
+        workers=1,
+        factory=True,
+        log_dictconfig=_STDERR_LOGGING,
+        log_level="warning",  # type: ignore[arg-type]
+    )
+    try:
+        server.serve()
+    finally:
+        stop.set()
+    return 0
+
+
+def _prepare(settings: ServerSettings) -> None:
+    from flowbio_async.testing._app import create_app
+
+    app = create_app(settings.replace(testing_control=False))
+    app.state.store.close()
+
+
+_STDERR_LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"generic": {"format": "[%(levelname)s] %(message)s"}},
+    "handlers": {
+        "console": {
+            "formatter": "generic",
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "loggers": {
+        "_granian": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "granian.access": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+    },
+}
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Entry point shared by ``python -m flowbio_async.testing`` and ``flowbio-async server``."""
+    return serve(settings_from_args(args))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the server."""
+    parser = argparse.ArgumentParser(
+        prog="python -m flowbio_async.testing", description="Run the local Flow server."
+    )
+    add_arguments(parser)
+    return run_from_args(parser.parse_args(argv))

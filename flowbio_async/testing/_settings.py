@@ -1,0 +1,101 @@
+"""Every knob of the local Flow server, in one frozen dataclass (passed to workers as JSON)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, fields
+from typing import Any
+
+#: Environment variable carrying the settings JSON from the launcher to granian's worker.
+SETTINGS_ENV = "FLOWBIO_ASYNC_SERVER_SETTINGS"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Configuration of the local Flow server; every field is also a ``FlowServer`` keyword.
+
+    Example:
+        ```python
+        from flowbio_async.testing._settings import ServerSettings
+
+        settings = ServerSettings(data_dir="/tmp/flow", access_token_ttl=60)
+        assert ServerSettings.from_json(settings.to_json()) == settings
+        ```
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: Directory holding ``flow.sqlite3``, ``blobs/`` and ``uploads/``; survives restarts.
+    data_dir: str = ""
+    #: Seed demo users, projects, samples and files into an empty data dir.
+    demo: bool = True
+    #: Access JWT lifetime in seconds (seed 003 says 5 minutes; contract §2.3).
+    access_token_ttl: float = 300.0
+    #: Refresh cookie lifetime in seconds (contract §2.3: 7 days per the docs site).
+    refresh_token_ttl: float = 7 * 24 * 3600.0
+    #: Issue a new ``flow_refresh_token`` cookie on every ``GET /token`` (contract §2.2).
+    rotate_refresh_token: bool = True
+    #: Requests allowed per user per window; 0 disables the 429 (contract §6.3).
+    rate_limit: int = 0
+    #: Length of the rate-limit window in seconds.
+    rate_window: float = 3600.0
+    #: Latency added to every request, in milliseconds.
+    latency_ms: float = 0.0
+    #: Largest accepted request body in bytes (413 above it).
+    max_body_size: int = 256 * 1024 * 1024
+    #: Mount the ``/_testing/*`` control routes (counters, faults, settings).
+    testing_control: bool = False
+    #: Contract §8 row 5 quirk: a bad token on reads is treated as anonymous instead of 401.
+    anonymous_downgrade: bool = False
+    #: Page size when a request sends no ``count`` (contract §4.3).
+    default_page_size: int = 10
+    #: Largest ``count`` accepted before a 400 (contract §4.3).
+    max_page_size: int = 100
+    #: Answer errors as Problem Details (RFC 9457) instead of ``{"error": ...}`` (contract §6.2).
+    problem_details: bool = False
+
+    def to_json(self) -> str:
+        """Serialise to JSON (the form passed to the server process)."""
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ServerSettings:
+        """Parse JSON written by :meth:`to_json`; unknown keys are rejected."""
+        return cls.from_mapping(json.loads(text))
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> ServerSettings:
+        """Build settings from a mapping, coercing values to each field's type."""
+        return cls().replace(**values)
+
+    @classmethod
+    def from_env(cls) -> ServerSettings:
+        """Read the settings the launcher put in :data:`SETTINGS_ENV`."""
+        text = os.environ.get(SETTINGS_ENV)
+        return cls.from_json(text) if text else cls()
+
+    def replace(self, **changes: Any) -> ServerSettings:
+        """Return a copy with ``changes`` applied; raises ``ValueError`` on unknown names."""
+        known = {f.name: f for f in fields(self)}
+        coerced: dict[str, Any] = {}
+        for name, value in changes.items():
+            if name not in known:
+                raise ValueError(f"unknown server setting {name!r}")
+            coerced[name] = _coerce(known[name].type, value)
+        return dataclasses.replace(self, **coerced)
+
+
+def _coerce(type_name: Any, value: Any) -> Any:
+    # Field types are strings under `from __future__ import annotations`.
+    kind = str(type_name)
+    if kind == "bool":
+        if isinstance(value, str):
+            return value.strip().lower() in {"1", "true", "yes", "on"}
+        return bool(value)
+    if kind == "int":
+        return int(value)
+    if kind == "float":
+        return float(value)
+    return str(value)
