@@ -274,7 +274,45 @@ class TokenFileCredentials(TokenCredentials):
             raise ConfigurationError(f"token file {self.path} does not exist") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigurationError(f"token file {self.path} is unreadable: {exc}") from None
-        self._token = _check_token(text, f"token file {self.path}")
+        self._token, self._refresh_token = parse_token_file(text, f"token file {self.path}")
 
     def __repr__(self) -> str:
         return f"TokenFileCredentials(path={str(self.path)!r}, token=***)"
+
+    async def authenticate(self, http: HttpClient) -> None:
+        if self._refresh_token is None:
+            http.auth.set(self._token, refreshable=False)
+            return
+        # A file written by `flowbio-async login` also holds the refresh token (#6): seed the
+        # cookie so an expired access token is refreshed like after a password login (§2.2).
+        http.set_refresh_cookie(self._refresh_token)
+        http.auth.set(self._token, refreshable=True)
+
+
+def parse_token_file(text: str, source: str) -> tuple[str, str | None]:
+    """The access token and optional refresh token of a token file's text.
+
+    Two forms are accepted: the official CLI's bare token, and the JSON document
+    ``{"token": ..., "refresh_token": ...}`` that ``flowbio-async login`` writes (#6).
+
+    Example:
+        ```python
+        parse_token_file('{"token": "abc", "refresh_token": "def"}', "token file")
+        # ('abc', 'def')
+        ```
+    """
+    stripped = text.strip()
+    if not stripped.startswith("{"):
+        return _check_token(text, source), None
+    try:
+        document = json.loads(stripped)
+    except ValueError:
+        raise ConfigurationError(f"{source} is malformed: invalid JSON") from None
+    token = document.get("token") if isinstance(document, dict) else None
+    if not isinstance(token, str):
+        raise ConfigurationError(f'{source} is malformed: no "token" string')
+    refresh = document.get("refresh_token")
+    if refresh is not None and not isinstance(refresh, str):
+        raise ConfigurationError(f'{source} is malformed: "refresh_token" is not a string')
+    refresh_token = _check_token(refresh, f"{source} refresh_token") if refresh else None
+    return _check_token(token, source), refresh_token

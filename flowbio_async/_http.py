@@ -43,6 +43,7 @@ from flowbio_async._version import __version__
 
 logger = logging.getLogger("flowbio_async")
 
+REFRESH_COOKIE = "flow_refresh_token"  # contract §2.1
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 10
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -298,6 +299,18 @@ class HttpClient:
 
     def clear_cookies(self) -> None:
         self._client.cookies.clear()
+
+    def refresh_cookie(self) -> str | None:
+        """The ``flow_refresh_token`` cookie value, for saving it in a token file (#6)."""
+        for cookie in self._client.cookies.jar:
+            if cookie.name == REFRESH_COOKIE and cookie.value:
+                return cookie.value
+        return None
+
+    def set_refresh_cookie(self, value: str) -> None:
+        """Seed the refresh cookie saved by an earlier login, scoped to the API host (#6)."""
+        host = urlsplit(self.base_url).hostname or ""
+        self._client.cookies.set(REFRESH_COOKIE, value, domain=host, path="/")
 
     async def request(
         self,
