@@ -1,0 +1,1 @@
+"""Transfer engines (uploads, downloads, bulk jobs, many-file runs); they know no URL paths."""

@@ -1,0 +1,63 @@
+"""Adaptive chunk sizing for uploads (issue #3).
+
+Offsets on the wire are byte offsets (contract §3.2), so every chunk may have its own size.
+Start at ``config.chunk_size``; double while a chunk goes through faster than ``target``
+seconds (big chunks amortise the per-request round trip, which is what makes the official
+1 MB-at-a-time client slow on a high-latency link); halve on 413 or a timeout. The size
+never exceeds ``maximum`` nor goes below ``minimum``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KiB = 1024
+
+MIN_CHUNK_SIZE = 64 * KiB
+
+
+@dataclass(slots=True)
+class ChunkSizer:
+    """The current chunk size and the rules that move it.
+
+    Example:
+        ```python
+        sizer = ChunkSizer(initial=1_000_000, maximum=16 * 1024 * 1024)
+        sizer.record_success(sizer.size, elapsed=0.05)  # fast: the next chunk doubles
+        ```
+    """
+
+    initial: int
+    maximum: int
+    target: float = 2.0
+    """A chunk that takes less than this many seconds lets the next one grow."""
+    minimum: int = MIN_CHUNK_SIZE
+    size: int = 0
+    ceiling: int = 0
+    """Largest size still allowed; lowered for good after a 413."""
+
+    def __post_init__(self) -> None:
+        if self.initial <= 0:
+            raise ValueError(f"chunk size must be positive, got {self.initial}")
+        if self.initial > self.maximum:
+            raise ValueError(f"chunk size {self.initial} exceeds the maximum {self.maximum}")
+        self.minimum = min(self.minimum, self.initial)
+        self.size = self.initial
+        self.ceiling = self.maximum
+
+    def record_success(self, sent: int, elapsed: float) -> None:
+        """Grow after a full-sized chunk that went through quickly."""
+        if sent >= self.size and elapsed < self.target:
+            self.size = min(self.size * 2, self.ceiling)
+
+    def shrink(self, *, too_large: bool = False) -> bool:
+        """Halve the size; ``False`` when it is already at the minimum.
+
+        ``too_large`` (a 413) also caps every later chunk: the server's limit does not move.
+        """
+        if self.size <= self.minimum:
+            return False
+        self.size = max(self.minimum, self.size // 2)
+        if too_large:
+            self.ceiling = self.size
+        return True

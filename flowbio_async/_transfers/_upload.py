@@ -1,0 +1,358 @@
+"""The chunked upload engine (issue #3, contract §3): one file, one chunk series.
+
+It knows nothing of URL paths or resources: callers hand it an endpoint, a file, the stored
+name and the extra form fields of their endpoint. What it adds over the official client:
+
+* the next chunk is read from disk (in a worker thread, with ``os.pread``) while the current
+  one is on the wire, so at most two chunks are in memory whatever the file size;
+* chunk sizes adapt (``_chunks.ChunkSizer``): grow while fast, shrink on 413 or timeouts;
+* each chunk is retried on timeouts, dropped connections, 429 and 502/503/504 with backoff,
+  honouring ``Retry-After`` (contract §3.8; the protocol is idempotent on the byte offset);
+  401 refresh-and-resend is done by the HTTP layer;
+* a resume record (``_resume``) after every acknowledged chunk lets a later call continue an
+  upload that was interrupted by a crash, Ctrl-C or an exhausted retry budget.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import anyio
+import anyio.abc
+
+from flowbio_async._errors import (
+    BadRequestError,
+    FlowApiError,
+    FlowConnectionError,
+    FlowTimeoutError,
+    NotFoundError,
+    PayloadTooLargeError,
+)
+from flowbio_async._retry import RETRYABLE_STATUSES, backoff_delay, retry_after_seconds
+from flowbio_async._transfers._chunks import ChunkSizer
+from flowbio_async._transfers._resume import ResumeRecord, ResumeStore, upload_key
+
+if TYPE_CHECKING:
+    from flowbio_async._config import ClientConfig
+
+FormFields = Mapping[str, str | Sequence[str]]
+"""Extra multipart fields of an endpoint; sequences become repeated parts (contract §3.2)."""
+
+
+class _Response(Protocol):
+    status_code: int
+
+    def json(self) -> Any: ...
+
+
+class ChunkPoster(Protocol):
+    """The slice of ``HttpClient`` the engine uses (kept narrow so tests can see it)."""
+
+    base_url: str
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        data: Mapping[str, str | list[str]] | None = ...,
+        files: Mapping[str, tuple[str, bytes, str]] | None = ...,
+        retry: bool | None = ...,
+    ) -> _Response: ...
+
+
+ProgressCallback = Callable[[int], None]
+"""Called with the number of bytes the server just acknowledged (negative to roll back)."""
+
+
+@dataclass(frozen=True, slots=True)
+class UploadJob:
+    """One file to send to one endpoint."""
+
+    endpoint: str
+    path: Path
+    filename: str
+    fields: FormFields
+
+    @property
+    def key_fields(self) -> dict[str, str | list[str]]:
+        return {k: v if isinstance(v, str) else list(v) for k, v in self.fields.items()}
+
+
+def _retryable(exc: Exception) -> bool:
+    if isinstance(exc, FlowConnectionError | FlowTimeoutError):
+        return True
+    return isinstance(exc, FlowApiError) and exc.status_code in RETRYABLE_STATUSES
+
+
+class _Prefetch:
+    """A chunk being read from disk in a worker thread while another one is on the wire."""
+
+    def __init__(self, fd: int, offset: int, length: int) -> None:
+        self.offset = offset
+        self.length = length
+        self._fd = fd
+        self._done = anyio.Event()
+        self._data: bytes = b""
+        self._error: Exception | None = None
+
+    async def run(self) -> None:
+        try:
+            self._data = await anyio.to_thread.run_sync(
+                _read_exact, self._fd, self.length, self.offset
+            )
+        except Exception as exc:  # handed to the awaiting side, re-raised there
+            self._error = exc
+        finally:
+            self._done.set()
+
+    async def result(self) -> bytes:
+        await self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._data
+
+
+def _read_exact(fd: int, length: int, offset: int) -> bytes:
+    data = os.pread(fd, length, offset)
+    if len(data) == length:
+        return data
+    # pread may return short on some filesystems; loop (rare, so the concatenation is fine).
+    parts = [data]
+    got = len(data)
+    while got < length:
+        more = os.pread(fd, length - got, offset + got)
+        if not more:
+            raise OSError(f"file shrank while uploading (expected {length} bytes at {offset})")
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
+class ChunkedUploader:
+    """Sends files through the Flow chunk protocol with read-ahead, retries and resume.
+
+    Example:
+        ```python
+        uploader = ChunkedUploader(http, config, limiter)
+        job = UploadJob("upload", Path("reads.fq"), "reads.fq", {})
+        final = await uploader.upload(job)
+        ```
+    """
+
+    def __init__(
+        self,
+        http: ChunkPoster,
+        config: ClientConfig,
+        limiter: anyio.CapacityLimiter | None = None,
+    ) -> None:
+        self._http = http
+        self._config = config
+        self._limiter = limiter
+        self._store = ResumeStore(config.state_dir)
+
+    def key(self, job: UploadJob) -> str:
+        """The resume-record key of ``job``."""
+        return upload_key(
+            server=self._http.base_url,
+            endpoint=job.endpoint.strip("/"),
+            path=job.path,
+            filename=job.filename,
+            fields=job.key_fields,
+        )
+
+    def forget(self, job: UploadJob) -> None:
+        """Drop any resume record of ``job`` (e.g. once a multi-file sample is complete)."""
+        self._store.forget(self.key(job))
+
+    async def upload(
+        self,
+        job: UploadJob,
+        *,
+        on_progress: ProgressCallback | None = None,
+        resume: bool = True,
+        keep_record: bool = False,
+    ) -> dict[str, Any]:
+        """Upload ``job.path`` and return the JSON of the last chunk's response.
+
+        ``keep_record`` leaves a completed record behind, so a caller chaining several files
+        (a paired sample) can skip files already sent when it is called again.
+        """
+        limiter = self._limiter
+        if limiter is None:
+            return await self._upload(job, on_progress, resume, keep_record)
+        async with limiter:
+            return await self._upload(job, on_progress, resume, keep_record)
+
+    async def _upload(
+        self,
+        job: UploadJob,
+        on_progress: ProgressCallback | None,
+        resume: bool,
+        keep_record: bool,
+    ) -> dict[str, Any]:
+        sent = 0
+
+        def report(n: int) -> None:
+            nonlocal sent
+            sent += n
+            if on_progress is not None:
+                on_progress(n)
+
+        key = self.key(job)
+        stat = job.path.stat()
+        base = ResumeRecord(
+            endpoint=job.endpoint.strip("/"),
+            path=str(job.path),
+            size=stat.st_size,
+            mtime_ns=stat.st_mtime_ns,
+            filename=job.filename,
+            data_id="",
+            offset=0,
+        )
+        record: ResumeRecord | None = None
+        if resume:
+            record = self._store.load(key, job.path)
+        else:
+            self._store.forget(key)
+        if record is not None and record.complete:
+            report(record.size)
+            return dict(record.response)
+        start = record if record is not None and 0 < record.offset <= base.size else base
+        try:
+            final = await self._send_from(job, start, key, report, resume)
+        except (BadRequestError, NotFoundError):
+            if start.offset == 0:
+                raise
+            # The server no longer knows this upload (expired, other user, restarted server
+            # with a fresh store): contract §8 row 10 says start the file again from 0.
+            self._store.forget(key)
+            report(-sent)
+            final = await self._send_from(job, base, key, report, resume)
+        if resume and keep_record:
+            done = base.advanced(_next_data_id(final), base.size)
+            self._store.save(key, replace(done, complete=True, response=final))
+        else:
+            self._store.forget(key)
+        return final
+
+    async def _send_from(
+        self,
+        job: UploadJob,
+        start: ResumeRecord,
+        key: str,
+        report: ProgressCallback,
+        persist: bool,
+    ) -> dict[str, Any]:
+        config = self._config
+        sizer = ChunkSizer(initial=config.chunk_size, maximum=config.max_chunk_size)
+        size = start.size
+        offset = start.offset
+        data_id = start.data_id
+        if offset:
+            report(offset)  # bytes the server already holds from an earlier attempt
+        fd = os.open(job.path, os.O_RDONLY)
+        try:
+            async with anyio.create_task_group() as tg:
+                pending = self._prefetch(tg, fd, offset, min(sizer.size, size - offset))
+                while True:
+                    chunk = await pending.result()
+                    if len(chunk) > sizer.size:  # shrunk since this read was started
+                        chunk = chunk[: sizer.size]
+                    end = offset + len(chunk)
+                    if end < size:
+                        pending = self._prefetch(tg, fd, end, min(sizer.size, size - end))
+                    response, chunk = await self._post_chunk(
+                        job, chunk, offset, data_id, size, sizer
+                    )
+                    end = offset + len(chunk)
+                    data_id = _next_data_id(response) or data_id
+                    report(len(chunk))
+                    if end >= size:
+                        return response
+                    if pending.offset != end or pending.length > sizer.size:
+                        # A 413/timeout shrank this chunk; the read-ahead no longer lines up.
+                        pending = self._prefetch(tg, fd, end, min(sizer.size, size - end))
+                    offset = end
+                    if persist:
+                        self._store.save(key, start.advanced(data_id, offset))
+        finally:
+            os.close(fd)
+        raise AssertionError("unreachable: the loop returns on the last chunk")
+
+    @staticmethod
+    def _prefetch(tg: anyio.abc.TaskGroup, fd: int, offset: int, length: int) -> _Prefetch:
+        pending = _Prefetch(fd, offset, length)
+        tg.start_soon(pending.run)
+        return pending
+
+    async def _post_chunk(
+        self,
+        job: UploadJob,
+        chunk: bytes,
+        offset: int,
+        data_id: str,
+        size: int,
+        sizer: ChunkSizer,
+    ) -> tuple[dict[str, Any], bytes]:
+        """POST one chunk with retries; returns the JSON answer and the bytes actually sent."""
+        config = self._config
+        attempt = 0
+        while True:
+            is_last = offset + len(chunk) >= size
+            # Contract §3.2: protocol fields first, then the endpoint's extra fields on every chunk.
+            form: dict[str, str | list[str]] = {
+                "filename": job.filename,
+                "expected_file_size": str(offset),
+                "is_last": "true" if is_last else "false",
+                "data": data_id,
+                **job.key_fields,
+            }
+            started = time.monotonic()
+            try:
+                response = await self._http.request(
+                    "POST",
+                    job.endpoint,
+                    data=form,
+                    files={"blob": (job.filename, chunk, "application/octet-stream")},
+                    retry=False,
+                )
+            except PayloadTooLargeError:
+                # 413: the server's body limit is below this chunk; halve and resend at the
+                # same offset (not a failed attempt: nothing about the server is flaky).
+                if not sizer.shrink(too_large=True):
+                    raise
+                chunk = chunk[: sizer.size]
+                continue
+            except Exception as exc:
+                if not _retryable(exc) or attempt >= config.upload_retries:
+                    raise
+                if isinstance(exc, FlowTimeoutError) and sizer.shrink():
+                    chunk = chunk[: sizer.size]
+                hint = None
+                if isinstance(exc, FlowApiError):
+                    hint = retry_after_seconds(exc.headers, cap=config.max_retry_after)
+                delay = (
+                    hint
+                    if hint is not None
+                    else backoff_delay(
+                        attempt, initial=config.backoff_initial, maximum=config.backoff_max
+                    )
+                )
+                attempt += 1
+                await anyio.sleep(delay)
+                continue
+            sizer.record_success(len(chunk), time.monotonic() - started)
+            body = response.json()
+            return (body if isinstance(body, dict) else {"id": body}), chunk
+
+
+def _next_data_id(response: Mapping[str, Any]) -> str:
+    # Contract §8 row 8: the next chunk's `data` is `data_id` if present, else `id`.
+    value = response.get("data_id") or response.get("id")
+    return "" if value is None else str(value)

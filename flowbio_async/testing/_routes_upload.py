@@ -1,0 +1,436 @@
+"""The four chunked upload endpoints and the annotation template (contract §3, issue #3).
+
+Every chunk is handled the same way: authenticate, stream the multipart body (the blob goes
+straight into ``uploads/<data_id>.part`` at its offset), check the offset strictly, record
+the new size, and on ``is_last`` move the bytes to ``blobs/<data_id>`` with their md5. The
+endpoints differ only in their extra fields (checked on every chunk, so a bad sample type
+costs one chunk, not the whole file) and in what finishing means: a sample is created after
+its last file, an annotation sheet is validated, an archive is unpacked.
+
+Offsets (contract §3.8 REC): ``expected_file_size`` equal to the bytes held → append; smaller
+(a retried chunk) → truncate to it, then append; larger → 400. A retried *last* chunk of an
+upload that already finished gets the same answer again instead of an error, so a client
+whose connection dropped after the server finished does not start over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from flowbio_async.testing._annotation import template_columns, validate_sheet, xlsx_bytes
+from flowbio_async.testing._archives import UnsafeArchiveError, unpack
+from flowbio_async.testing._security import (
+    ApiError,
+    bad_request,
+    error,
+    read_bool,
+    require_user,
+    store_of,
+)
+from flowbio_async.testing._store import Row, Store
+from flowbio_async.testing._upload_stream import Fields, UploadForm, read_upload_form
+
+#: Fields of the protocol itself (contract §3.2, §3.4); anything else on a sample chunk is
+#: metadata, flattened beside them.
+PROTOCOL_FIELDS = frozenset(
+    {
+        "filename",
+        "expected_file_size",
+        "is_last",
+        "data",
+        "blob",
+        "sample_name",
+        "sample_type",
+        "project",
+        "organism",
+        "is_last_sample",
+        "previous_data",
+        "reads1",
+        "ignore_warnings",
+        "data_type",
+        "is_directory",
+        "type_specific_metadata",
+    }
+)
+
+
+@dataclass
+class _Chunk:
+    """Where this chunk's bytes go, decided when the blob part starts."""
+
+    data_id: int
+    offset: int
+    replay: dict[str, Any] | None = None
+    """The stored final answer when this is a re-sent last chunk of a finished upload."""
+
+
+def _one(fields: Fields, name: str) -> str:
+    values = fields.get(name)
+    return values[0] if values else ""
+
+
+def _check_filename(name: str) -> None:
+    if not name:
+        raise error(400, {"filename": ["This field is required."]})
+    if " " in name:
+        raise error(400, {"filename": ["Spaces in filename"]})
+    if "/" in name or "\\" in name or name in {".", ".."}:
+        raise error(400, {"filename": ["Invalid filename"]})
+
+
+def _offset(fields: Fields) -> int:
+    raw = _one(fields, "expected_file_size").strip()
+    try:
+        # The official client sends an int string; tolerate "1000.0" (GraphQL sent floats).
+        value = int(float(raw)) if raw else 0
+    except ValueError:
+        raise error(400, {"expected_file_size": ["A number is required."]}) from None
+    if value < 0:
+        raise error(400, {"expected_file_size": ["Must not be negative."]})
+    return value
+
+
+class UploadEndpoint:
+    """One of the four chunked endpoints; subclasses add field checks and finishing."""
+
+    name = "upload"
+
+    def check_fields(self, store: Store, user: Row, fields: Fields) -> None:
+        """Validate the endpoint's extra fields (sent identically on every chunk)."""
+
+    def finish(
+        self, store: Store, user: Row, fields: Fields, data: Row, blob: Path
+    ) -> dict[str, Any]:
+        """Finish the file (the blob is in place and recorded); return extra response keys."""
+        return {}
+
+    def response(self, data_id: int, extra: dict[str, Any]) -> dict[str, Any]:
+        """Contract §8 row 8: ``id`` and ``data_id`` (same value) on every chunk."""
+        return {"id": str(data_id), "data_id": str(data_id), **extra}
+
+    # -- the shared chunk handling ---------------------------------------------------------
+    async def handle(self, request: Request) -> Response:
+        """The Starlette endpoint for this upload route."""
+        user = require_user(request)
+        store = store_of(request)
+        plan: list[_Chunk] = []
+
+        def open_blob(fields: Fields) -> BinaryIO:
+            chunk = self._plan(store, user, fields)
+            plan.append(chunk)
+            if chunk.replay is not None:
+                return Path(os.devnull).open("wb")  # closed by the reader
+            part = store.upload_path(chunk.data_id)
+            handle = part.open("r+b" if part.exists() else "w+b")
+            # A retried chunk: drop whatever the earlier attempt wrote past its offset.
+            handle.truncate(chunk.offset)
+            handle.seek(chunk.offset)
+            return handle
+
+        form = await read_upload_form(request, open_blob, store.data_dir / "uploads")
+        if form.error is not None:
+            raise form.error
+        if not form.blob_seen:
+            raise error(400, {"blob": ["No file was submitted."]})
+        if not plan:
+            raise bad_request("Missing upload fields")
+        return JSONResponse(await self._complete(store, user, form, plan[0]))
+
+    def _plan(self, store: Store, user: Row, fields: Fields) -> _Chunk:
+        _check_filename(_one(fields, "filename"))
+        offset = _offset(fields)
+        self.check_fields(store, user, fields)
+        data_ref = _one(fields, "data").strip()
+        if not data_ref:
+            if offset != 0:
+                raise bad_request(f"expected_file_size must be 0 to start an upload, got {offset}")
+            data = store.create_data(filename=_one(fields, "filename"), owner=user["id"], ready=0)
+            store.create_upload_session(
+                data["id"], owner=user["id"], endpoint=self.name, filename=data["filename"]
+            )
+            store.upload_path(data["id"]).write_bytes(b"")
+            return _Chunk(int(data["id"]), 0)
+        session = store.get_upload_session(data_ref)
+        if session is None or session["owner"] != user["id"] or session["endpoint"] != self.name:
+            raise bad_request(f"Unknown upload {data_ref!r}")
+        final = session["extra"].get("final")
+        if final is not None:
+            if read_bool(_one(fields, "is_last")):
+                return _Chunk(int(session["data_id"]), offset, replay=final)
+            raise bad_request(f"Upload {data_ref} is already complete")
+        held = int(session["offset"])
+        if offset > held:
+            raise bad_request(
+                f"expected_file_size {offset} is ahead of the {held} bytes received for "
+                f"upload {data_ref}"
+            )
+        return _Chunk(int(session["data_id"]), offset)
+
+    async def _complete(
+        self, store: Store, user: Row, form: UploadForm, chunk: _Chunk
+    ) -> dict[str, Any]:
+        if chunk.replay is not None:
+            return chunk.replay
+        size = chunk.offset + form.blob_size
+        store.update_upload_session(chunk.data_id, offset=size)
+        if not read_bool(form.one("is_last")):
+            return self.response(chunk.data_id, self.pending_extra())
+        part = store.upload_path(chunk.data_id)
+        blob = store.blob_path(chunk.data_id)
+        part.replace(blob)
+        md5 = await anyio.to_thread.run_sync(_md5_file, blob)
+        store.update_data(chunk.data_id, size=size, md5=md5, blob=str(chunk.data_id))
+        data = store.get_data(chunk.data_id) or {}
+        try:
+            extra = self.finish(store, user, form.fields, data, blob)
+        except ApiError:
+            _discard(store, chunk.data_id)
+            raise
+        store.update_data(chunk.data_id, ready=1)
+        answer = self.response(chunk.data_id, extra)
+        store.update_upload_session(chunk.data_id, extra={"final": answer})
+        return answer
+
+    def pending_extra(self) -> dict[str, Any]:
+        """Extra keys of a non-final chunk's answer."""
+        return {}
+
+
+def _md5_file(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        while block := handle.read(4 * 1024 * 1024):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _discard(store: Store, data_id: int) -> None:
+    """Forget a refused upload entirely (a refused sheet is re-sent from offset 0, §3.6)."""
+    store.delete_upload_session(data_id)
+    store.execute("DELETE FROM data WHERE id = ?", (data_id,))
+    for path in (store.blob_path(data_id), store.upload_path(data_id)):
+        path.unlink(missing_ok=True)
+
+
+class DataUpload(UploadEndpoint):
+    """``POST /upload``: generic data, optionally typed or an archive to unpack (§3.3)."""
+
+    name = "upload"
+
+    def check_fields(self, store: Store, user: Row, fields: Fields) -> None:
+        data_type = _one(fields, "data_type")
+        if (
+            data_type
+            and store.row("SELECT 1 FROM data_types WHERE identifier = ?", (data_type,)) is None
+        ):
+            raise error(400, {"data_type": [f"Invalid data type '{data_type}'"]})
+
+    def finish(
+        self, store: Store, user: Row, fields: Fields, data: Row, blob: Path
+    ) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        if _one(fields, "data_type"):
+            values["data_type"] = _one(fields, "data_type")
+        if read_bool(_one(fields, "is_directory")):
+            try:
+                unpack(blob, blob.with_name(f"{blob.name}.contents"))
+            except (UnsafeArchiveError, OSError, EOFError) as exc:
+                raise bad_request(f"is_directory upload is not a usable archive: {exc}") from None
+            values["is_directory"] = 1
+        store.update_data(data["id"], **values)
+        return {}
+
+
+class SampleUpload(UploadEndpoint):
+    """``POST /upload/sample``: the files of one sample, then the sample (§3.4)."""
+
+    name = "upload/sample"
+
+    def pending_extra(self) -> dict[str, Any]:
+        return {"sample_id": None}
+
+    def check_fields(self, store: Store, user: Row, fields: Fields) -> None:
+        if not _one(fields, "sample_name").strip():
+            raise error(400, {"sample_name": ["This field is required."]})
+        sample_type = _one(fields, "sample_type")
+        if not store.row("SELECT 1 FROM sample_types WHERE identifier = ?", (sample_type,)):
+            raise bad_request("Invalid sample type")
+        project = _one(fields, "project")
+        if project:
+            row = store.get_project(project)
+            if row is None or row["owner"] != user["id"]:
+                raise bad_request("Project not found or not owned by you")
+        organism = _one(fields, "organism")
+        if organism and not store.row("SELECT 1 FROM organisms WHERE id = ?", (organism,)):
+            raise bad_request(f"Invalid organism '{organism}'")
+        self._check_metadata(store, sample_type, fields)
+        for previous in self._previous(fields):
+            row = store.get_data(previous)
+            session = store.get_upload_session(previous)
+            if (
+                row is None
+                or row["owner"] != user["id"]
+                or not row["ready"]
+                or row["sample"] is not None
+                or session is None
+                or session["endpoint"] != self.name
+            ):
+                raise error(400, {"previous_data": [f"Invalid data id '{previous}'"]})
+
+    @staticmethod
+    def _previous(fields: Fields) -> list[str]:
+        # Repeated parts (what httpx sends for a list) or one comma list (contract §8 row 9).
+        ids: list[str] = []
+        for value in fields.get("previous_data", []):
+            ids.extend(part.strip() for part in value.split(",") if part.strip())
+        return ids
+
+    @staticmethod
+    def _check_metadata(store: Store, sample_type: str, fields: Fields) -> None:
+        attributes = store.rows(
+            "SELECT a.*, MAX(a.required, COALESCE(l.required, 0)) AS needed, "
+            "l.sample_type AS linked FROM metadata_attributes a LEFT JOIN metadata_links l "
+            "ON l.attribute = a.identifier AND l.sample_type = ?",
+            (sample_type,),
+        )
+        problems: dict[str, list[str]] = {}
+        for attribute in attributes:
+            identifier = attribute["identifier"]
+            value = _one(fields, identifier).strip()
+            applies = attribute["all_sample_types"] or attribute["linked"] is not None
+            if not value:
+                if attribute["needed"] and applies:
+                    problems[identifier] = ["This field is required."]
+                continue
+            if attribute["has_options"] and not attribute["allow_user_terms"]:
+                allowed = store.row(
+                    "SELECT 1 FROM metadata_options WHERE attribute = ? AND value = ?",
+                    (identifier, value),
+                )
+                if allowed is None:
+                    problems[identifier] = [f"'{value}' is not a valid option"]
+                    continue
+            pattern = attribute["regex_validator"]
+            if pattern and re.fullmatch(pattern, value) is None:
+                problems[identifier] = [f"'{value}' does not match {pattern}"]
+        if problems:
+            raise error(400, problems)
+
+    def finish(
+        self, store: Store, user: Row, fields: Fields, data: Row, blob: Path
+    ) -> dict[str, Any]:
+        if not read_bool(_one(fields, "is_last_sample")):
+            return {"sample_id": None}
+        sample_id = store.insert(
+            "samples",
+            {
+                "name": _one(fields, "sample_name").strip(),
+                "owner": user["id"],
+                "project": int(_one(fields, "project")) if _one(fields, "project") else None,
+                "sample_type": _one(fields, "sample_type"),
+                "organism": _one(fields, "organism") or None,
+                "created": int(time.time()),
+            },
+        )
+        metadata = [
+            (sample_id, name, values[0])
+            for name, values in fields.items()
+            if name not in PROTOCOL_FIELDS
+            and values
+            and values[0]
+            and store.row("SELECT 1 FROM metadata_attributes WHERE identifier = ?", (name,))
+        ]
+        if metadata:
+            store.many(
+                "INSERT INTO sample_metadata (sample, attribute, value) VALUES (?, ?, ?)",
+                metadata,
+            )
+        for data_id in [*self._previous(fields), str(data["id"])]:
+            store.update_data(data_id, sample=sample_id)
+        return {"sample_id": str(sample_id)}
+
+
+class MultiplexedUpload(UploadEndpoint):
+    """``POST /upload/multiplexed``: one or two reads files; the second names the first (§3.5)."""
+
+    name = "upload/multiplexed"
+
+    def check_fields(self, store: Store, user: Row, fields: Fields) -> None:
+        first = _one(fields, "reads1")
+        if not first:
+            return
+        row = store.get_data(first)
+        session = store.get_upload_session(first)
+        if (
+            row is None
+            or row["owner"] != user["id"]
+            or not row["ready"]
+            or session is None
+            or session["endpoint"] != self.name
+        ):
+            raise error(400, {"reads1": [f"Invalid data id '{first}'"]})
+
+
+class AnnotationUpload(UploadEndpoint):
+    """``POST /upload/annotation``: a CSV/xlsx sheet validated when complete (§3.6)."""
+
+    name = "upload/annotation"
+
+    def check_fields(self, store: Store, user: Row, fields: Fields) -> None:
+        filename = _one(fields, "filename").lower()
+        if not filename.endswith((".csv", ".xlsx")):
+            raise error(400, {"filename": ["Annotation sheets must be .csv or .xlsx"]})
+
+    def finish(
+        self, store: Store, user: Row, fields: Fields, data: Row, blob: Path
+    ) -> dict[str, Any]:
+        findings = validate_sheet(store, blob.read_bytes(), str(data["filename"]))
+        # Hard errors first: they cannot be ignored. The bodies carry no `error` key (§6.2).
+        if findings.validation:
+            raise ApiError(400, {"validation": findings.validation})
+        if findings.warnings and not read_bool(_one(fields, "ignore_warnings")):
+            raise ApiError(400, {"warnings": findings.warnings})
+        return {}
+
+
+async def annotation_template(request: Request) -> Response:
+    """``GET /annotation/<sample_type>``: an xlsx template, 404 for unknown types (§3.6)."""
+    columns = template_columns(store_of(request), request.path_params["sample_type"])
+    if columns is None:
+        raise error(404, "Sample type not found")
+    return Response(
+        xlsx_bytes(columns),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+
+
+routes: list[BaseRoute] = [
+    Route("/upload", DataUpload().handle, methods=["POST"], name="upload"),
+    Route("/upload/sample", SampleUpload().handle, methods=["POST"], name="upload_sample"),
+    Route(
+        "/upload/multiplexed",
+        MultiplexedUpload().handle,
+        methods=["POST"],
+        name="upload_multiplexed",
+    ),
+    Route(
+        "/upload/annotation", AnnotationUpload().handle, methods=["POST"], name="upload_annotation"
+    ),
+    Route(
+        "/annotation/{sample_type}",
+        annotation_template,
+        methods=["GET"],
+        name="annotation_template",
+    ),
+]
