@@ -1,0 +1,97 @@
+"""Run one verb: resolve credentials, open the client, map failures to exit codes (issue #6).
+
+Ctrl-C: asyncio cancels the running task on SIGINT, so the library's transfers unwind through
+their cleanup (part files and resume records stay on disk) before ``KeyboardInterrupt``
+reaches this module, which then exits 130. Running the same command again resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+import anyio
+
+from flowbio_async._cli._command import Command, Invocation
+from flowbio_async._cli._credentials import Resolved, resolve
+from flowbio_async._cli._exit import CliUsageError, ExitCode, exit_code_for
+from flowbio_async._cli._options import GlobalOptions
+from flowbio_async._cli._output import Output
+from flowbio_async._cli._session import save_rotated_tokens
+from flowbio_async._config import ClientConfig
+from flowbio_async._errors import AnnotationValidationError, FlowApiError, FlowError
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the verb selected in ``args`` and return the process exit code."""
+    command: Command = args.command
+    options = GlobalOptions.from_args(args)
+    output = Output(json_mode=options.json, stdout=sys.stdout, stderr=sys.stderr)
+    try:
+        resolved = resolve(
+            options, command.auth, os.environ, username=getattr(args, "username", None)
+        )
+        code: int = anyio.run(_run_async, command, args, options, output, resolved)
+        return code
+    except KeyboardInterrupt:
+        output.error("interrupted; run the same command again to resume")
+        return int(ExitCode.INTERRUPTED)
+    except EOFError:
+        output.error("no input on the prompt")
+        return int(ExitCode.USAGE)
+    except BaseExceptionGroup as group:
+        return _report(output, _first_leaf(group))
+    except (CliUsageError, FlowError, OSError) as exc:
+        return _report(output, exc)
+
+
+async def _run_async(
+    command: Command,
+    args: argparse.Namespace,
+    options: GlobalOptions,
+    output: Output,
+    resolved: Resolved,
+) -> int:
+    from flowbio_async._client import AsyncClient
+
+    # Progress is drawn on stderr only when it is a terminal and not silenced (issue #6).
+    config = ClientConfig(show_progress=not options.no_progress and sys.stderr.isatty())
+    async with AsyncClient(base_url=resolved.base_url, config=config) as client:
+        if resolved.credentials is not None:
+            await client.log_in(resolved.credentials)
+        invocation = Invocation(
+            args=args,
+            client=client,
+            output=output,
+            options=options,
+            token_file=resolved.token_file,
+            anonymous=resolved.credentials is None,
+        )
+        try:
+            return await command.run(invocation)
+        finally:
+            if resolved.token_file is not None:
+                save_rotated_tokens(client, resolved.token_file)
+
+
+def _first_leaf(group: BaseExceptionGroup[Any]) -> BaseException:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+def _report(output: Output, exc: BaseException) -> int:
+    if isinstance(exc, KeyboardInterrupt):
+        output.error("interrupted; run the same command again to resume")
+        return int(ExitCode.INTERRUPTED)
+    if isinstance(exc, FlowApiError):
+        details = exc.errors if isinstance(exc, AnnotationValidationError) else exc.details
+        output.error(exc.message, status_code=exc.status_code, details=details, problem=exc.problem)
+    elif isinstance(exc, OSError) and not isinstance(exc, FlowError):
+        output.error(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
+    elif isinstance(exc, CliUsageError | FlowError):
+        output.error(str(exc))
+    else:
+        raise exc
+    return int(exit_code_for(exc))

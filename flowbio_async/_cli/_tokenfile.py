@@ -1,0 +1,58 @@
+"""The token file written by ``login`` and read by every other verb (issue #6).
+
+``login`` stores ``{"token": ..., "refresh_token": ...}`` as JSON: access tokens are short-lived
+(5 minutes by default on the local server, contract §2.3), so the refresh token is what keeps
+the file useful. The library reads this form and the official CLI's bare-token form alike.
+The file is created with mode 0600 inside a 0700 directory and replaced atomically, so a
+token is never readable by other users, not even for a moment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+from flowbio_async._auth import DEFAULT_TOKEN_FILE, TOKEN_FILE_ENV
+
+
+def token_file_path(explicit: Path | None, env: Mapping[str, str]) -> Path:
+    """``--token-file``, else ``FLOW_TOKEN_FILE``, else ``~/.config/flow/api-token``."""
+    if explicit is not None:
+        return explicit
+    from_env = env.get(TOKEN_FILE_ENV)
+    return Path(from_env or DEFAULT_TOKEN_FILE).expanduser()
+
+
+def write_token_file(path: Path, token: str, refresh_token: str | None) -> None:
+    """Write the tokens to ``path`` with mode 0600 (parent directory 0700 when created)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    document: dict[str, str] = {"token": token}
+    if refresh_token:
+        document["refresh_token"] = refresh_token
+    payload = (json.dumps(document) + "\n").encode("utf-8")
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    # O_EXCL + 0o600 at creation: the bytes never sit in a file with wider permissions.
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+        raise
+
+
+def remove_token_file(path: Path) -> bool:
+    """Delete the token file; True when there was one."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    return True
