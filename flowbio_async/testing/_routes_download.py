@@ -1,0 +1,115 @@
+"""Single-file downloads: ``/downloads/<data_id>/<filename>`` and execution result files.
+
+Contract §5.1: public data is served anonymously, private data to its owner, who may
+authenticate with ``Authorization: Bearer``, ``?token=<jwt>`` or the ``flow_refresh_token``
+cookie. Every miss (unknown id, filename mismatch, not ready, not readable, bad token) is a
+**bare 404 with no body**. ``?direct=<truthy>`` serves inline, otherwise as an attachment.
+
+Bytes go out through Starlette's ``FileResponse``: a whole-file answer uses granian's ASGI
+pathsend extension (the server then streams the file itself, design note transfers.md), and a
+single ``Range`` gets a 206 with ``Content-Range`` (416 when unsatisfiable), which is what
+resumable and segmented downloads need (contract §8 row 22).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from flowbio_async.testing._security import ApiError, current_user, read_bool, store_of
+from flowbio_async.testing._store import Row
+
+#: FileResponse reads ranged answers from disk in chunks of this size (its default, 64 KiB,
+#: makes the server the bottleneck of segmented downloads).
+RANGE_CHUNK = 1024 * 1024
+
+
+def bare_not_found() -> ApiError:
+    """The body-less 404 of the download routes (contract §5.1, §6.2 shape 7)."""
+    return ApiError(404, None)
+
+
+def viewer_id(request: Request) -> int | None:
+    """Who is asking: the user id from any accepted credential, or None (anonymous).
+
+    A bad token is not an error here: downloads answer a bare 404 for anything they cannot
+    serve, so an unusable credential simply counts as anonymous.
+    """
+    try:
+        user = current_user(request, downloads=True)
+    except ApiError:
+        return None
+    return None if user is None else int(user["id"])
+
+
+def readable(row: Row | None, user_id: int | None) -> bool:
+    """Whether ``user_id`` may download the data ``row`` (public, or owned)."""
+    if row is None or not row["ready"]:
+        return False
+    return not row["private"] or (user_id is not None and int(row["owner"]) == user_id)
+
+
+def file_response(request: Request, path: Path, filename: str) -> Response:
+    """Serve ``path`` (ranges, pathsend) with ``Content-Disposition`` per ``?direct``."""
+    if not path.is_file():
+        raise bare_not_found()
+    inline = read_bool(request.query_params.get("direct"))
+    response = FileResponse(
+        path,
+        filename=filename,
+        media_type="application/octet-stream",
+        content_disposition_type="inline" if inline else "attachment",
+    )
+    response.chunk_size = RANGE_CHUNK
+    return response
+
+
+async def download_data(request: Request) -> Response:
+    """``GET /downloads/<data_id>/<filename>`` (contract §5.1)."""
+    store = store_of(request)
+    row = store.get_data(request.path_params["data_id"])
+    if not readable(row, viewer_id(request)) or row is None:
+        raise bare_not_found()
+    if row["filename"] != request.path_params["filename"] or row["is_directory"]:
+        raise bare_not_found()
+    return file_response(request, store.blob_path(row["id"]), row["filename"])
+
+
+def _result_path(row: Row) -> str:
+    return str(row["path"] or row["filename"]).strip("/")
+
+
+async def execution_file(request: Request) -> Response:
+    """``GET /executions/<id>/<relative path>``: one result file of an execution (§5.2)."""
+    store = store_of(request)
+    user_id = viewer_id(request)
+    execution = store.get_execution(request.path_params["execution_id"])
+    if execution is None:
+        raise bare_not_found()
+    if execution["private"] and (user_id is None or int(execution["owner"]) != user_id):
+        raise bare_not_found()
+    wanted = str(request.path_params["path"]).strip("/")
+    for row in store.execution_outputs(execution["id"]):
+        if _result_path(row) == wanted and readable(row, user_id):
+            return file_response(request, store.blob_path(row["id"]), row["filename"])
+    raise bare_not_found()
+
+
+routes: list[BaseRoute] = [
+    # `:int` keeps bulk job ids (UUIDs, `_routes_bulk`) from landing here.
+    Route(
+        "/downloads/{data_id:int}/{filename}",
+        download_data,
+        methods=["GET", "HEAD"],
+        name="download",
+    ),
+    Route(
+        "/executions/{execution_id:int}/{path:path}",
+        execution_file,
+        methods=["GET", "HEAD"],
+        name="execution_file",
+    ),
+]
