@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import Progress as RichProgress
     from rich.progress import TaskID
 
@@ -94,7 +95,7 @@ class _Reporter:
 class _RichRenderer:
     """Draws bars on stderr: an optional aggregate bar plus one bar per active task."""
 
-    def __init__(self, aggregate_label: str | None) -> None:
+    def __init__(self, aggregate_label: str | None, console: Console | None = None) -> None:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -111,7 +112,7 @@ class _RichRenderer:
             DownloadColumn(),
             TransferSpeedColumn(),
             TimeRemainingColumn(),
-            console=Console(stderr=True),
+            console=console or Console(stderr=True),
             transient=False,
         )
         self._aggregate_label = aggregate_label
