@@ -50,8 +50,10 @@ class UploadForm:
 
 
 class _Reader:
-    def __init__(self, opener: BlobOpener, spool_dir: Path) -> None:
+    def __init__(self, opener: BlobOpener, spool_dir: Path, file_field: str, ready: str) -> None:
         self.form = UploadForm()
+        self._file_field = file_field
+        self._ready = ready
         self._opener = opener
         self._spool_dir = spool_dir
         self._headers: dict[bytes, bytes] = {}
@@ -86,16 +88,16 @@ class _Reader:
         _, options = parse_options_header(self._headers.get(b"content-disposition", b""))
         self._name = options.get(b"name", b"").decode("utf-8", "replace")
         self._is_file = b"filename" in options
-        self._is_blob = self._is_file and self._name == "blob"
+        self._is_blob = self._is_file and self._name == self._file_field
         if not self._is_blob:
             return
         form = self.form
         if form.blob_seen:
-            form.error = form.error or bad_request("Only one blob per chunk")
+            form.error = form.error or bad_request(f"Only one {self._name!r} part allowed")
             return
         form.blob_seen = True
         form.blob_filename = options[b"filename"].decode("utf-8", "replace")
-        if "data" in form.fields and "expected_file_size" in form.fields:
+        if self._ready in form.fields:
             try:
                 self.opened = self._opener(form.fields)
             except ApiError as exc:
@@ -125,8 +127,18 @@ class _Reader:
             values.append(self._value.decode("utf-8", "replace"))
 
 
-async def read_upload_form(request: Request, opener: BlobOpener, spool_dir: Path) -> UploadForm:
-    """Parse the chunk's multipart body, streaming the blob into ``opener``'s file.
+async def read_upload_form(
+    request: Request,
+    opener: BlobOpener,
+    spool_dir: Path,
+    *,
+    file_field: str = "blob",
+    ready: str = "expected_file_size",
+) -> UploadForm:
+    """Parse a multipart body, streaming the ``file_field`` part into ``opener``'s file.
+
+    ``opener`` is called as soon as the file part starts if field ``ready`` was already
+    seen (the usual order), otherwise once the whole body is in.
 
     The body is always read to the end (also after a refusal) so the client sees the
     response instead of a reset connection while it is still sending.
@@ -135,7 +147,7 @@ async def read_upload_form(request: Request, opener: BlobOpener, spool_dir: Path
     boundary = params.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary:
         raise bad_request("Expected multipart/form-data")
-    reader = _Reader(opener, spool_dir)
+    reader = _Reader(opener, spool_dir, file_field, ready)
     parser = MultipartParser(
         boundary,
         {
