@@ -12,7 +12,7 @@ from __future__ import annotations
 import json as jsonlib
 import logging
 import ssl
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -326,9 +326,16 @@ class HttpClient:
         retry: bool | None = None,
         timeout: Timeout = None,  # noqa: ASYNC109 - per-operation httpx timeout, not a deadline
         raise_for_status: bool = True,
+        body: bytes | AsyncIterable[bytes] | None = None,
     ) -> Response:
-        """Send a request and read the whole answer; errors raise ``FlowApiError`` subclasses."""
+        """Send a request and read the whole answer; errors raise ``FlowApiError`` subclasses.
+
+        ``body`` is a raw request body (a presigned ``PUT``, #3); an async iterable is
+        streamed, so pass ``retry=False`` with one (it cannot be replayed).
+        """
         content: dict[str, Any] = {}
+        if body is not None:
+            content["content"] = body
         if json is not None:
             content["json"] = json
         if data is not None:
