@@ -1,0 +1,500 @@
+"""The private event-loop thread behind every :class:`flowbio_sync.Client` (hand-written).
+
+One anyio blocking portal per client: the async client is built *on* the portal's loop so its
+connection pool binds to that loop, and every blocking call is one task on it (issue #5, design
+note "sync facade"). Nothing here knows about the Flow API: the generated twins in
+``_generated.py`` call :meth:`Portal.call`, :meth:`Portal.iterate`, :meth:`Portal.context` and
+:meth:`Portal.callback`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+import threading
+import warnings
+import weakref
+from collections import deque
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterator
+from concurrent.futures import Future
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Generic, ParamSpec, TypeVar, cast
+
+import anyio
+import anyio.from_thread
+from anyio.from_thread import BlockingPortal
+
+__all__ = ["Portal", "Pull", "SyncUsageError", "run_standalone"]
+
+T = TypeVar("T")
+U = TypeVar("U")
+P = ParamSpec("P")
+
+logger = logging.getLogger("flowbio_sync")
+
+CLEANUP_TIMEOUT = 5.0
+"""Seconds a cancelled call gets to run its cleanup after Ctrl-C before we give up waiting."""
+POLL_INTERVAL = 0.1
+"""Blocking waits wake this often so a simulated Ctrl-C (``_thread.interrupt_main``) is seen."""
+STREAM_BUFFER = 64
+"""Items an async iterator may run ahead of the sync consumer (bounded memory)."""
+CALLBACK_INTERVAL = 0.05
+"""Minimum seconds between two batches of sync callback deliveries (throttling)."""
+
+_running_loop_warned = False
+
+
+class SyncUsageError(RuntimeError):
+    """The sync client was used where it cannot work (closed, after fork, on its own loop)."""
+
+
+@dataclass(slots=True)
+class _Outcome(Generic[T]):
+    """A call's result or exception, carried out of the loop thread as a value.
+
+    BaseExceptions (KeyboardInterrupt, SystemExit) raised inside a portal task would tear the
+    portal down (anyio issue 471), so the task returns them instead and the caller re-raises.
+    """
+
+    value: T | None = None
+    error: BaseException | None = None
+
+    def unwrap(self) -> T:
+        if self.error is not None:
+            error, self.error = self.error, None  # break the traceback reference cycle
+            raise error
+        return cast(T, self.value)
+
+
+async def _capture(fn: Callable[[], Awaitable[T]]) -> _Outcome[T]:
+    try:
+        return _Outcome(value=await fn())
+    except anyio.get_cancelled_exc_class():
+        raise
+    except BaseException as exc:
+        return _Outcome(error=exc)
+
+
+def _in_ipython() -> bool:
+    shell = sys.modules.get("IPython")
+    return shell is not None and getattr(shell, "get_ipython", lambda: None)() is not None
+
+
+def _warn_if_inside_running_loop() -> None:
+    """Warn once per process when a sync client is used from inside a running asyncio loop."""
+    global _running_loop_warned
+    if _running_loop_warned:
+        return
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    _running_loop_warned = True
+    if _in_ipython():  # notebooks are a supported, expected home of the sync client
+        return
+    warnings.warn(
+        "flowbio_sync.Client is blocking this running event loop; inside async code use "
+        "flowbio_async.AsyncClient instead",
+        RuntimeWarning,
+        stacklevel=4,
+    )
+
+
+class _State:
+    """What the finalizer needs to shut a portal down; holds no reference to the client."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.closed = False
+        self.lock = threading.Lock()
+        self.cm: AbstractContextManager[BlockingPortal] | None = None
+        self.portal: BlockingPortal | None = None
+        self.loop_thread: int | None = None
+        self.resource: AbstractContextManager[Any] | None = None
+        self.service: Future[None] | None = None
+        self.group: anyio.abc.TaskGroup | None = None
+
+    def shutdown(self) -> None:
+        """Close the async object, cancel leftovers and stop the loop thread (idempotent)."""
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True
+        if os.getpid() != self.pid:  # a forked child: the loop thread does not exist here
+            return
+        try:
+            if self.resource is not None:
+                self.resource.__exit__(None, None, None)
+        finally:
+            if self.service is not None:
+                self.service.cancel()
+            if self.portal is not None:
+                with contextlib.suppress(RuntimeError):
+                    self.portal.call(self.portal.stop, True)
+            if self.cm is not None:
+                self.cm.__exit__(None, None, None)
+
+
+class Portal:
+    """A private event loop in its own thread, owned by one sync object.
+
+    Example:
+        ```python
+        portal = Portal(owner)
+        value = portal.call(some_coroutine_function, 1, key="x")
+        portal.close()
+        ```
+    """
+
+    def __init__(self, owner: object) -> None:
+        _warn_if_inside_running_loop()
+        state = _State()
+        state.cm = anyio.from_thread.start_blocking_portal("asyncio", name="flowbio-sync-loop")
+        state.portal = state.cm.__enter__()
+        self._state = state
+        self._portal = state.portal
+        state.loop_thread = self._portal.call(threading.get_ident)
+        ready: Future[anyio.abc.TaskGroup] = Future()
+        state.service = self._portal.start_task_soon(self._serve, ready)
+        state.group = ready.result()
+        # Backstop: a client never closed still stops its thread when collected or at exit.
+        self._finalizer = weakref.finalize(owner, state.shutdown)
+
+    @staticmethod
+    async def _serve(ready: Future[anyio.abc.TaskGroup]) -> None:
+        """Host a task group for work outliving one call (callback deliveries)."""
+        async with anyio.create_task_group() as group:
+            ready.set_result(group)
+            await anyio.sleep_forever()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def open(self, factory: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Build the async object on the loop (so pools bind to it) and enter it if it is a
+        context manager; :meth:`close` exits it."""
+        self._check()
+        obj = self._portal.call(lambda: factory(*args, **kwargs))
+        if isinstance(obj, AbstractAsyncContextManager):
+            resource = self._portal.wrap_async_context_manager(obj)
+            resource.__enter__()
+            self._state.resource = resource
+        elif callable(aclose := getattr(obj, "aclose", None)):
+            self._state.resource = _AcloseOnExit(self, aclose)
+        return obj
+
+    def close(self) -> None:
+        """Close the async object and stop the loop thread; calling it again does nothing."""
+        self._finalizer()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` ran (or the finalizer did)."""
+        return self._state.closed
+
+    def _check(self) -> None:
+        state = self._state
+        if os.getpid() != state.pid:
+            raise SyncUsageError(
+                "this flowbio_sync client was created in another process; after fork, "
+                "create a new Client in the child process"
+            )
+        if state.closed:
+            raise SyncUsageError("this flowbio_sync client is closed")
+        if threading.get_ident() == state.loop_thread:
+            raise SyncUsageError(
+                "a flowbio_sync call was made from the client's own event-loop thread, which "
+                "would deadlock; use the async client (flowbio_async) from async code"
+            )
+
+    # -- calls -------------------------------------------------------------------------------
+
+    def call(self, fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``await fn(*args, **kwargs)`` on the loop and block until it finishes.
+
+        Ctrl-C cancels the task, waits up to ``CLEANUP_TIMEOUT`` for its cleanup, then
+        re-raises the KeyboardInterrupt here.
+        """
+        self._check()
+        finished = threading.Event()
+
+        async def run() -> _Outcome[T]:
+            try:
+                return await _capture(lambda: fn(*args, **kwargs))
+            finally:
+                finished.set()
+
+        future = self._portal.start_task_soon(run)
+        return self._wait(future, finished).unwrap()
+
+    def call_with_callbacks(
+        self,
+        callbacks: list[_Relay],
+        fn: Callable[P, Awaitable[T]],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Like :meth:`call`, then wait until every callback queued by the call was delivered."""
+
+        async def run() -> T:
+            try:
+                return await fn(*args, **kwargs)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    for relay in callbacks:
+                        await relay.drain()
+
+        return self.call(run)
+
+    def _wait(self, future: Future[_Outcome[T]], finished: threading.Event) -> _Outcome[T]:
+        try:
+            while True:
+                try:
+                    return future.result(timeout=POLL_INTERVAL)
+                except TimeoutError:
+                    continue
+        except KeyboardInterrupt:
+            # portal.call would leave the task running (design note 3): cancel it, give its
+            # cleanup a bounded time (a transfer keeps its part file resumable), re-raise.
+            future.cancel()
+            finished.wait(CLEANUP_TIMEOUT)
+            raise
+
+    def iterate(
+        self, source: AsyncIterable[T], convert: Callable[[T], U] | None = None
+    ) -> Iterator[U]:
+        """Iterate an async iterable from this thread (one producer task; see :class:`Pull`)."""
+        self._check()
+        return _iterate(Pull(self, source), convert)
+
+    def context(
+        self, manager: AbstractAsyncContextManager[T], convert: Callable[[T], U] | None = None
+    ) -> AbstractContextManager[U]:
+        """A sync context manager whose enter and exit run in one task on the loop."""
+        self._check()
+        return _Context(self._portal.wrap_async_context_manager(manager), convert)
+
+    def resolve(self, awaitable: Awaitable[T]) -> T:
+        """Block until an awaitable object (not a coroutine function) completes."""
+
+        async def run() -> T:
+            return await awaitable
+
+        return self.call(run)
+
+    def callback(self, fn: Callable[..., Any] | None) -> _Relay | None:
+        """Wrap a sync callback so the loop only queues calls; a worker thread runs them."""
+        if fn is None:
+            return None
+        group = self._state.group
+        assert group is not None
+        return _Relay(fn, group)
+
+    def async_callback(self, fn: Callable[..., Any] | None) -> _AsyncRelay | None:
+        """Like :meth:`callback` for parameters that expect an awaitable result."""
+        if fn is None:
+            return None
+        group = self._state.group
+        assert group is not None
+        return _AsyncRelay(fn, group)
+
+    def start(self, fn: Callable[[], Awaitable[T]]) -> tuple[Future[_Outcome[T]], threading.Event]:
+        """Start ``fn`` as a task without waiting (used by :class:`Pull`)."""
+        self._check()
+        finished = threading.Event()
+
+        async def run() -> _Outcome[T]:
+            try:
+                return await _capture(fn)
+            finally:
+                finished.set()
+
+        return self._portal.start_task_soon(run), finished
+
+    def wait(self, future: Future[_Outcome[T]], finished: threading.Event) -> T:
+        """Block on a task started with :meth:`start` (Ctrl-C cancels it)."""
+        return self._wait(future, finished).unwrap()
+
+
+class _AcloseOnExit(AbstractContextManager[None]):
+    def __init__(self, portal: Portal, aclose: Callable[[], Awaitable[Any]]) -> None:
+        self._portal = portal
+        self._aclose = aclose
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._portal.call(self._aclose)
+
+
+class _Context(AbstractContextManager[U], Generic[T, U]):
+    def __init__(self, inner: AbstractContextManager[T], convert: Callable[[T], U] | None) -> None:
+        self._inner = inner
+        self._convert = convert
+
+    def __enter__(self) -> U:
+        value = self._inner.__enter__()
+        return self._convert(value) if self._convert else cast(U, value)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        return self._inner.__exit__(exc_type, exc, tb)
+
+
+_END = object()
+
+
+class Pull(Generic[T]):
+    """Drive an async iterable in ONE portal task feeding a bounded memory stream.
+
+    Running each ``__anext__`` as its own task breaks generators that keep a cancel scope or an
+    ``async with`` open across ``yield`` (design note 5); here the producer owns the iteration
+    and :meth:`close` cancels it.
+    """
+
+    def __init__(self, portal: Portal, source: AsyncIterable[T]) -> None:
+        self._portal = portal
+        self._send, self._receive = anyio.create_memory_object_stream[_Outcome[Any]](STREAM_BUFFER)
+        self._source = source
+        self._producer: tuple[Future[_Outcome[None]], threading.Event] | None = None
+        self._batch: deque[_Outcome[Any]] = deque()
+        self._done = False
+
+    async def _produce(self) -> None:
+        iterator = self._source.__aiter__()
+        async with self._send:
+            try:
+                async for item in iterator:
+                    await self._send.send(_Outcome(value=item))
+            except anyio.get_cancelled_exc_class():
+                raise
+            except BaseException as exc:
+                await self._send.send(_Outcome(error=exc))
+            else:
+                await self._send.send(_Outcome(value=_END))
+            finally:
+                aclose = getattr(iterator, "aclose", None)
+                if aclose is not None:
+                    with anyio.CancelScope(shield=True):
+                        await aclose()
+
+    async def _take(self) -> list[_Outcome[Any]]:
+        # One thread hop per batch of ready items, not per item.
+        items = [await self._receive.receive()]
+        while len(items) < STREAM_BUFFER:
+            try:
+                items.append(self._receive.receive_nowait())
+            except (anyio.WouldBlock, anyio.EndOfStream):
+                break
+        return items
+
+    def __next__(self) -> T:
+        if self._done:
+            raise StopIteration
+        if not self._batch:
+            if self._producer is None:
+                self._producer = self._portal.start(self._produce)
+            try:
+                self._batch.extend(self._portal.call(self._take))
+            except BaseException:
+                self.close()
+                raise
+        outcome = self._batch.popleft()
+        if outcome.error is None and outcome.value is _END:
+            self.close()
+            raise StopIteration
+        if outcome.error is not None:
+            self.close()
+        return cast(T, outcome.unwrap())
+
+    def close(self) -> None:
+        """Stop the producer (cancelling the async iteration) and release the stream."""
+        if self._done:
+            return
+        self._done = True
+        if self._producer is not None:
+            future, finished = self._producer
+            future.cancel()
+            if not self._portal.closed:
+                finished.wait(CLEANUP_TIMEOUT)
+        self._receive.close()
+
+
+def _iterate(pull: Pull[T], convert: Callable[[T], U] | None) -> Iterator[U]:
+    # A generator, so leaving a for loop early closes the producer (generator finalization).
+    try:
+        while True:
+            try:
+                item = next(pull)
+            except StopIteration:
+                return
+            yield convert(item) if convert else cast(U, item)
+    finally:
+        pull.close()
+
+
+class _Relay:
+    """A sync callback seen by the loop: calls are queued in order and delivered in batches by a
+    worker thread (``anyio.to_thread``), so a slow callback never stalls a transfer."""
+
+    def __init__(self, fn: Callable[..., Any], group: anyio.abc.TaskGroup) -> None:
+        self._fn = fn
+        self._group = group
+        self._queue: deque[tuple[tuple[Any, ...], dict[str, Any]]] = deque()
+        self._idle = anyio.Event()
+        self._idle.set()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> None:
+        self._queue.append((args, kwargs))
+        if self._idle.is_set():
+            self._idle = anyio.Event()
+            self._group.start_soon(self._deliver)
+
+    async def _deliver(self) -> None:
+        try:
+            while self._queue:
+                batch = list(self._queue)
+                self._queue.clear()
+                await anyio.to_thread.run_sync(self._run_batch, batch)
+                if self._queue:
+                    await anyio.sleep(CALLBACK_INTERVAL)
+        finally:
+            self._idle.set()
+
+    def _run_batch(self, batch: list[tuple[tuple[Any, ...], dict[str, Any]]]) -> None:
+        for args, kwargs in batch:
+            try:
+                self._fn(*args, **kwargs)
+            except Exception:
+                # A broken progress callback must not fail or stall the transfer itself.
+                logger.exception("flowbio_sync: a callback raised; the call goes on")
+
+    async def drain(self) -> None:
+        """Wait until every queued call has been delivered."""
+        await self._idle.wait()
+
+
+class _AsyncRelay(_Relay):
+    async def __call__(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        _Relay.__call__(self, *args, **kwargs)
+
+
+def run_standalone(fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run one coroutine function to completion on a short-lived private loop thread."""
+    owner = _Owner()
+    portal = Portal(owner)
+    try:
+        return portal.call(fn, *args, **kwargs)
+    finally:
+        portal.close()
+
+
+class _Owner:
+    """An anchor object for a portal that belongs to no client."""
