@@ -151,6 +151,14 @@ class UnsafePathError(TransferError, ValueError):
     """A server-provided name or archive entry would escape the destination directory."""
 
 
+class DestinationExistsError(TransferError, FileExistsError):
+    """A different file already exists at a download's destination (pass ``overwrite=True``)."""
+
+
+class DestinationNotWritableError(TransferError, PermissionError):
+    """A download's destination directory cannot be created or written."""
+
+
 class BulkDownloadFailedError(TransferError):
     """A bulk-download job ended in failure; ``message`` is the server's error."""
 
