@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import sqlite3
 import threading
@@ -160,6 +161,7 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._db.create_function("REGEXP", 2, _regexp, deterministic=True)
 
     def close(self) -> None:
         """Close the database connection."""
@@ -397,6 +399,11 @@ class Store:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+
+def _regexp(pattern: str, value: str | None) -> bool:
+    """SQLite's ``REGEXP`` operator (``value REGEXP pattern``), used by ``/data/search``."""
+    return value is not None and re.search(pattern, value) is not None
 
 
 def _int(value: int | str | None) -> int | None:

@@ -1,0 +1,721 @@
+"""Read endpoints (contract §4): identity, discovery lists, projects, samples, data,
+executions and global search. Lists page with ``page``/``count`` or ``limit``/``offset``."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from flowbio_async.testing import _views as v
+from flowbio_async.testing._demo import PIPELINES
+from flowbio_async.testing._paging import (
+    Query,
+    add_created_filters,
+    comma_list,
+    like,
+    paged,
+    sort_order,
+)
+from flowbio_async.testing._security import (
+    bad_request,
+    current_user,
+    not_found,
+    read_bool,
+    read_int,
+    require_user,
+    store_of,
+)
+from flowbio_async.testing._store import Row
+
+CONTENTS_CHUNK = 10_240  # contract §4.6: fixed 10,240-byte chunks
+
+
+# -- identity ---------------------------------------------------------------------------------
+async def me(request: Request) -> JSONResponse:
+    """``/me``: the user, or all-null fields when anonymous (contract §4.1)."""
+    user = current_user(request)
+    if user is None:
+        keys = ("id", "username", "name", "email", "image", "is_admin", "can_run_pipelines")
+        return JSONResponse({**dict.fromkeys(keys), "memberships": [], "features": {}})
+    first, _, last = str(user["name"]).partition(" ")
+    return JSONResponse(
+        {
+            "id": str(user["id"]),
+            "username": user["username"],
+            "name": user["name"],
+            "first_name": first,
+            "last_name": last,
+            "email": user["email"],
+            "image": user["image"],
+            "is_admin": bool(user["is_admin"]),
+            "can_run_pipelines": bool(user["can_run_pipelines"]),
+            "can_impersonate": False,
+            "has_ssh_key": False,
+            "impersonator": None,
+            "features": {},
+            "groups": [],
+            "memberships": [],
+            "notifications": {"count": 0, "unread_count": 0, "notifications": []},
+        }
+    )
+
+
+async def users_search(request: Request) -> JSONResponse:
+    """``/users/search``: no ids in the items (contract §4.1)."""
+    current_user(request)
+    query = Query("SELECT * FROM users", order="username")
+    name = request.query_params.get("name")
+    if name:
+        query.add(
+            "(name LIKE ? ESCAPE '\\' OR username LIKE ? ESCAPE '\\')", like(name), like(name)
+        )
+
+    def render(rows: Sequence[Row]) -> list[dict[str, Any]]:
+        return [
+            {"username": r["username"], "name": r["name"], "image": r["image"], "groups": []}
+            for r in rows
+        ]
+
+    return paged(request, query, "users", render)
+
+
+# -- discovery lists (bare arrays, contract §4.2) ---------------------------------------------
+def _sample_type(store: Any, row: Row) -> dict[str, Any]:
+    attributes = store.rows(
+        "SELECT identifier FROM metadata_attributes WHERE all_sample_types = 1 OR identifier IN "
+        "(SELECT attribute FROM metadata_links WHERE sample_type = ?) ORDER BY ordering",
+        (row["identifier"],),
+    )
+    return {
+        "identifier": row["identifier"],
+        "name": row["name"],
+        "description": row["description"],
+        "sample_count": store.scalar(
+            "SELECT COUNT(*) FROM samples WHERE sample_type = ?", (row["identifier"],)
+        ),
+        "attributes": [a["identifier"] for a in attributes],
+    }
+
+
+async def sample_types(request: Request) -> JSONResponse:
+    """``/samples/types`` ordered by name."""
+    current_user(request)
+    store = store_of(request)
+    rows = store.rows("SELECT * FROM sample_types ORDER BY name COLLATE NOCASE")
+    return JSONResponse([_sample_type(store, row) for row in rows])
+
+
+async def sample_type(request: Request) -> JSONResponse:
+    """``/samples/types/<identifier>``; 404 when unknown."""
+    current_user(request)
+    store = store_of(request)
+    row = store.row(
+        "SELECT * FROM sample_types WHERE identifier = ?", (request.path_params["identifier"],)
+    )
+    if row is None:
+        raise not_found()
+    return JSONResponse(_sample_type(store, row))
+
+
+async def metadata_attributes(request: Request) -> JSONResponse:
+    """``/samples/metadata`` with sample-type links (contract §4.2)."""
+    current_user(request)
+    store = store_of(request)
+    links = store.rows(
+        "SELECT l.*, st.name AS sample_type_name FROM metadata_links l "
+        "JOIN sample_types st ON st.identifier = l.sample_type"
+    )
+    items = []
+    for row in store.rows("SELECT * FROM metadata_attributes ORDER BY ordering"):
+        items.append(
+            {
+                "identifier": row["identifier"],
+                "name": row["name"],
+                "description": row["description"],
+                "required": bool(row["required"]),
+                "required_for_public": bool(row["required"]),
+                "all_sample_types": bool(row["all_sample_types"]),
+                "allow_user_terms": bool(row["allow_user_terms"]),
+                "regex_validator": row["regex_validator"],
+                "has_options": bool(row["has_options"]),
+                "allow_annotation": False,
+                "in_table": bool(row["in_table"]),
+                "is_list": bool(row["is_list"]),
+                "url_pattern": row["url_pattern"],
+                "order": row["ordering"],
+                "sample_count": store.scalar(
+                    "SELECT COUNT(*) FROM sample_metadata WHERE attribute = ?",
+                    (row["identifier"],),
+                ),
+                "sample_type_links": [
+                    {
+                        "sample_type_identifier": link["sample_type"],
+                        "sample_type_name": link["sample_type_name"],
+                        "required": bool(link["required"]),
+                        "required_for_public": bool(link["required"]),
+                    }
+                    for link in links
+                    if link["attribute"] == row["identifier"]
+                ],
+            }
+        )
+    return JSONResponse(items)
+
+
+async def metadata_options(request: Request) -> JSONResponse:
+    """``/samples/metadata/<identifier>/options``: first 100 by value (contract §4.2)."""
+    current_user(request)
+    store = store_of(request)
+    identifier = request.path_params["identifier"]
+    attribute = store.row("SELECT * FROM metadata_attributes WHERE identifier = ?", (identifier,))
+    if attribute is None:
+        raise not_found()
+    query = Query("SELECT * FROM metadata_options", order="value")
+    query.add("attribute = ?", identifier)
+    total = len(query.rows(request))
+    if "validated" in request.query_params:
+        query.add("validated = ?", int(request.query_params["validated"] == "true"))
+    value = request.query_params.get("value")
+    if value:
+        query.add("value LIKE ? ESCAPE '\\'", like(value))
+    rows = query.rows(request)[:100]
+    options = [
+        {"id": str(r["id"]), "value": r["value"], "validated": bool(r["validated"])} for r in rows
+    ]
+    return JSONResponse({"count": len(options), "total_count": total, "options": options})
+
+
+async def organisms(request: Request) -> JSONResponse:
+    """``/organisms``."""
+    current_user(request)
+    rows = store_of(request).rows("SELECT * FROM organisms ORDER BY name")
+    return JSONResponse([{**row, "latest_fileset": None} for row in rows])
+
+
+async def organism(request: Request) -> JSONResponse:
+    """``/organisms/<id>``; 404 when unknown."""
+    current_user(request)
+    row = store_of(request).row(
+        "SELECT * FROM organisms WHERE id = ?", (request.path_params["organism_id"],)
+    )
+    if row is None:
+        raise not_found()
+    return JSONResponse({**row, "filesets": []})
+
+
+async def data_types(request: Request) -> JSONResponse:
+    """``/data/types`` with ``data_count``."""
+    current_user(request)
+    rows = store_of(request).rows(
+        "SELECT t.*, (SELECT COUNT(*) FROM data d WHERE d.data_type = t.identifier) "
+        "AS data_count FROM data_types t ORDER BY t.name COLLATE NOCASE"
+    )
+    return JSONResponse(rows)
+
+
+async def pipelines(request: Request) -> JSONResponse:
+    """``/pipelines``: categories → subcategories → pipelines; ignores params (§4.2)."""
+    current_user(request)
+    store = store_of(request)
+    tree: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for category, subcategory, pid, name, description, nfcore in PIPELINES:
+        tree.setdefault(category, {}).setdefault(subcategory, []).append(
+            {
+                "id": str(pid),
+                "name": name,
+                "description": description,
+                "execution_count": store.scalar(
+                    "SELECT COUNT(*) FROM executions WHERE pipeline_name = ?", (name,)
+                ),
+                "is_nfcore": nfcore,
+                "prepares_genome": name == "Prepare Genome",
+            }
+        )
+    return JSONResponse(
+        [
+            {
+                "name": category,
+                "subcategories": [{"name": sub, "pipelines": items} for sub, items in subs.items()],
+            }
+            for category, subs in tree.items()
+        ]
+    )
+
+
+# -- projects ---------------------------------------------------------------------------------
+def _render_projects(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    return [v.project_item(row) for row in rows]
+
+
+async def projects_owned(request: Request) -> JSONResponse:
+    """``/projects/owned`` (auth required)."""
+    user = require_user(request)
+    query = Query(v.PROJECT_SELECT, order="p.created DESC, p.id DESC")
+    query.add("p.owner = ?", user["id"])
+    return paged(request, query, "projects", _render_projects)
+
+
+async def projects_search(request: Request) -> JSONResponse:
+    """``/projects/search`` (contract §4.4)."""
+    user = current_user(request)
+    query = Query(v.PROJECT_SELECT)
+    query.add(v.PROJECT_VISIBLE, v.uid(user))
+    params = request.query_params
+    for name in ("name", "description"):
+        if params.get(name):
+            query.add(f"p.{name} LIKE ? ESCAPE '\\'", like(params[name]))
+    if params.get("owner"):
+        query.add(
+            "(u.username = ? OR u.name LIKE ? ESCAPE '\\')", params["owner"], like(params["owner"])
+        )
+    if read_bool(params.get("owned")):
+        query.add("p.owner = ?", v.uid(user))
+    add_created_filters(request, query, "p.created")
+    types = comma_list(params.get("sample_types"))
+    if types:
+        marks = ",".join("?" for _ in types)
+        clause = f"p.id IN (SELECT project FROM samples WHERE sample_type IN ({marks}))"  # noqa: S608
+        query.add(clause, *types)
+    query.order = "p." + sort_order(
+        request, "-created", ("-created", "created", "name", "-name")
+    ).replace(", id", ", p.id")
+    return paged(request, query, "projects", _render_projects)
+
+
+def visible_project(request: Request, user: Row | None) -> Row:
+    """The project named in the path, or 404 when unknown or invisible."""
+    query = Query(v.PROJECT_SELECT)
+    query.add("p.id = ?", request.path_params["project_id"])
+    query.add(v.PROJECT_VISIBLE, v.uid(user))
+    rows = query.rows(request)
+    if not rows:
+        raise not_found()
+    return rows[0]
+
+
+async def project_detail(request: Request) -> JSONResponse:
+    """``/projects/<id>``."""
+    user = current_user(request)
+    return JSONResponse(v.project_detail(visible_project(request, user), user))
+
+
+async def project_samples(request: Request) -> JSONResponse:
+    """``/projects/<id>/samples`` with ``filter`` (free text)."""
+    user = current_user(request)
+    project = visible_project(request, user)
+    query = Query(v.SAMPLE_SELECT, order="s.created DESC, s.id DESC")
+    query.add("s.project = ?", project["id"])
+    query.add(v.SAMPLE_VISIBLE, v.uid(user))
+    _free_text(request, query, "s.name")
+    store = store_of(request)
+    return paged(
+        request, query, "samples", lambda rows: v.sample_items(store, rows, project_name=False)
+    )
+
+
+async def project_executions(request: Request) -> JSONResponse:
+    """``/projects/<id>/executions`` with ``filter``."""
+    user = current_user(request)
+    project = visible_project(request, user)
+    query = Query(v.EXECUTION_SELECT, order="e.created DESC, e.id DESC")
+    query.add("e.project = ?", project["id"])
+    query.add(v.EXECUTION_VISIBLE, v.uid(user))
+    _free_text(request, query, "e.identifier", "e.pipeline_name")
+    return paged(request, query, "executions", _render_executions)
+
+
+def _free_text(request: Request, query: Query, *columns: str) -> None:
+    text = request.query_params.get("filter")
+    if text:
+        ors = " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in columns)
+        query.add(f"({ors})", *[like(text)] * len(columns))
+
+
+# -- samples ----------------------------------------------------------------------------------
+_SAMPLE_PARAMS = {
+    "page",
+    "count",
+    "limit",
+    "offset",
+    "sort",
+    "owned",
+    "name",
+    "organism",
+    "sample_types",
+    "owner",
+    "project",
+    "created_gt",
+    "created_lt",
+    "created_after",
+    "created_before",
+    "full_metadata",
+    "filter",
+    "token",
+}
+
+
+def _sample_query(request: Request, user: Row | None) -> Query:
+    params = request.query_params
+    query = Query(v.SAMPLE_SELECT)
+    query.add(v.SAMPLE_VISIBLE, v.uid(user))
+    if params.get("name"):
+        query.add("s.name LIKE ? ESCAPE '\\'", like(params["name"]))
+    # `filter` is the docs site's free-text filter (seed 003); production ignores it.
+    _free_text(request, query, "s.name", "p.name", "st.name")
+    if "owned" in params and read_bool(params["owned"]):
+        query.add("s.owner = ?", v.uid(user))
+    organism = params.get("organism")
+    if organism:
+        lowered = organism.strip().lower()
+        if lowered in {"true", "yes", "1"}:
+            query.add("s.organism IS NOT NULL")
+        elif lowered in {"false", "no", "0"}:
+            query.add("s.organism IS NULL")
+        else:
+            query.add(
+                "(s.organism = ? OR o.name LIKE ? ESCAPE '\\' OR o.latin_name LIKE ? ESCAPE '\\')",
+                organism,
+                like(organism),
+                like(organism),
+            )
+    types = comma_list(params.get("sample_types") or params.get("sample_type"))
+    if types:
+        query.add(f"s.sample_type IN ({','.join('?' for _ in types)})", *types)
+    if params.get("owner"):
+        query.add(
+            "(u.username = ? OR u.name LIKE ? ESCAPE '\\')", params["owner"], like(params["owner"])
+        )
+    project = params.get("project")
+    if project:
+        query.add(
+            "(CAST(s.project AS TEXT) = ? OR p.name LIKE ? ESCAPE '\\')", project, like(project)
+        )
+    add_created_filters(request, query, "s.created")
+    # Any metadata identifier is a substring filter (contract §4.5).
+    attributes = {
+        r["identifier"]
+        for r in store_of(request).rows("SELECT identifier FROM metadata_attributes")
+    }
+    for name, value in params.items():
+        if name in attributes and name not in _SAMPLE_PARAMS:
+            query.add(
+                "s.id IN (SELECT sample FROM sample_metadata WHERE attribute = ? "
+                "AND value LIKE ? ESCAPE '\\')",
+                name,
+                like(value),
+            )
+    query.order = "s." + sort_order(
+        request, "-created", ("-created", "created", "name", "-name")
+    ).replace(", id", ", s.id")
+    return query
+
+
+async def samples_search(request: Request) -> JSONResponse:
+    """``/samples/search`` (contract §4.5); unknown params are ignored."""
+    user = current_user(request)
+    full = read_bool(request.query_params.get("full_metadata"))
+    store = store_of(request)
+    return paged(
+        request,
+        _sample_query(request, user),
+        "samples",
+        lambda rows: v.sample_items(store, rows, full=full),
+    )
+
+
+async def samples_owned(request: Request) -> JSONResponse:
+    """``/samples/owned`` (docs site, deprecated; seed 003): the caller's samples."""
+    user = require_user(request)
+    query = _sample_query(request, user)
+    query.add("s.owner = ?", user["id"])
+    store = store_of(request)
+    return paged(request, query, "samples", lambda rows: v.sample_items(store, rows))
+
+
+def visible_sample(request: Request, user: Row | None) -> Row:
+    """The sample named in the path, or 404."""
+    query = Query(v.SAMPLE_SELECT)
+    query.add("s.id = ?", request.path_params["sample_id"])
+    query.add(v.SAMPLE_VISIBLE, v.uid(user))
+    rows = query.rows(request)
+    if not rows:
+        raise not_found()
+    return rows[0]
+
+
+async def sample_detail(request: Request) -> JSONResponse:
+    """``/samples/<id>``."""
+    user = current_user(request)
+    return JSONResponse(v.sample_detail(store_of(request), visible_sample(request, user), user))
+
+
+async def sample_data(request: Request) -> JSONResponse:
+    """``/samples/<id>/data``: raw inputs plus pipeline outputs."""
+    user = current_user(request)
+    sample = visible_sample(request, user)
+    query = Query(v.DATA_SELECT, order="d.id")
+    query.add("d.sample = ?", sample["id"])
+    query.add(v.DATA_VISIBLE, v.uid(user))
+    _free_text(request, query, "d.filename")
+    return paged(request, query, "data", _render_data)
+
+
+async def sample_executions(request: Request) -> JSONResponse:
+    """``/samples/<id>/executions``."""
+    user = current_user(request)
+    sample = visible_sample(request, user)
+    query = Query(v.EXECUTION_SELECT, order="e.created DESC, e.id DESC")
+    query.add("e.sample = ?", sample["id"])
+    query.add(v.EXECUTION_VISIBLE, v.uid(user))
+    _free_text(request, query, "e.identifier", "e.pipeline_name")
+    return paged(request, query, "executions", _render_executions)
+
+
+# -- data -------------------------------------------------------------------------------------
+def _render_data(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    return [v.data_item(row) for row in rows]
+
+
+def visible_data(request: Request, user: Row | None) -> Row:
+    """The data row named in the path (ready and visible), or 404."""
+    query = Query(v.DATA_SELECT)
+    query.add("d.id = ?", request.path_params["data_id"])
+    query.add(v.DATA_VISIBLE, v.uid(user))
+    rows = query.rows(request)
+    if not rows:
+        raise not_found()
+    return rows[0]
+
+
+def _head(request: Request, row: Row, size: int = 8192) -> bytes:
+    path = store_of(request).blob_path(row["id"])
+    if not path.is_file():
+        return b""
+    with path.open("rb") as handle:
+        return handle.read(size)
+
+
+def is_binary(head: bytes) -> bool:
+    """Whether content looks binary: NUL bytes or invalid UTF-8 in its first bytes."""
+    if b"\0" in head:
+        return True
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start < len(head) - 4  # a multi-byte char cut at the end is fine
+    return False
+
+
+async def data_detail(request: Request) -> JSONResponse:
+    """``/data/<id>`` with ``md5`` and ``download_url`` (contract §4.6, §8 row 19)."""
+    user = current_user(request)
+    row = visible_data(request, user)
+    return JSONResponse(v.data_detail(request, row, user, is_binary(_head(request, row))))
+
+
+async def data_contents(request: Request) -> JSONResponse:
+    """``/data/<id>/contents?position=N``: the N-th 10,240-byte chunk as text."""
+    user = current_user(request)
+    row = visible_data(request, user)
+    if row["is_directory"]:
+        raise bad_request("Data is directory")
+    if is_binary(_head(request, row)):
+        raise bad_request("Data is binary")
+    position = max(0, read_int(request, "position", 0))
+    path = store_of(request).blob_path(row["id"])
+    with path.open("rb") as handle:
+        handle.seek(position * CONTENTS_CHUNK)
+        chunk = handle.read(CONTENTS_CHUNK)
+    has_more = (position + 1) * CONTENTS_CHUNK < int(row["size"])
+    return JSONResponse({"contents": chunk.decode("utf-8", "replace"), "has_more": has_more})
+
+
+async def data_search(request: Request) -> JSONResponse:
+    """``/data/search`` (contract §4.6)."""
+    user = current_user(request)
+    params = request.query_params
+    query = Query(v.DATA_SELECT)
+    query.add(v.DATA_VISIBLE, v.uid(user))
+    if params.get("filename"):
+        query.add("d.filename LIKE ? ESCAPE '\\'", like(params["filename"]))
+    _free_text(request, query, "d.filename")
+    pattern = params.get("pattern")
+    if pattern:
+        try:
+            re.compile(pattern)
+        except re.error:
+            raise bad_request("Invalid pattern") from None
+        query.add("d.filename REGEXP ?", pattern)
+    if "owned" in params and read_bool(params["owned"]):
+        query.add("d.owner = ?", v.uid(user))
+    if "uploaded" in params:
+        query.add(
+            "d.execution IS NULL" if read_bool(params["uploaded"]) else "d.execution IS NOT NULL"
+        )
+    if params.get("category"):
+        query.add("d.category = ?", read_int(request, "category", 0))
+    types = comma_list(params.get("data_types"))
+    if types:
+        query.add(f"d.data_type IN ({','.join('?' for _ in types)})", *types)
+    if params.get("size_gt"):
+        query.add("d.size > ?", read_int(request, "size_gt", 0))
+    if params.get("size_lt"):
+        query.add("d.size < ?", read_int(request, "size_lt", 0))
+    if params.get("owner"):
+        query.add(
+            "(u.username = ? OR u.name LIKE ? ESCAPE '\\')", params["owner"], like(params["owner"])
+        )
+    if params.get("pipeline"):
+        query.add("e.pipeline_name LIKE ? ESCAPE '\\'", like(params["pipeline"]))
+    if params.get("sample"):
+        query.add("CAST(d.sample AS TEXT) = ?", params["sample"])
+    add_created_filters(request, query, "d.created")
+    query.order = "d." + sort_order(
+        request, "-created", ("-created", "created", "filename", "-filename")
+    ).replace(", id", ", d.id")
+    return paged(request, query, "data", _render_data)
+
+
+# -- executions -------------------------------------------------------------------------------
+def _render_executions(rows: Sequence[Row]) -> list[dict[str, Any]]:
+    return [v.execution_item(row) for row in rows]
+
+
+async def executions_search(request: Request) -> JSONResponse:
+    """``/executions/search`` with ``return_data`` (contract §4.7)."""
+    user = current_user(request)
+    params = request.query_params
+    query = Query(v.EXECUTION_SELECT)
+    query.add(v.EXECUTION_VISIBLE, v.uid(user))
+    if params.get("name"):
+        query.add(
+            "(e.identifier LIKE ? ESCAPE '\\' OR e.pipeline_name LIKE ? ESCAPE '\\')",
+            like(params["name"]),
+            like(params["name"]),
+        )
+    if params.get("pipeline"):
+        query.add("e.pipeline_name LIKE ? ESCAPE '\\'", like(params["pipeline"]))
+    if params.get("status"):
+        query.add("UPPER(e.status) = UPPER(?)", params["status"])
+    if "owned" in params and read_bool(params["owned"]):
+        query.add("e.owner = ?", v.uid(user))
+    add_created_filters(request, query, "e.created")
+    query.order = "e." + sort_order(request, "-created", ("-created", "created")).replace(
+        ", id", ", e.id"
+    )
+    store = store_of(request)
+    return_data = read_bool(params.get("return_data"))
+
+    def render(rows: Sequence[Row]) -> list[dict[str, Any]]:
+        items = _render_executions(rows)
+        if return_data:
+            for item in items:
+                item["downstream_data"] = [
+                    v.output_item(o) for o in store.execution_outputs(item["id"])
+                ]
+        return items
+
+    return paged(request, query, "executions", render)
+
+
+async def execution_detail(request: Request) -> JSONResponse:
+    """``/executions/<id>`` with its output files (contract §4.7, §8 row 26)."""
+    user = current_user(request)
+    query = Query(v.EXECUTION_SELECT)
+    query.add("e.id = ?", request.path_params["execution_id"])
+    query.add(v.EXECUTION_VISIBLE, v.uid(user))
+    rows = query.rows(request)
+    if not rows:
+        raise not_found()
+    outputs = store_of(request).execution_outputs(rows[0]["id"])
+    return JSONResponse(v.execution_detail(rows[0], outputs, user))
+
+
+# -- global search (docs site only, contract §4.8) --------------------------------------------
+async def global_search(request: Request) -> JSONResponse:
+    """``/search?q=``: up to 10 matches per kind."""
+    started = time.perf_counter()
+    user = current_user(request)
+    text = request.query_params.get("q", "").strip()
+    store = store_of(request)
+    results: dict[str, list[dict[str, Any]]] = {}
+    total = 0
+    kinds = (
+        (
+            "projects",
+            v.PROJECT_SELECT,
+            v.PROJECT_VISIBLE,
+            ("p.name", "p.description"),
+            _render_projects,
+        ),
+        (
+            "samples",
+            v.SAMPLE_SELECT,
+            v.SAMPLE_VISIBLE,
+            ("s.name",),
+            lambda rows: v.sample_items(store, rows),
+        ),
+        (
+            "executions",
+            v.EXECUTION_SELECT,
+            v.EXECUTION_VISIBLE,
+            ("e.identifier", "e.pipeline_name"),
+            _render_executions,
+        ),
+        ("data", v.DATA_SELECT, v.DATA_VISIBLE, ("d.filename",), _render_data),
+    )
+    for key, select, visible, columns, render in kinds:
+        if not text:
+            results[key] = []
+            continue
+        query = Query(select, order=f"{columns[0]}")
+        query.add(visible, v.uid(user))
+        ors = " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in columns)
+        query.add(f"({ors})", *[like(text)] * len(columns))
+        rows = query.rows(request)
+        total += len(rows)
+        results[key] = render(rows[:10])
+    return JSONResponse(
+        {
+            "results": results,
+            "total_count": total,
+            "query": text,
+            "search_time_ms": round((time.perf_counter() - started) * 1000, 3),
+        }
+    )
+
+
+routes: list[BaseRoute] = [
+    Route("/me", me, name="me"),
+    Route("/users/search", users_search, name="users_search"),
+    Route("/samples/types", sample_types, name="sample_types"),
+    Route("/samples/types/{identifier}", sample_type, name="sample_type"),
+    Route("/samples/metadata", metadata_attributes, name="metadata_attributes"),
+    Route("/samples/metadata/{identifier}/options", metadata_options, name="metadata_options"),
+    Route("/organisms", organisms, name="organisms"),
+    Route("/organisms/{organism_id}", organism, name="organism"),
+    Route("/data/types", data_types, name="data_types"),
+    Route("/pipelines", pipelines, name="pipelines"),
+    Route("/projects/owned", projects_owned, name="projects_owned"),
+    Route("/projects/search", projects_search, name="projects_search"),
+    Route("/projects/{project_id}", project_detail, name="project"),
+    Route("/projects/{project_id}/samples", project_samples, name="project_samples"),
+    Route("/projects/{project_id}/executions", project_executions, name="project_executions"),
+    Route("/samples/search", samples_search, name="samples_search"),
+    Route("/samples/owned", samples_owned, name="samples_owned"),
+    Route("/samples/{sample_id}", sample_detail, name="sample"),
+    Route("/samples/{sample_id}/data", sample_data, name="sample_data"),
+    Route("/samples/{sample_id}/executions", sample_executions, name="sample_executions"),
+    Route("/data/search", data_search, name="data_search"),
+    Route("/data/{data_id}", data_detail, name="data"),
+    Route("/data/{data_id}/contents", data_contents, name="data_contents"),
+    Route("/executions/search", executions_search, name="executions_search"),
+    Route("/executions/{execution_id}", execution_detail, name="execution"),
+    Route("/search", global_search, name="search"),
+]
