@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import anyio
+import httpcore
 import httpx
 
 from flowbio_async._auth import TokenState, token_from_body
@@ -156,6 +157,18 @@ class StreamResponse:
     async def aread(self) -> bytes:
         return await self._raw.aread()
 
+    async def aiter_raw(self) -> AsyncIterator[bytes]:
+        """Body bytes as they arrive, undecoded (downloads send ``Accept-Encoding: identity``).
+
+        A connection dropped or timed out mid-body raises the same ``FlowConnectionError`` /
+        ``FlowTimeoutError`` as a failure before the answer, so callers can resume (#4).
+        """
+        try:
+            async for chunk in self._raw.aiter_raw():
+                yield chunk
+        except httpx.TransportError as exc:
+            raise _map_transport_error(exc, self._raw.request.method, self.url) from None
+
 
 def normalise_base_url(base_url: str | None) -> str:
     """Validate a base URL and drop its trailing slash (contract §1.1).
@@ -277,6 +290,8 @@ class HttpClient:
             follow_redirects=False,
             transport=transport,
         )
+        if transport is None:
+            _enable_large_reads(self._client)
 
     def __repr__(self) -> str:
         return f"HttpClient(base_url={self.base_url!r}, auth={self.auth!r})"
@@ -572,3 +587,79 @@ class HttpClient:
             return token_from_body(response.json())
         except ValueError:
             return None
+
+
+# -- large socket reads (downloads, #4) ----------------------------------------------------
+# httpcore reads responses 64 KiB at a time (READ_NUM_BYTES on its HTTP/1.1 connection
+# class), which caps httpx near 0.4-0.6 GB/s (design/transfers.md). asyncio's socket transport
+# already holds up to 256 KiB per receive; asking for more lets one read return all of it
+# (measured on loopback: ~0.45 -> ~1.2-2 GB/s). Instead of changing that class attribute for
+# every httpx user in the process, the network backend of *this client's* pools is wrapped so
+# its streams read up to LARGE_READ bytes. Should httpx's internals change shape, the wrapper
+# is simply not installed and reads stay at 64 KiB: slower, never wrong.
+LARGE_READ = 4 * 1024 * 1024
+
+
+class _LargeReadStream(httpcore.AsyncNetworkStream):
+    def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
+        self._inner = inner
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        return await self._inner.read(max(max_bytes, LARGE_READ), timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> httpcore.AsyncNetworkStream:
+        return _LargeReadStream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _LargeReadBackend(httpcore.AsyncNetworkBackend):
+    def __init__(self, inner: httpcore.AsyncNetworkBackend) -> None:
+        self._inner = inner
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+        return _LargeReadStream(stream)
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._inner.connect_unix_socket(path, timeout, socket_options)
+        return _LargeReadStream(stream)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def _enable_large_reads(client: httpx.AsyncClient) -> None:
+    """Wrap the network backend of ``client``'s own pools (see the note above)."""
+    transports = [getattr(client, "_transport", None), *getattr(client, "_mounts", {}).values()]
+    for transport in transports:
+        pool = getattr(transport, "_pool", None)
+        backend = getattr(pool, "_network_backend", None)
+        if isinstance(backend, httpcore.AsyncNetworkBackend) and not isinstance(
+            backend, _LargeReadBackend
+        ):
+            pool._network_backend = _LargeReadBackend(backend)  # type: ignore[union-attr]
