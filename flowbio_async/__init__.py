@@ -48,7 +48,19 @@ from flowbio_async._errors import (
     UnsafePathError,
 )
 from flowbio_async._http import RateLimitInfo
+from flowbio_async._models._data import Data, DataType
+from flowbio_async._models._executions import Execution
+from flowbio_async._models._projects import Project
+from flowbio_async._models._samples import (
+    MetadataAttribute,
+    MetadataOption,
+    Organism,
+    Sample,
+    SampleType,
+)
+from flowbio_async._models._search import SearchResults
 from flowbio_async._models._users import User
+from flowbio_async._pagination import AsyncPager
 from flowbio_async._progress import ProgressCallback, ProgressEvent
 from flowbio_async._version import __version__
 
@@ -56,13 +68,17 @@ __all__ = [
     "AnnotationValidationError",
     "AnnotationWarningsError",
     "AsyncClient",
+    "AsyncPager",
     "AuthenticationError",
     "BadRequestError",
     "BulkDownloadFailedError",
     "ClientConfig",
     "ConfigurationError",
     "Credentials",
+    "Data",
+    "DataType",
     "EnvCredentials",
+    "Execution",
     "FlowApiError",
     "FlowConnectionError",
     "FlowError",
@@ -71,13 +87,20 @@ __all__ = [
     "GoneError",
     "InsufficientSpaceError",
     "IntegrityError",
+    "MetadataAttribute",
+    "MetadataOption",
     "NotFoundError",
+    "Organism",
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "ProgressCallback",
     "ProgressEvent",
+    "Project",
     "RateLimitError",
     "RateLimitInfo",
+    "Sample",
+    "SampleType",
+    "SearchResults",
     "ServerError",
     "TokenCredentials",
     "TokenFileCredentials",

@@ -13,11 +13,14 @@ from flowbio_async._config import DEFAULT_BASE_URL, ClientConfig
 from flowbio_async._context import ClientContext
 from flowbio_async._errors import FlowApiError, FlowTransportError
 from flowbio_async._http import HttpClient, QueryParams, RateLimitInfo
+from flowbio_async._models._search import SearchResults
 from flowbio_async._models._users import User
 from flowbio_async._resources._data import DataResource
 from flowbio_async._resources._executions import ExecutionResource
 from flowbio_async._resources._projects import ProjectResource
 from flowbio_async._resources._samples import SampleResource
+from flowbio_async._resources._search import SearchResource
+from flowbio_async._resources._users import UserResource
 
 BASE_URL_ENV = "FLOW_API_URL"
 
@@ -46,6 +49,8 @@ class AsyncClient:
         self._data = DataResource(self._ctx)
         self._projects = ProjectResource(self._ctx)
         self._executions = ExecutionResource(self._ctx)
+        self._users = UserResource(self._ctx)
+        self._search = SearchResource(self._ctx)
 
     def __repr__(self) -> str:
         return f"AsyncClient(base_url={self.base_url!r}, logged_in={self.is_logged_in})"
@@ -110,6 +115,23 @@ class AsyncClient:
     def executions(self) -> ExecutionResource:
         """Execution operations: get, search, outputs."""
         return self._executions
+
+    @property
+    def users(self) -> UserResource:
+        """User search."""
+        return self._users
+
+    async def search(self, query: str) -> SearchResults:
+        """Search samples, projects, executions and data at once (``/search?q=``).
+
+        Example:
+            ```python
+            results = await client.search("BRCA1")
+            for sample in results.samples:
+                print(sample.id, sample.name)
+            ```
+        """
+        return await self._search.search(query)
 
     # -- authentication ----------------------------------------------------------------------
 

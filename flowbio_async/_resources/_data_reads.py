@@ -2,8 +2,77 @@
 
 from __future__ import annotations
 
-from flowbio_async._resources._base import Resource
+from datetime import date, datetime
+
+from flowbio_async._models._data import Data, DataType
+from flowbio_async._pagination import AsyncPager
+from flowbio_async._resources._base import Resource, build_params, segment
+
+DateLike = str | int | float | date | datetime
 
 
 class DataReads(Resource):
     """Data reads (mixin of :class:`DataResource`)."""
+
+    async def get(self, data_id: str | int) -> Data:
+        """One data file with ``filename``, ``size``, ``md5`` when known and ``download_url``.
+
+        Example:
+            ```python
+            data = await client.data.get("42")
+            print(data.filename, data.size, data.download_url)
+            ```
+        """
+        body = await self._get_json(f"data/{segment(data_id)}")
+        return self._with_download_url(Data.model_validate(body))
+
+    async def get_types(self) -> list[DataType]:
+        """Data type identifiers accepted by uploads (``/data/types``)."""
+        return [DataType.model_validate(item) for item in await self._get_json("data/types")]
+
+    def search(
+        self,
+        *,
+        filename: str | None = None,
+        pattern: str | None = None,
+        owned: bool | None = None,
+        uploaded: bool | None = None,
+        category: int | None = None,
+        data_types: str | list[str] | None = None,
+        size_gt: int | None = None,
+        size_lt: int | None = None,
+        created_after: DateLike | None = None,
+        created_before: DateLike | None = None,
+        owner: str | None = None,
+        sort: str | None = None,
+        page_size: int | None = None,
+    ) -> AsyncPager[Data]:
+        """Search data files (``/data/search``, contract §4.6).
+
+        Example:
+            ```python
+            async for data in client.data.search(filename=".fastq.gz", owned=True):
+                print(data.id, data.filename, data.size)
+            ```
+        """
+        params = build_params(
+            filename=filename,
+            pattern=pattern,
+            owned=owned,
+            uploaded=uploaded,
+            category=category,
+            data_types=data_types,
+            size_gt=size_gt,
+            size_lt=size_lt,
+            owner=owner,
+            sort=sort,
+            created_after=created_after,
+            created_before=created_before,
+        )
+        return self._pager(
+            "data/search",
+            "data",
+            lambda item: self._with_download_url(Data.model_validate(item)),
+            params=params,
+            page_size=page_size,
+        )

@@ -2,8 +2,81 @@
 
 from __future__ import annotations
 
-from flowbio_async._resources._base import Resource
+from datetime import date, datetime
+
+from flowbio_async._models._data import Data
+from flowbio_async._models._executions import Execution
+from flowbio_async._pagination import AsyncPager
+from flowbio_async._resources._base import Resource, build_params, segment
+
+DateLike = str | int | float | date | datetime
 
 
 class ExecutionReads(Resource):
     """Execution reads (mixin of :class:`ExecutionResource`)."""
+
+    async def get(self, execution_id: str | int) -> Execution:
+        """One execution; ``outputs`` gathers output data from every field the server used.
+
+        Example:
+            ```python
+            execution = await client.executions.get("7")
+            print(execution.status, [d.filename for d in execution.outputs])
+            ```
+        """
+        body = await self._get_json(f"executions/{segment(execution_id)}")
+        execution = Execution.model_validate(body)
+        for data in execution.outputs:
+            self._with_download_url(data)
+        return execution
+
+    async def get_outputs(self, execution_id: str | int) -> list[Data]:
+        """The output data of one execution (contract §8 row 26)."""
+        return (await self.get(execution_id)).outputs
+
+    def search(
+        self,
+        *,
+        name: str | None = None,
+        status: str | None = None,
+        pipeline: str | int | None = None,
+        pipeline_version: str | int | None = None,
+        organism: str | None = None,
+        owner: str | None = None,
+        owned: bool | None = None,
+        terminal: bool | None = None,
+        return_data: bool | None = None,
+        created_after: DateLike | None = None,
+        created_before: DateLike | None = None,
+        sort: str | None = None,
+        page_size: int | None = None,
+    ) -> AsyncPager[Execution]:
+        """Search executions (``/executions/search``, contract §4.7).
+
+        Example:
+            ```python
+            async for execution in client.executions.search(status="OK", owned=True):
+                print(execution.id, execution.pipeline_name)
+            ```
+        """
+        params = build_params(
+            name=name,
+            status=status,
+            pipeline=pipeline,
+            pipeline_version=pipeline_version,
+            organism=organism,
+            owner=owner,
+            owned=owned,
+            terminal=terminal,
+            return_data=return_data,
+            sort=sort,
+            created_after=created_after,
+            created_before=created_before,
+        )
+        return self._pager(
+            "executions/search",
+            "executions",
+            Execution.model_validate,
+            params=params,
+            page_size=page_size,
+        )

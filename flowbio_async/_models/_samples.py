@@ -1,0 +1,115 @@
+"""Samples, sample types, metadata attributes and organisms (contract §4.2, §4.5)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field
+
+from flowbio_async._models._base import FlowModel, Id, OptionalId, Timestamp
+
+
+class SampleType(FlowModel):
+    """A kind of sample (``RNA-Seq``, ``ChIP-Seq``...) from ``/samples/types``.
+
+    Example:
+        ```python
+        for st in await client.samples.get_types():
+            print(f"{st.identifier}: {st.name}")
+        ```
+    """
+
+    identifier: str
+    name: str
+    description: str = ""
+
+
+class MetadataAttribute(FlowModel):
+    """A metadata attribute samples can carry; ``options`` is ``None`` when any value goes.
+
+    Example:
+        ```python
+        for attr in await client.samples.get_metadata_attributes():
+            if attr.options is not None:
+                print(f"{attr.name}: choose from {attr.options}")
+        ```
+    """
+
+    identifier: str
+    name: str
+    description: str = ""
+    required: bool = False
+    required_for_sample_types: list[str] = Field(default_factory=list)
+    options: list[str] | None = None
+    allow_annotation: bool = False
+
+
+class MetadataOption(FlowModel):
+    """One allowed value of a metadata attribute (``/samples/metadata/<id>/options``)."""
+
+    id: OptionalId = None
+    value: str
+    validated: bool | None = None
+
+
+class Organism(FlowModel):
+    """An organism; ``id`` is a short code such as ``Hs`` (contract §4.2).
+
+    Example:
+        ```python
+        for o in await client.samples.get_organisms():
+            print(f"{o.id}: {o.name} ({o.latin_name})")
+        ```
+    """
+
+    id: Id
+    name: str
+    latin_name: str | None = None
+
+
+def _named_ref(value: Any) -> Any:
+    # sample_type is an object on search and a plain name on detail (contract §8 row 18).
+    return {"name": value} if isinstance(value, str) else value
+
+
+def _id_ref(value: Any) -> Any:
+    return {"id": value} if isinstance(value, str | int) and not isinstance(value, bool) else value
+
+
+class SampleTypeRef(FlowModel):
+    """A sample type as embedded in a sample: ``identifier`` is absent on sample detail."""
+
+    identifier: str | None = None
+    name: str | None = None
+
+
+class OrganismRef(FlowModel):
+    id: OptionalId = None
+    name: str | None = None
+
+
+class ProjectRef(FlowModel):
+    id: OptionalId = None
+    name: str | None = None
+
+
+class Sample(FlowModel):
+    """A sample from search, a project listing or ``/samples/<id>``; extra fields are kept.
+
+    Example:
+        ```python
+        sample = await client.samples.get("123")
+        print(sample.name, sample.sample_type.name if sample.sample_type else None)
+        ```
+    """
+
+    id: Id
+    name: str | None = None
+    created: Timestamp = None
+    private: bool | None = None
+    sample_type: Annotated[SampleTypeRef | None, BeforeValidator(_named_ref)] = None
+    organism: Annotated[OrganismRef | None, BeforeValidator(_id_ref)] = None
+    project: Annotated[ProjectRef | None, BeforeValidator(_id_ref)] = None
+    project_name: str | None = None
+    owner_name: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,23 @@
+"""Global search across samples, projects, executions and data (``/search``, contract §4.8)."""
+
+from __future__ import annotations
+
+from flowbio_async._models._search import SearchResults
+from flowbio_async._resources._base import Resource
+
+
+class SearchResource(Resource):
+    """Backs :meth:`AsyncClient.search`; the endpoint is documented only by the docs site."""
+
+    async def search(self, query: str) -> SearchResults:
+        """Everything matching ``query``.
+
+        Example:
+            ```python
+            results = await client.search("BRCA1")
+            ```
+        """
+        results = SearchResults.model_validate(await self._get_json("search", {"q": query}))
+        for data in results.data:
+            self._with_download_url(data)
+        return results
