@@ -56,8 +56,7 @@ async def _run_async(
 ) -> int:
     from flowbio_async._client import AsyncClient
 
-    # Progress is drawn on stderr only when it is a terminal and not silenced (issue #6).
-    config = ClientConfig(show_progress=not options.no_progress and sys.stderr.isatty())
+    config = _config(args, options)
     async with AsyncClient(base_url=resolved.base_url, config=config) as client:
         if resolved.credentials is not None:
             await client.log_in(resolved.credentials)
@@ -74,6 +73,22 @@ async def _run_async(
         finally:
             if resolved.token_file is not None:
                 save_rotated_tokens(client, resolved.token_file)
+
+
+def _config(args: argparse.Namespace, options: GlobalOptions) -> ClientConfig:
+    # Progress is drawn on stderr only when it is a terminal and not silenced (issue #6).
+    settings: dict[str, Any] = {
+        "show_progress": not options.no_progress and sys.stderr.isatty(),
+    }
+    concurrency = getattr(args, "concurrency", None)
+    if concurrency is not None:
+        # --concurrency sets the client-wide transfer limiter; the pool stays larger (#3/#4).
+        settings["max_concurrency"] = concurrency
+        defaults = ClientConfig()
+        settings["max_connections"] = max(
+            defaults.max_connections, concurrency * defaults.segments_per_file + 8
+        )
+    return ClientConfig(**settings)
 
 
 def _first_leaf(group: BaseExceptionGroup[Any]) -> BaseException:
