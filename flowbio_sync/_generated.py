@@ -3,19 +3,70 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, Self
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Generic, Self
 
-from flowbio_async import ClientConfig, Credentials, RateLimitInfo, User
+from flowbio_async import (
+    AnnotationUpload,
+    ClientConfig,
+    Credentials,
+    Data,
+    DataType,
+    DownloadLink,
+    Execution,
+    ItemResult,
+    LargeUploadTicket,
+    MetadataAttribute,
+    MetadataOption,
+    MultiplexedUpload,
+    Organism,
+    ProgressCallback,
+    Project,
+    RateLimitInfo,
+    Sample,
+    SampleType,
+    SampleUploadSpec,
+    SearchResults,
+    User,
+    WorkspaceFile,
+)
 from flowbio_async._client import AsyncClient
 from flowbio_async._http import QueryParams
-from flowbio_async._resources._data import DataResource
-from flowbio_async._resources._executions import ExecutionResource
-from flowbio_async._resources._projects import ProjectResource
-from flowbio_async._resources._samples import SampleResource
+from flowbio_async._pagination import AsyncPager, T
+from flowbio_async._resources._data import DataResource as AsyncDataResource
+from flowbio_async._resources._data_reads import DateLike
+from flowbio_async._resources._data_uploads import PathLike
+from flowbio_async._resources._executions import ExecutionResource as AsyncExecutionResource
+from flowbio_async._resources._executions_reads import (
+    DateLike as _flowbio_async__resources__executions_reads_DateLike,
+)
+from flowbio_async._resources._files import FilesResource as AsyncFilesResource
+from flowbio_async._resources._files import PathLike as _flowbio_async__resources__files_PathLike
+from flowbio_async._resources._projects import ProjectResource as AsyncProjectResource
+from flowbio_async._resources._projects_reads import (
+    DateLike as _flowbio_async__resources__projects_reads_DateLike,
+)
+from flowbio_async._resources._samples import SampleResource as AsyncSampleResource
+from flowbio_async._resources._samples_reads import (
+    DateLike as _flowbio_async__resources__samples_reads_DateLike,
+)
+from flowbio_async._resources._samples_uploads import (
+    PathLike as _flowbio_async__resources__samples_uploads_PathLike,
+)
+from flowbio_async._resources._users import UserResource as AsyncUserResource
 from flowbio_sync._portal import Portal
 
-__all__ = ["Client"]
+__all__ = [
+    "Client",
+    "DataResource",
+    "ExecutionResource",
+    "FilesResource",
+    "Pager",
+    "ProjectResource",
+    "SampleResource",
+    "UserResource",
+]
 
 
 class Client:
@@ -72,22 +123,44 @@ class Client:
     @property
     def samples(self) -> SampleResource:
         """Sample operations: types, metadata, organisms, search, upload, download."""
-        return self._async.samples
+        return SampleResource(self._portal, self._async.samples)
 
     @property
     def data(self) -> DataResource:
         """Data-file operations: get, search, upload, download."""
-        return self._async.data
+        return DataResource(self._portal, self._async.data)
 
     @property
     def projects(self) -> ProjectResource:
         """Project operations: owned, search, get, samples, executions."""
-        return self._async.projects
+        return ProjectResource(self._portal, self._async.projects)
 
     @property
     def executions(self) -> ExecutionResource:
         """Execution operations: get, search, outputs."""
-        return self._async.executions
+        return ExecutionResource(self._portal, self._async.executions)
+
+    @property
+    def files(self) -> FilesResource:
+        """Workspace Files API (seed 004): list, upload, download, delete."""
+        return FilesResource(self._portal, self._async.files)
+
+    @property
+    def users(self) -> UserResource:
+        """User search."""
+        return UserResource(self._portal, self._async.users)
+
+    def search(self, query: str) -> SearchResults:
+        """Search samples, projects, executions and data at once (``/search?q=``).
+
+        Example:
+            ```python
+            results = client.search("BRCA1")
+            for sample in results.samples:
+                print(sample.id, sample.name)
+            ```
+        """
+        return self._portal.call(self._async.search, query=query)
 
     def log_in(self, credentials: Credentials) -> None:
         """Authenticate; later requests carry the token and refresh it when it expires.
@@ -125,3 +198,811 @@ class Client:
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET any path under the base URL and return the decoded JSON body."""
         return self._portal.call(self._async.get_json, path=path, params=params)
+
+
+class Pager(Generic[T]):
+    """A paginated listing: ``await`` it for the first page, ``async for`` for every item.
+
+    Pages are asked for as ``page=1,2,…`` with ``count=page_size`` (only when a size was
+    chosen; the server default applies otherwise). Iteration stops once ``count`` items were
+    seen **or** a page comes back empty, so a wrong total can never loop forever.
+
+    Example:
+        ```python
+        pager = client.samples.get_owned_projects()
+        first_page = pager              # list of the first page's items
+        total = pager.count()           # total without fetching every page
+        for project in pager:           # every item, page by page
+            print(project.id, project.name)
+        ```
+    """
+
+    def __init__(self, portal: Portal, inner: AsyncPager[T]) -> None:
+        self._portal = portal
+        self._async = inner
+
+    def first_page(self) -> list[T]:
+        """Fetch the first page (what ``await`` gives on the async side)."""
+        return self._portal.resolve(self._async)
+
+    def __iter__(self) -> Iterator[T]:
+        return self._portal.iterate(self._async)
+
+    def page(self, number: int) -> list[T]:
+        """The items of page ``number`` (1-based)."""
+        return self._portal.call(self._async.page, number=number)
+
+    def count(self) -> int:
+        """The total number of items, from the first page's ``count`` (one request)."""
+        return self._portal.call(self._async.count)
+
+    def all(self) -> list[T]:
+        """Every item of every page, as one list."""
+        return self._portal.call(self._async.all)
+
+
+class DataResource:
+    """Operations on data: reads, uploads, downloads."""
+
+    def __init__(self, portal: Portal, inner: AsyncDataResource) -> None:
+        self._portal = portal
+        self._async = inner
+
+    def get(self, data_id: str | int) -> Data:
+        """One data file with ``filename``, ``size``, ``md5`` when known and ``download_url``.
+
+        Example:
+            ```python
+            data = client.data.get("42")
+            print(data.filename, data.size, data.download_url)
+            ```
+        """
+        return self._portal.call(self._async.get, data_id=data_id)
+
+    def get_types(self) -> list[DataType]:
+        """Data type identifiers accepted by uploads (``/data/types``)."""
+        return self._portal.call(self._async.get_types)
+
+    def search(
+        self,
+        *,
+        filename: str | None = None,
+        pattern: str | None = None,
+        owned: bool | None = None,
+        uploaded: bool | None = None,
+        category: int | None = None,
+        data_types: str | list[str] | None = None,
+        size_gt: int | None = None,
+        size_lt: int | None = None,
+        created_after: DateLike | None = None,
+        created_before: DateLike | None = None,
+        owner: str | None = None,
+        sort: str | None = None,
+        page_size: int | None = None,
+    ) -> Pager[Data]:
+        """Search data files (``/data/search``, contract §4.6).
+
+        Example:
+            ```python
+            for data in client.data.search(filename=".fastq.gz", owned=True):
+                print(data.id, data.filename, data.size)
+            ```
+        """
+        return Pager(
+            self._portal,
+            self._async.search(
+                filename=filename,
+                pattern=pattern,
+                owned=owned,
+                uploaded=uploaded,
+                category=category,
+                data_types=data_types,
+                size_gt=size_gt,
+                size_lt=size_lt,
+                created_after=created_after,
+                created_before=created_before,
+                owner=owner,
+                sort=sort,
+                page_size=page_size,
+            ),
+        )
+
+    def upload_data(
+        self,
+        path: PathLike,
+        filename: str | None = None,
+        data_type: str | None = None,
+        is_directory: bool = False,
+        *,
+        progress: ProgressCallback | None = None,
+        resume: bool = True,
+    ) -> Data:
+        """Upload one file in chunks and return the created data (seed 000).
+
+        ``filename`` overrides the stored name (no spaces); ``data_type`` is a data type
+        identifier (``GET /data/types``); ``is_directory=True`` uploads a zip/tar archive that
+        the server unpacks. An interrupted upload (crash, Ctrl-C, retries exhausted) continues
+        where the server is when called again with ``resume=True``. Bad input raises
+        :class:`ConfigurationError` before any byte is sent.
+
+        Example:
+            ```python
+            data = client.data.upload_data("counts.tsv", filename="run42_counts.tsv")
+            print(data.id)
+            ```
+        """
+        progress = self._portal.callback(progress)
+        return self._portal.call_with_callbacks(
+            [progress],
+            self._async.upload_data,
+            path=path,
+            filename=filename,
+            data_type=data_type,
+            is_directory=is_directory,
+            progress=progress,
+            resume=resume,
+        )
+
+    def upload_many(
+        self,
+        paths: Sequence[PathLike],
+        data_type: str | None = None,
+        *,
+        is_directory: bool = False,
+        progress: ProgressCallback | None = None,
+        resume: bool = True,
+        fail_fast: bool = False,
+    ) -> list[ItemResult[Path, Data]]:
+        """Upload many files concurrently (at most ``config.max_concurrency`` at once).
+
+        Every path is checked before the first byte is sent. Results come back in input
+        order, one per path: ``result.value`` is the :class:`Data`, or ``result.error`` the
+        exception that stopped that file (``fail_fast=True`` raises the first one instead).
+
+        Example:
+            ```python
+            results = client.data.upload_many(sorted(Path("run42").glob("*.fastq.gz")))
+            failed = [r for r in results if not r.ok]
+            ```
+        """
+        progress = self._portal.callback(progress)
+        return self._portal.call_with_callbacks(
+            [progress],
+            self._async.upload_many,
+            paths=paths,
+            data_type=data_type,
+            is_directory=is_directory,
+            progress=progress,
+            resume=resume,
+            fail_fast=fail_fast,
+        )
+
+
+class ExecutionResource:
+    """Operations on executions: reads, downloads."""
+
+    def __init__(self, portal: Portal, inner: AsyncExecutionResource) -> None:
+        self._portal = portal
+        self._async = inner
+
+    def get(self, execution_id: str | int) -> Execution:
+        """One execution; ``outputs`` gathers output data from every field the server used.
+
+        Example:
+            ```python
+            execution = client.executions.get("7")
+            print(execution.status, [d.filename for d in execution.outputs])
+            ```
+        """
+        return self._portal.call(self._async.get, execution_id=execution_id)
+
+    def get_outputs(self, execution_id: str | int) -> list[Data]:
+        """The output data of one execution (contract §8 row 26)."""
+        return self._portal.call(self._async.get_outputs, execution_id=execution_id)
+
+    def search(
+        self,
+        *,
+        name: str | None = None,
+        status: str | None = None,
+        pipeline: str | int | None = None,
+        pipeline_version: str | int | None = None,
+        organism: str | None = None,
+        owner: str | None = None,
+        owned: bool | None = None,
+        terminal: bool | None = None,
+        return_data: bool | None = None,
+        created_after: _flowbio_async__resources__executions_reads_DateLike | None = None,
+        created_before: _flowbio_async__resources__executions_reads_DateLike | None = None,
+        sort: str | None = None,
+        page_size: int | None = None,
+    ) -> Pager[Execution]:
+        """Search executions (``/executions/search``, contract §4.7).
+
+        Example:
+            ```python
+            for execution in client.executions.search(status="OK", owned=True):
+                print(execution.id, execution.pipeline_name)
+            ```
+        """
+        return Pager(
+            self._portal,
+            self._async.search(
+                name=name,
+                status=status,
+                pipeline=pipeline,
+                pipeline_version=pipeline_version,
+                organism=organism,
+                owner=owner,
+                owned=owned,
+                terminal=terminal,
+                return_data=return_data,
+                created_after=created_after,
+                created_before=created_before,
+                sort=sort,
+                page_size=page_size,
+            ),
+        )
+
+
+class FilesResource:
+    """Workspace files: list, upload (direct or presigned), download, delete.
+
+    Example:
+        ```python
+        result = client.files.upload("sample.vcf", workspace_id="ws_abc123", path="raw/")
+        print(result.key)
+        ```
+    """
+
+    def __init__(self, portal: Portal, inner: AsyncFilesResource) -> None:
+        self._portal = portal
+        self._async = inner
+
+    def list(
+        self, workspace_id: str, *, prefix: str | None = None, limit: int = 100
+    ) -> list[WorkspaceFile]:
+        """List a workspace's files (metadata only), optionally under a key ``prefix``.
+
+        Example:
+            ```python
+            for f in client.files.list(workspace_id="ws_abc123", prefix="results/"):
+                print(f.name, f.size, f.key)
+            ```
+        """
+        return self._portal.call(
+            self._async.list, workspace_id=workspace_id, prefix=prefix, limit=limit
+        )
+
+    def upload(
+        self,
+        file: _flowbio_async__resources__files_PathLike,
+        *,
+        workspace_id: str,
+        path: str | None = None,
+        description: str | None = None,
+        content_type: str = "application/octet-stream",
+        progress: ProgressCallback | None = None,
+    ) -> WorkspaceFile:
+        """Upload a local file into a workspace folder; above 500 MB the presigned path is used.
+
+        Example:
+            ```python
+            result = client.files.upload("sample.vcf", workspace_id="ws_abc123", path="raw/")
+            print(result["key"])
+            ```
+        """
+        progress = self._portal.callback(progress)
+        return self._portal.call_with_callbacks(
+            [progress],
+            self._async.upload,
+            file=file,
+            workspace_id=workspace_id,
+            path=path,
+            description=description,
+            content_type=content_type,
+            progress=progress,
+        )
+
+    def upload_large(
+        self,
+        *,
+        filename: str,
+        workspace_id: str,
+        size: int,
+        content_type: str = "application/octet-stream",
+        path: str | None = None,
+    ) -> LargeUploadTicket:
+        """Step 1 of a large upload: ask for a presigned ``PUT`` URL (seed 004).
+
+        Example:
+            ```python
+            ticket = client.files.upload_large(
+                filename="genome.bam", workspace_id="ws_abc123", size=size, path="bam/"
+            )
+            ```
+        """
+        return self._portal.call(
+            self._async.upload_large,
+            filename=filename,
+            workspace_id=workspace_id,
+            size=size,
+            content_type=content_type,
+            path=path,
+        )
+
+    def put_presigned(
+        self,
+        upload_url: str,
+        file: _flowbio_async__resources__files_PathLike,
+        *,
+        content_type: str = "application/octet-stream",
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        """Step 2: ``PUT`` the file's bytes to the presigned URL, streamed from disk.
+
+        No ``Authorization`` header is sent. Retried from the start on dropped connections,
+        timeouts and 429/5xx (``config.upload_retries``).
+
+        Example:
+            ```python
+            client.files.put_presigned(ticket.upload_url, "genome.bam")
+            ```
+        """
+        progress = self._portal.callback(progress)
+        return self._portal.call_with_callbacks(
+            [progress],
+            self._async.put_presigned,
+            upload_url=upload_url,
+            file=file,
+            content_type=content_type,
+            progress=progress,
+        )
+
+    def upload_confirm(
+        self, *, file_key: str, workspace_id: str, filename: str, size: int
+    ) -> WorkspaceFile:
+        """Step 3 of a large upload: make the uploaded object visible (seed 004).
+
+        Example:
+            ```python
+            result = client.files.upload_confirm(
+                file_key=ticket.file_key, workspace_id="ws_abc123",
+                filename="genome.bam", size=size,
+            )
+            ```
+        """
+        return self._portal.call(
+            self._async.upload_confirm,
+            file_key=file_key,
+            workspace_id=workspace_id,
+            filename=filename,
+            size=size,
+        )
+
+    def download_url(self, key: str, *, workspace_id: str) -> DownloadLink:
+        """A presigned URL for a file's bytes, valid about an hour (seed 004).
+
+        Example:
+            ```python
+            link = client.files.download_url("raw/sample.vcf", workspace_id="ws_abc123")
+            ```
+        """
+        return self._portal.call(self._async.download_url, key=key, workspace_id=workspace_id)
+
+    def download(
+        self, key: str, *, workspace_id: str, dest: _flowbio_async__resources__files_PathLike = "."
+    ) -> Path:
+        """Download a workspace file to ``dest`` (a folder, or a file path) and return its path.
+
+        Example:
+            ```python
+            local = client.files.download("raw/sample.vcf", workspace_id="ws_abc123",
+                                                dest="./output/")
+            ```
+        """
+        return self._portal.call(
+            self._async.download, key=key, workspace_id=workspace_id, dest=dest
+        )
+
+    def delete(self, key: str, *, workspace_id: str) -> None:
+        """Delete a workspace file (``workspace_id`` and ``key`` as query parameters).
+
+        Example:
+            ```python
+            client.files.delete("raw/sample.vcf", workspace_id="ws_abc123")
+            ```
+        """
+        return self._portal.call(self._async.delete, key=key, workspace_id=workspace_id)
+
+
+class ProjectResource:
+    """Operations on projects: reads, downloads."""
+
+    def __init__(self, portal: Portal, inner: AsyncProjectResource) -> None:
+        self._portal = portal
+        self._async = inner
+
+    def get_owned(self, *, page_size: int | None = None) -> Pager[Project]:
+        """Projects owned by the logged-in user (same as ``samples.get_owned_projects``).
+
+        Example:
+            ```python
+            for project in client.projects.get_owned():
+                print(project.name)
+            ```
+        """
+        return Pager(self._portal, self._async.get_owned(page_size=page_size))
+
+    def search(
+        self,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        owner: str | None = None,
+        sample_types: str | list[str] | None = None,
+        pipeline: str | int | None = None,
+        created_after: _flowbio_async__resources__projects_reads_DateLike | None = None,
+        created_before: _flowbio_async__resources__projects_reads_DateLike | None = None,
+        sort: str | None = None,
+        page_size: int | None = None,
+    ) -> Pager[Project]:
+        """Search projects visible to the caller (``/projects/search``, contract §4.4)."""
+        return Pager(
+            self._portal,
+            self._async.search(
+                name=name,
+                description=description,
+                owner=owner,
+                sample_types=sample_types,
+                pipeline=pipeline,
+                created_after=created_after,
+                created_before=created_before,
+                sort=sort,
+                page_size=page_size,
+            ),
+        )
+
+    def get(self, project_id: str | int) -> Project:
+        """One project; private or unknown projects raise ``NotFoundError``."""
+        return self._portal.call(self._async.get, project_id=project_id)
+
+    def get_samples(
+        self, project_id: str | int, *, filter: str | None = None, page_size: int | None = None
+    ) -> Pager[Sample]:
+        """Samples of one project (``filter`` is the endpoint's free-text filter)."""
+        return Pager(
+            self._portal,
+            self._async.get_samples(project_id=project_id, filter=filter, page_size=page_size),
+        )
+
+    def get_executions(
+        self, project_id: str | int, *, filter: str | None = None, page_size: int | None = None
+    ) -> Pager[Execution]:
+        """Executions of one project."""
+        return Pager(
+            self._portal,
+            self._async.get_executions(project_id=project_id, filter=filter, page_size=page_size),
+        )
+
+
+class SampleResource:
+    """Operations on samples: reads, uploads, downloads."""
+
+    def __init__(self, portal: Portal, inner: AsyncSampleResource) -> None:
+        self._portal = portal
+        self._async = inner
+
+    def get_types(self) -> list[SampleType]:
+        """The available sample types.
+
+        Example:
+            ```python
+            for st in client.samples.get_types():
+                print(f"{st.identifier}: {st.name}")
+            ```
+        """
+        return self._portal.call(self._async.get_types)
+
+    def get_type(self, identifier: str) -> SampleType:
+        """One sample type by identifier; unknown identifiers raise ``NotFoundError``."""
+        return self._portal.call(self._async.get_type, identifier=identifier)
+
+    def get_metadata_attributes(self) -> list[MetadataAttribute]:
+        """The metadata attributes samples can carry, with ``options`` resolved as flowbio does.
+
+        ``options`` is ``None`` for free-text attributes (``allow_user_terms`` or no options);
+        otherwise the values from ``/samples/metadata/<id>/options`` (contract §4.2).
+
+        Example:
+            ```python
+            attributes = client.samples.get_metadata_attributes()
+            required = [a for a in attributes if a.required]
+            ```
+        """
+        return self._portal.call(self._async.get_metadata_attributes)
+
+    def get_metadata_options(
+        self, identifier: str, *, value: str | None = None, validated: bool | None = None
+    ) -> list[MetadataOption]:
+        """Allowed values of one attribute (the first 100 by value; ``value`` filters)."""
+        return self._portal.call(
+            self._async.get_metadata_options,
+            identifier=identifier,
+            value=value,
+            validated=validated,
+        )
+
+    def get_organisms(self) -> list[Organism]:
+        """The available organisms.
+
+        Example:
+            ```python
+            for o in client.samples.get_organisms():
+                print(f"{o.id}: {o.name} ({o.latin_name})")
+            ```
+        """
+        return self._portal.call(self._async.get_organisms)
+
+    def get_owned_projects(self, *, page_size: int | None = None) -> Pager[Project]:
+        """Projects owned by the logged-in user, fetched lazily page by page.
+
+        Example:
+            ```python
+            projects = client.samples.get_owned_projects()
+            print("you have", projects.count(), "projects")
+            for project in projects:
+                print(project.id, project.name)
+            ```
+        """
+        return Pager(self._portal, self._async.get_owned_projects(page_size=page_size))
+
+    def get(self, sample_id: str | int) -> Sample:
+        """One sample with its metadata, organism, project and raw filesets.
+
+        Example:
+            ```python
+            sample = client.samples.get("123")
+            ```
+        """
+        return self._portal.call(self._async.get, sample_id=sample_id)
+
+    def search(
+        self,
+        *,
+        name: str | None = None,
+        filter: str | None = None,
+        organism: str | None = None,
+        project: str | int | None = None,
+        sample_types: str | list[str] | None = None,
+        owner: str | None = None,
+        owned: bool | None = None,
+        created_after: _flowbio_async__resources__samples_reads_DateLike | None = None,
+        created_before: _flowbio_async__resources__samples_reads_DateLike | None = None,
+        sort: str | None = None,
+        full_metadata: bool | None = None,
+        metadata: dict[str, str] | None = None,
+        page_size: int | None = None,
+    ) -> Pager[Sample]:
+        """Search samples visible to the caller (``/samples/search``, contract §4.5).
+
+        ``filter`` (docs-site spelling) is sent as the ``name`` substring filter because the
+        API has no free-text parameter; ``created_after``/``created_before`` accept ISO text,
+        dates or Unix seconds and are sent as ``created_gt``/``created_lt`` Unix ints;
+        ``metadata`` maps attribute identifiers to substring filters.
+
+        Example:
+            ```python
+            for sample in client.samples.search(filter="cancer", organism="Hs",
+                                                      created_after="2024-01-01"):
+                print(sample.id, sample.name)
+            ```
+        """
+        return Pager(
+            self._portal,
+            self._async.search(
+                name=name,
+                filter=filter,
+                organism=organism,
+                project=project,
+                sample_types=sample_types,
+                owner=owner,
+                owned=owned,
+                created_after=created_after,
+                created_before=created_before,
+                sort=sort,
+                full_metadata=full_metadata,
+                metadata=metadata,
+                page_size=page_size,
+            ),
+        )
+
+    def get_data(
+        self, sample_id: str | int, *, filter: str | None = None, page_size: int | None = None
+    ) -> Pager[Data]:
+        """Data of one sample: raw inputs plus pipeline outputs (``/samples/<id>/data``)."""
+        return Pager(
+            self._portal,
+            self._async.get_data(sample_id=sample_id, filter=filter, page_size=page_size),
+        )
+
+    def get_executions(
+        self, sample_id: str | int, *, filter: str | None = None, page_size: int | None = None
+    ) -> Pager[Execution]:
+        """Executions that used one sample (``/samples/<id>/executions``)."""
+        return Pager(
+            self._portal,
+            self._async.get_executions(sample_id=sample_id, filter=filter, page_size=page_size),
+        )
+
+    def upload_sample(
+        self,
+        name: str,
+        sample_type: str,
+        data: Mapping[str, _flowbio_async__resources__samples_uploads_PathLike],
+        metadata: Mapping[str, str] | None = None,
+        project_id: str | None = None,
+        organism_id: str | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+        resume: bool = True,
+    ) -> Sample:
+        """Upload a sample's files (``reads1`` first) and return the created sample.
+
+        Only ``reads1``/``reads2`` are valid reads keys and ``reads2`` needs ``reads1``;
+        other key names (non-sequencing types) upload in the order given. A sample whose
+        upload was interrupted continues, when called again, without re-sending the files
+        the server already finished.
+
+        Example:
+            ```python
+            sample = client.samples.upload_sample(
+                "liver_1",
+                "RNA-Seq",
+                data={"reads1": "liver_1_R1.fastq.gz", "reads2": "liver_1_R2.fastq.gz"},
+                metadata={"strandedness": "reverse"},
+            )
+            print(sample.id)
+            ```
+        """
+        progress = self._portal.callback(progress)
+        return self._portal.call_with_callbacks(
+            [progress],
+            self._async.upload_sample,
+            name=name,
+            sample_type=sample_type,
+            data=data,
+            metadata=metadata,
+            project_id=project_id,
+            organism_id=organism_id,
+            progress=progress,
+            resume=resume,
+        )
+
+    def upload_samples(
+        self,
+        samples: Sequence[SampleUploadSpec],
+        *,
+        progress: ProgressCallback | None = None,
+        resume: bool = True,
+        fail_fast: bool = False,
+    ) -> list[ItemResult[SampleUploadSpec, Sample]]:
+        """Upload many samples concurrently; one result per sample, in input order.
+
+        Example:
+            ```python
+            results = client.samples.upload_samples([
+                SampleUploadSpec("a", "RNA-Seq", {"reads1": "a_R1.fq.gz"}),
+                SampleUploadSpec("b", "RNA-Seq", {"reads1": "b_R1.fq.gz"}),
+            ])
+            print([r.value.id for r in results if r.ok])
+            ```
+        """
+        progress = self._portal.callback(progress)
+        return self._portal.call_with_callbacks(
+            [progress],
+            self._async.upload_samples,
+            samples=samples,
+            progress=progress,
+            resume=resume,
+            fail_fast=fail_fast,
+        )
+
+    def upload_annotation(
+        self,
+        annotation: _flowbio_async__resources__samples_uploads_PathLike,
+        ignore_warnings: bool = True,
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> AnnotationUpload:
+        """Upload and validate an annotation sheet (``.csv`` or ``.xlsx``, contract §3.6).
+
+        Hard errors raise :class:`AnnotationValidationError`. Warnings are accepted by
+        re-sending the sheet with ``ignore_warnings`` (and returned), or raise
+        :class:`AnnotationWarningsError` when ``ignore_warnings=False``.
+
+        Example:
+            ```python
+            sheet = client.samples.upload_annotation("annotation.csv")
+            for warning in sheet.warnings:
+                print(warning)
+            ```
+        """
+        progress = self._portal.callback(progress)
+        return self._portal.call_with_callbacks(
+            [progress],
+            self._async.upload_annotation,
+            annotation=annotation,
+            ignore_warnings=ignore_warnings,
+            progress=progress,
+        )
+
+    def upload_multiplexed_data(
+        self,
+        reads: Mapping[str, _flowbio_async__resources__samples_uploads_PathLike],
+        annotation: _flowbio_async__resources__samples_uploads_PathLike,
+        ignore_warnings: bool = True,
+        *,
+        progress: ProgressCallback | None = None,
+        resume: bool = True,
+    ) -> MultiplexedUpload:
+        """Upload multiplexed reads with their annotation sheet (annotation first, §3.5).
+
+        Example:
+            ```python
+            result = client.samples.upload_multiplexed_data(
+                {"reads1": "pool_R1.fastq.gz", "reads2": "pool_R2.fastq.gz"},
+                annotation="annotation.csv",
+            )
+            print(result.data_ids, result.annotation_id, result.warnings)
+            ```
+        """
+        progress = self._portal.callback(progress)
+        return self._portal.call_with_callbacks(
+            [progress],
+            self._async.upload_multiplexed_data,
+            reads=reads,
+            annotation=annotation,
+            ignore_warnings=ignore_warnings,
+            progress=progress,
+            resume=resume,
+        )
+
+    def get_annotation_template(self, sample_type: str = "generic") -> bytes:
+        """Download the annotation sheet template (xlsx bytes) for a sample type.
+
+        Example:
+            ```python
+            template = client.samples.get_annotation_template("RNA-Seq")
+            Path("template.xlsx").write_bytes(template)
+            ```
+        """
+        return self._portal.call(self._async.get_annotation_template, sample_type=sample_type)
+
+
+class UserResource:
+    """Find users (``/users/search``); items carry no ids, only names and groups."""
+
+    def __init__(self, portal: Portal, inner: AsyncUserResource) -> None:
+        self._portal = portal
+        self._async = inner
+
+    def search(
+        self,
+        *,
+        name: str | None = None,
+        exclude_group: str | None = None,
+        page_size: int | None = None,
+    ) -> Pager[User]:
+        """Users whose name or username contains ``name``.
+
+        Example:
+            ```python
+            for user in client.users.search(name="ali"):
+                print(user.username, user.name)
+            ```
+        """
+        return Pager(
+            self._portal,
+            self._async.search(name=name, exclude_group=exclude_group, page_size=page_size),
+        )

@@ -18,7 +18,7 @@ import threading
 import warnings
 import weakref
 from collections import deque
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass
@@ -233,7 +233,7 @@ class Portal:
 
     def call_with_callbacks(
         self,
-        callbacks: list[_Relay],
+        callbacks: Sequence[object],
         fn: Callable[P, Awaitable[T]],
         /,
         *args: P.args,
@@ -247,7 +247,8 @@ class Portal:
             finally:
                 with anyio.CancelScope(shield=True):
                     for relay in callbacks:
-                        await relay.drain()
+                        if isinstance(relay, _Relay):
+                            await relay.drain()
 
         return self.call(run)
 
@@ -287,21 +288,21 @@ class Portal:
 
         return self.call(run)
 
-    def callback(self, fn: Callable[..., Any] | None) -> _Relay | None:
-        """Wrap a sync callback so the loop only queues calls; a worker thread runs them."""
-        if fn is None:
-            return None
-        group = self._state.group
-        assert group is not None
-        return _Relay(fn, group)
+    def callback(self, fn: T) -> T:
+        """Wrap a sync callback so the loop only queues calls; a worker thread runs them.
 
-    def async_callback(self, fn: Callable[..., Any] | None) -> _AsyncRelay | None:
+        Anything that is not callable (``None``, a flag) is returned unchanged.
+        """
+        return cast(T, _Relay(fn, self._group())) if callable(fn) else fn
+
+    def async_callback(self, fn: T) -> T:
         """Like :meth:`callback` for parameters that expect an awaitable result."""
-        if fn is None:
-            return None
+        return cast(T, _AsyncRelay(fn, self._group())) if callable(fn) else fn
+
+    def _group(self) -> anyio.abc.TaskGroup:
         group = self._state.group
         assert group is not None
-        return _AsyncRelay(fn, group)
+        return group
 
     def start(self, fn: Callable[[], Awaitable[T]]) -> tuple[Future[_Outcome[T]], threading.Event]:
         """Start ``fn`` as a task without waiting (used by :class:`Pull`)."""
@@ -380,10 +381,12 @@ class Pull(Generic[T]):
             else:
                 await self._send.send(_Outcome(value=_END))
             finally:
+                # Close the generator in this task, where it entered its scopes. Not under a
+                # shield: anyio mis-tracks a generator's cancel scope exited inside one (the
+                # portal's other tasks get cancelled); cleanup that must await shields itself.
                 aclose = getattr(iterator, "aclose", None)
                 if aclose is not None:
-                    with anyio.CancelScope(shield=True):
-                        await aclose()
+                    await aclose()
 
     async def _take(self) -> list[_Outcome[Any]]:
         # One thread hop per batch of ready items, not per item.
