@@ -50,6 +50,7 @@ from flowbio_async._errors import (
 from flowbio_async._http import RateLimitInfo
 from flowbio_async._models._data import Data, DataType
 from flowbio_async._models._executions import Execution
+from flowbio_async._models._files import DownloadLink, LargeUploadTicket, WorkspaceFile
 from flowbio_async._models._projects import Project
 from flowbio_async._models._samples import (
     MetadataAttribute,
@@ -59,12 +60,15 @@ from flowbio_async._models._samples import (
     SampleType,
 )
 from flowbio_async._models._search import SearchResults
+from flowbio_async._models._uploads import AnnotationUpload, MultiplexedUpload, SampleUploadSpec
 from flowbio_async._models._users import User
 from flowbio_async._pagination import AsyncPager
 from flowbio_async._progress import ProgressCallback, ProgressEvent
+from flowbio_async._transfers._many import ItemResult
 from flowbio_async._version import __version__
 
 __all__ = [
+    "AnnotationUpload",
     "AnnotationValidationError",
     "AnnotationWarningsError",
     "AsyncClient",
@@ -77,6 +81,7 @@ __all__ = [
     "Credentials",
     "Data",
     "DataType",
+    "DownloadLink",
     "EnvCredentials",
     "Execution",
     "FlowApiError",
@@ -87,8 +92,11 @@ __all__ = [
     "GoneError",
     "InsufficientSpaceError",
     "IntegrityError",
+    "ItemResult",
+    "LargeUploadTicket",
     "MetadataAttribute",
     "MetadataOption",
+    "MultiplexedUpload",
     "NotFoundError",
     "Organism",
     "PayloadTooLargeError",
@@ -100,6 +108,7 @@ __all__ = [
     "RateLimitInfo",
     "Sample",
     "SampleType",
+    "SampleUploadSpec",
     "SearchResults",
     "ServerError",
     "TokenCredentials",
@@ -109,5 +118,6 @@ __all__ = [
     "UnsafePathError",
     "User",
     "UsernamePasswordCredentials",
+    "WorkspaceFile",
     "__version__",
 ]

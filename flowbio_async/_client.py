@@ -17,6 +17,7 @@ from flowbio_async._models._search import SearchResults
 from flowbio_async._models._users import User
 from flowbio_async._resources._data import DataResource
 from flowbio_async._resources._executions import ExecutionResource
+from flowbio_async._resources._files import FilesResource
 from flowbio_async._resources._projects import ProjectResource
 from flowbio_async._resources._samples import SampleResource
 from flowbio_async._resources._search import SearchResource
@@ -49,6 +50,7 @@ class AsyncClient:
         self._data = DataResource(self._ctx)
         self._projects = ProjectResource(self._ctx)
         self._executions = ExecutionResource(self._ctx)
+        self._files = FilesResource(self._ctx)
         self._users = UserResource(self._ctx)
         self._search = SearchResource(self._ctx)
 
@@ -115,6 +117,11 @@ class AsyncClient:
     def executions(self) -> ExecutionResource:
         """Execution operations: get, search, outputs."""
         return self._executions
+
+    @property
+    def files(self) -> FilesResource:
+        """Workspace Files API (seed 004): list, upload, download, delete."""
+        return self._files
 
     @property
     def users(self) -> UserResource:

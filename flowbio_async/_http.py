@@ -17,7 +17,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urljoin, urlsplit
 
 import anyio
@@ -335,7 +335,7 @@ class HttpClient:
         params: QueryParams | None = None,
         json: Any = None,
         data: Mapping[str, str | list[str]] | None = None,
-        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+        files: Mapping[str, tuple[str, bytes | IO[bytes], str]] | None = None,
         headers: Mapping[str, str] | None = None,
         authenticated: bool = True,
         retry: bool | None = None,

@@ -1,9 +1,239 @@
-"""Sample operations: uploads."""
+"""Sample operations: uploads (contract §3.4-3.6; issue #3).
+
+Names and semantics mirror the official client's ``SampleResource`` (flowbio v2): files of a
+sample go one after another to ``/upload/sample`` with ``previous_data`` threading them, and
+a multiplexed upload sends its annotation sheet first so a bad sheet wastes no reads upload.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from flowbio_async._errors import AnnotationWarningsError
+from flowbio_async._models._samples import Sample
+from flowbio_async._models._uploads import AnnotationUpload, MultiplexedUpload, SampleUploadSpec
+from flowbio_async._progress import Progress, ProgressCallback
 from flowbio_async._resources._base import Resource
+from flowbio_async._transfers._many import ItemResult, run_many
+from flowbio_async._transfers._sources import Source, check_source, ordered_reads
+from flowbio_async._transfers._upload import ChunkedUploader, UploadJob, upload_with_progress
+
+PathLike = str | os.PathLike[str]
+
+
+def _sample_fields(spec: SampleUploadSpec) -> dict[str, str]:
+    # Contract §3.4 / §8 row 28: metadata flattened beside the protocol fields.
+    fields: dict[str, str] = {"sample_name": spec.name, "sample_type": spec.sample_type}
+    fields.update({str(k): str(v) for k, v in (spec.metadata or {}).items()})
+    if spec.project_id:
+        fields["project"] = str(spec.project_id)
+    if spec.organism_id:
+        fields["organism"] = str(spec.organism_id)
+    return fields
+
+
+def _check_sample(spec: SampleUploadSpec) -> list[Source]:
+    return [check_source(path) for _, path in ordered_reads(spec.data)]
 
 
 class SampleUploads(Resource):
     """Sample uploads (mixin of :class:`SampleResource`)."""
+
+    def _uploader(self) -> ChunkedUploader:
+        return ChunkedUploader(self._ctx.http, self._ctx.config, self._ctx.limiter)
+
+    async def upload_sample(
+        self,
+        name: str,
+        sample_type: str,
+        data: Mapping[str, PathLike],
+        metadata: Mapping[str, str] | None = None,
+        project_id: str | None = None,
+        organism_id: str | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+        resume: bool = True,
+    ) -> Sample:
+        """Upload a sample's files (``reads1`` first) and return the created sample.
+
+        Only ``reads1``/``reads2`` are valid reads keys and ``reads2`` needs ``reads1``;
+        other key names (non-sequencing types) upload in the order given. A sample whose
+        upload was interrupted continues, when called again, without re-sending the files
+        the server already finished.
+
+        Example:
+            ```python
+            sample = await client.samples.upload_sample(
+                "liver_1",
+                "RNA-Seq",
+                data={"reads1": "liver_1_R1.fastq.gz", "reads2": "liver_1_R2.fastq.gz"},
+                metadata={"strandedness": "reverse"},
+            )
+            print(sample.id)
+            ```
+        """
+        spec = SampleUploadSpec(name, sample_type, data, metadata, project_id, organism_id)
+        sources = _check_sample(spec)
+        with self._ctx.progress(progress) as reporter:
+            return await self._send_sample(spec, sources, reporter, resume)
+
+    async def upload_samples(
+        self,
+        samples: Sequence[SampleUploadSpec],
+        *,
+        progress: ProgressCallback | None = None,
+        resume: bool = True,
+        fail_fast: bool = False,
+    ) -> list[ItemResult[SampleUploadSpec, Sample]]:
+        """Upload many samples concurrently; one result per sample, in input order.
+
+        Example:
+            ```python
+            results = await client.samples.upload_samples([
+                SampleUploadSpec("a", "RNA-Seq", {"reads1": "a_R1.fq.gz"}),
+                SampleUploadSpec("b", "RNA-Seq", {"reads1": "b_R1.fq.gz"}),
+            ])
+            print([r.value.id for r in results if r.ok])
+            ```
+        """
+        checked = [(spec, _check_sample(spec)) for spec in samples]
+        label = f"{len(checked)} samples"
+        with self._ctx.progress(progress, aggregate_label=label) as reporter:
+
+            async def one(item: tuple[SampleUploadSpec, list[Source]]) -> Sample:
+                return await self._send_sample(item[0], item[1], reporter, resume)
+
+            results = await run_many(
+                checked, one, concurrency=self._ctx.config.max_concurrency, fail_fast=fail_fast
+            )
+        return [ItemResult(r.item[0], value=r.value, error=r.error) for r in results]
+
+    async def _send_sample(
+        self, spec: SampleUploadSpec, sources: list[Source], reporter: Progress, resume: bool
+    ) -> Sample:
+        uploader = self._uploader()
+        base = _sample_fields(spec)
+        previous: list[str] = []
+        earlier: list[UploadJob] = []
+        final: dict[str, Any] = {}
+        for index, source in enumerate(sources):
+            is_last = index == len(sources) - 1
+            fields: dict[str, str | list[str]] = {
+                **base,
+                "is_last_sample": "true" if is_last else "false",
+                "previous_data": list(previous),  # repeated parts; none for the first file
+            }
+            job = UploadJob("upload/sample", source.path, source.filename, fields)
+            # Earlier files keep a completed record so a re-run skips them (#3 resume).
+            final = await upload_with_progress(
+                uploader, job, reporter, resume=resume, keep_record=not is_last
+            )
+            if not is_last:
+                previous.append(str(final.get("data_id") or final.get("id")))
+                earlier.append(job)
+        for job in earlier:
+            uploader.forget(job)
+        return Sample.model_validate(
+            {"id": final.get("sample_id"), "name": spec.name, "sample_type": spec.sample_type}
+        )
+
+    async def upload_annotation(
+        self,
+        annotation: PathLike,
+        ignore_warnings: bool = True,
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> AnnotationUpload:
+        """Upload and validate an annotation sheet (``.csv`` or ``.xlsx``, contract §3.6).
+
+        Hard errors raise :class:`AnnotationValidationError`. Warnings are accepted by
+        re-sending the sheet with ``ignore_warnings`` (and returned), or raise
+        :class:`AnnotationWarningsError` when ``ignore_warnings=False``.
+
+        Example:
+            ```python
+            sheet = await client.samples.upload_annotation("annotation.csv")
+            for warning in sheet.warnings:
+                print(warning)
+            ```
+        """
+        source = check_source(annotation)
+        with self._ctx.progress(progress) as reporter:
+            return await self._send_annotation(source, ignore_warnings, reporter)
+
+    async def _send_annotation(
+        self, source: Source, ignore_warnings: bool, reporter: Progress
+    ) -> AnnotationUpload:
+        uploader = self._uploader()
+        job = UploadJob("upload/annotation", source.path, source.filename, {})
+        try:
+            final = await upload_with_progress(uploader, job, reporter, resume=False)
+        except AnnotationWarningsError as exc:
+            if not ignore_warnings:
+                raise
+            # Contract §3.6: re-send the whole sheet from offset 0 with ignore_warnings.
+            retry = UploadJob(
+                "upload/annotation", source.path, source.filename, {"ignore_warnings": "true"}
+            )
+            final = await upload_with_progress(uploader, retry, reporter, resume=False)
+            return AnnotationUpload(id=_final_id(final), warnings=_dicts(exc.warnings))
+        return AnnotationUpload(id=_final_id(final))
+
+    async def upload_multiplexed_data(
+        self,
+        reads: Mapping[str, PathLike],
+        annotation: PathLike,
+        ignore_warnings: bool = True,
+        *,
+        progress: ProgressCallback | None = None,
+        resume: bool = True,
+    ) -> MultiplexedUpload:
+        """Upload multiplexed reads with their annotation sheet (annotation first, §3.5).
+
+        Example:
+            ```python
+            result = await client.samples.upload_multiplexed_data(
+                {"reads1": "pool_R1.fastq.gz", "reads2": "pool_R2.fastq.gz"},
+                annotation="annotation.csv",
+            )
+            print(result.data_ids, result.annotation_id, result.warnings)
+            ```
+        """
+        sources = [check_source(path) for _, path in ordered_reads(reads)]
+        sheet = check_source(annotation)
+        with self._ctx.progress(progress) as reporter:
+            uploaded = await self._send_annotation(sheet, ignore_warnings, reporter)
+            uploader = self._uploader()
+            data_ids: list[str] = []
+            for source in sources:
+                # The second file names the first (contract §3.5).
+                fields = {"reads1": data_ids[0]} if data_ids else {}
+                job = UploadJob("upload/multiplexed", source.path, source.filename, fields)
+                final = await upload_with_progress(uploader, job, reporter, resume=resume)
+                data_ids.append(_final_id(final))
+        return MultiplexedUpload(
+            data_ids=data_ids, annotation_id=uploaded.id, warnings=uploaded.warnings
+        )
+
+    async def get_annotation_template(self, sample_type: str = "generic") -> bytes:
+        """Download the annotation sheet template (xlsx bytes) for a sample type.
+
+        Example:
+            ```python
+            template = await client.samples.get_annotation_template("RNA-Seq")
+            Path("template.xlsx").write_bytes(template)
+            ```
+        """
+        response = await self._ctx.http.request("GET", f"annotation/{sample_type}")
+        return response.content
+
+
+def _final_id(final: Mapping[str, Any]) -> str:
+    # Contract §8 row 8: the final id is `id`, else `data_id`.
+    return str(final.get("id") or final.get("data_id"))
+
+
+def _dicts(items: list[Any]) -> list[dict[str, Any]]:
+    return [item if isinstance(item, dict) else {"message": item} for item in items]

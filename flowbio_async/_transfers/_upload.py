@@ -15,6 +15,7 @@ name and the extra form fields of their endpoint. What it adds over the official
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -39,6 +40,7 @@ from flowbio_async._transfers._resume import ResumeRecord, ResumeStore, upload_k
 
 if TYPE_CHECKING:
     from flowbio_async._config import ClientConfig
+    from flowbio_async._progress import Progress
 
 FormFields = Mapping[str, str | Sequence[str]]
 """Extra multipart fields of an endpoint; sequences become repeated parts (contract §3.2)."""
@@ -225,15 +227,22 @@ class ChunkedUploader:
             return dict(record.response)
         start = record if record is not None and 0 < record.offset <= base.size else base
         try:
-            final = await self._send_from(job, start, key, report, resume)
-        except (BadRequestError, NotFoundError):
-            if start.offset == 0:
-                raise
-            # The server no longer knows this upload (expired, other user, restarted server
-            # with a fresh store): contract §8 row 10 says start the file again from 0.
-            self._store.forget(key)
-            report(-sent)
-            final = await self._send_from(job, base, key, report, resume)
+            try:
+                final = await self._send_from(job, start, key, report, resume)
+            except (BadRequestError, NotFoundError):
+                if start.offset == 0:
+                    raise
+                # The server no longer knows this upload (expired, other user, a fresh
+                # store): contract §8 row 10 says start the file again from 0.
+                self._store.forget(key)
+                report(-sent)
+                final = await self._send_from(job, base, key, report, resume)
+        except FlowApiError as exc:
+            if not _retryable(exc):
+                # Refused for good (validation, permissions): nothing worth resuming. A
+                # record survives only interruptions: exhausted retries, crashes, Ctrl-C.
+                self._store.forget(key)
+            raise
         if resume and keep_record:
             done = base.advanced(_next_data_id(final), base.size)
             self._store.save(key, replace(done, complete=True, response=final))
@@ -251,38 +260,51 @@ class ChunkedUploader:
     ) -> dict[str, Any]:
         config = self._config
         sizer = ChunkSizer(initial=config.chunk_size, maximum=config.max_chunk_size)
+        if start.offset:
+            report(start.offset)  # bytes the server already holds from an earlier attempt
+        fd = os.open(job.path, os.O_RDONLY)
+        try:
+            return await self._send_chunks(job, start, key, report, persist, fd, sizer)
+        except ExceptionGroup as group:
+            # The read-ahead task group wraps errors; callers want the typed error itself.
+            raise _first(group) from None
+        finally:
+            os.close(fd)
+
+    async def _send_chunks(
+        self,
+        job: UploadJob,
+        start: ResumeRecord,
+        key: str,
+        report: ProgressCallback,
+        persist: bool,
+        fd: int,
+        sizer: ChunkSizer,
+    ) -> dict[str, Any]:
         size = start.size
         offset = start.offset
         data_id = start.data_id
-        if offset:
-            report(offset)  # bytes the server already holds from an earlier attempt
-        fd = os.open(job.path, os.O_RDONLY)
-        try:
-            async with anyio.create_task_group() as tg:
-                pending = self._prefetch(tg, fd, offset, min(sizer.size, size - offset))
-                while True:
-                    chunk = await pending.result()
-                    if len(chunk) > sizer.size:  # shrunk since this read was started
-                        chunk = chunk[: sizer.size]
-                    end = offset + len(chunk)
-                    if end < size:
-                        pending = self._prefetch(tg, fd, end, min(sizer.size, size - end))
-                    response, chunk = await self._post_chunk(
-                        job, chunk, offset, data_id, size, sizer
-                    )
-                    end = offset + len(chunk)
-                    data_id = _next_data_id(response) or data_id
-                    report(len(chunk))
-                    if end >= size:
-                        return response
-                    if pending.offset != end or pending.length > sizer.size:
-                        # A 413/timeout shrank this chunk; the read-ahead no longer lines up.
-                        pending = self._prefetch(tg, fd, end, min(sizer.size, size - end))
-                    offset = end
-                    if persist:
-                        self._store.save(key, start.advanced(data_id, offset))
-        finally:
-            os.close(fd)
+        async with anyio.create_task_group() as tg:
+            pending = self._prefetch(tg, fd, offset, min(sizer.size, size - offset))
+            while True:
+                chunk = await pending.result()
+                if len(chunk) > sizer.size:  # shrunk since this read was started
+                    chunk = chunk[: sizer.size]
+                end = offset + len(chunk)
+                if end < size:
+                    pending = self._prefetch(tg, fd, end, min(sizer.size, size - end))
+                response, chunk = await self._post_chunk(job, chunk, offset, data_id, size, sizer)
+                end = offset + len(chunk)
+                data_id = _next_data_id(response) or data_id
+                report(len(chunk))
+                if end >= size:
+                    return response
+                if pending.offset != end or pending.length > sizer.size:
+                    # A 413/timeout shrank this chunk; the read-ahead no longer lines up.
+                    pending = self._prefetch(tg, fd, end, min(sizer.size, size - end))
+                offset = end
+                if persist:
+                    self._store.save(key, start.advanced(data_id, offset))
         raise AssertionError("unreachable: the loop returns on the last chunk")
 
     @staticmethod
@@ -352,7 +374,42 @@ class ChunkedUploader:
             return (body if isinstance(body, dict) else {"id": body}), chunk
 
 
+def _first(group: BaseExceptionGroup[Exception]) -> Exception:
+    first = group.exceptions[0]
+    while isinstance(first, BaseExceptionGroup):
+        first = first.exceptions[0]
+    return first
+
+
 def _next_data_id(response: Mapping[str, Any]) -> str:
     # Contract §8 row 8: the next chunk's `data` is `data_id` if present, else `id`.
     value = response.get("data_id") or response.get("id")
     return "" if value is None else str(value)
+
+
+_task_numbers = itertools.count(1)
+
+
+async def upload_with_progress(
+    uploader: ChunkedUploader,
+    job: UploadJob,
+    progress: Progress,
+    *,
+    resume: bool = True,
+    keep_record: bool = False,
+) -> dict[str, Any]:
+    """Run ``uploader.upload(job)`` as one progress task (bytes, rate, ETA)."""
+    task_id = f"upload-{next(_task_numbers)}"
+    progress.start(task_id, job.filename, job.path.stat().st_size)
+    ok = False
+    try:
+        result = await uploader.upload(
+            job,
+            on_progress=lambda nbytes: progress.advance(task_id, nbytes),
+            resume=resume,
+            keep_record=keep_record,
+        )
+        ok = True
+        return result
+    finally:
+        progress.finish(task_id, ok)

@@ -1,0 +1,311 @@
+"""The ``client.files`` resource: the workspace Files API (seed 004, contract §7; issue #3).
+
+Uploads up to 500 MB go as one multipart request; larger ones take the presigned path
+(``upload-url`` → ``PUT`` the bytes straight to storage → ``upload-confirm``). Presigned
+``PUT``/``GET`` requests are sent with ``authenticated=False``: the bearer token must never
+reach storage, even when storage shares the API's host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from flowbio_async._errors import FlowApiError, FlowConnectionError, FlowTimeoutError
+from flowbio_async._models._files import DownloadLink, LargeUploadTicket, WorkspaceFile
+from flowbio_async._progress import ProgressCallback
+from flowbio_async._resources._base import Resource
+from flowbio_async._retry import RETRYABLE_STATUSES, backoff_delay
+from flowbio_async._transfers._sources import check_source, check_stored_name
+
+PathLike = str | os.PathLike[str]
+
+#: Seed 004: direct uploads take at most 500 MB; larger files use the presigned flow.
+DIRECT_UPLOAD_LIMIT = 500 * 1000 * 1000
+_BLOCK = 4 * 1024 * 1024
+
+
+def _items(body: Any) -> list[Any]:
+    # The list envelope is unstated (contract §7): accept a bare array or a wrapped one.
+    if isinstance(body, list):
+        return body
+    if isinstance(body, dict):
+        for key in ("files", "items", "results", "data"):
+            if isinstance(body.get(key), list):
+                return list(body[key])
+    return []
+
+
+async def _file_blocks(path: Path, size: int) -> AsyncIterator[bytes]:
+    async with await anyio.open_file(path, "rb") as handle:
+        sent = 0
+        while sent < size:
+            block = await handle.read(min(_BLOCK, size - sent))
+            if not block:
+                raise OSError(f"{path.name!r} shrank while uploading")
+            sent += len(block)
+            yield block
+
+
+def _download_target(dest: PathLike, name: str) -> Path:
+    target = Path(dest).expanduser()
+    if target.is_dir() or str(dest).endswith(("/", os.sep)):
+        target = target / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+class FilesResource(Resource):
+    """Workspace files: list, upload (direct or presigned), download, delete.
+
+    Example:
+        ```python
+        result = await client.files.upload("sample.vcf", workspace_id="ws_abc123", path="raw/")
+        print(result.key)
+        ```
+    """
+
+    async def list(
+        self, workspace_id: str, *, prefix: str | None = None, limit: int = 100
+    ) -> list[WorkspaceFile]:
+        """List a workspace's files (metadata only), optionally under a key ``prefix``.
+
+        Example:
+            ```python
+            for f in await client.files.list(workspace_id="ws_abc123", prefix="results/"):
+                print(f.name, f.size, f.key)
+            ```
+        """
+        params: dict[str, str | int] = {"workspace_id": workspace_id, "limit": limit}
+        if prefix:
+            params["prefix"] = prefix
+        response = await self._ctx.http.request("GET", "v1/files", params=params)
+        return [WorkspaceFile.model_validate(item) for item in _items(response.json())]
+
+    async def upload(
+        self,
+        file: PathLike,
+        *,
+        workspace_id: str,
+        path: str | None = None,
+        description: str | None = None,
+        content_type: str = "application/octet-stream",
+        progress: ProgressCallback | None = None,
+    ) -> WorkspaceFile:
+        """Upload a local file into a workspace folder; above 500 MB the presigned path is used.
+
+        Example:
+            ```python
+            result = await client.files.upload("sample.vcf", workspace_id="ws_abc123", path="raw/")
+            print(result["key"])
+            ```
+        """
+        source = check_source(file)
+        if source.size > DIRECT_UPLOAD_LIMIT:
+            ticket = await self.upload_large(
+                filename=source.filename,
+                workspace_id=workspace_id,
+                content_type=content_type,
+                size=source.size,
+                path=path,
+            )
+            await self.put_presigned(
+                ticket.upload_url, source.path, content_type=content_type, progress=progress
+            )
+            return await self.upload_confirm(
+                file_key=ticket.file_key,
+                workspace_id=workspace_id,
+                filename=source.filename,
+                size=source.size,
+            )
+        data: dict[str, str] = {"workspace_id": workspace_id}
+        if path:
+            data["path"] = path
+        if description:
+            data["description"] = description
+        with self._ctx.progress(progress) as reporter, source.path.open("rb") as handle:
+            task = f"files-{source.filename}"
+            reporter.start(task, source.filename, source.size)
+            ok = False
+            try:
+                async with self._ctx.limiter:
+                    # A file object is streamed by the multipart encoder (no 500 MB in memory)
+                    # and rewound if the request is retried.
+                    response = await self._ctx.http.request(
+                        "POST",
+                        "v1/files/upload",
+                        data=data,
+                        files={"file": (source.filename, handle, content_type)},
+                        retry=False,
+                    )
+                reporter.advance(task, source.size)
+                ok = True
+            finally:
+                reporter.finish(task, ok)
+        return WorkspaceFile.model_validate(response.json())
+
+    async def upload_large(
+        self,
+        *,
+        filename: str,
+        workspace_id: str,
+        size: int,
+        content_type: str = "application/octet-stream",
+        path: str | None = None,
+    ) -> LargeUploadTicket:
+        """Step 1 of a large upload: ask for a presigned ``PUT`` URL (seed 004).
+
+        Example:
+            ```python
+            ticket = await client.files.upload_large(
+                filename="genome.bam", workspace_id="ws_abc123", size=size, path="bam/"
+            )
+            ```
+        """
+        check_stored_name(filename)
+        body: dict[str, Any] = {
+            "filename": filename,
+            "workspace_id": workspace_id,
+            "content_type": content_type,
+            "size": size,
+        }
+        if path:
+            body["path"] = path
+        response = await self._ctx.http.request("POST", "v1/files/upload-url", json=body)
+        return LargeUploadTicket.model_validate(response.json())
+
+    async def put_presigned(
+        self,
+        upload_url: str,
+        file: PathLike,
+        *,
+        content_type: str = "application/octet-stream",
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        """Step 2: ``PUT`` the file's bytes to the presigned URL, streamed from disk.
+
+        No ``Authorization`` header is sent. Retried from the start on dropped connections,
+        timeouts and 429/5xx (``config.upload_retries``).
+
+        Example:
+            ```python
+            await client.files.put_presigned(ticket.upload_url, "genome.bam")
+            ```
+        """
+        source = check_source(file)
+        config = self._ctx.config
+        headers = {"Content-Type": content_type, "Content-Length": str(source.size)}
+        with self._ctx.progress(progress) as reporter:
+            task = f"put-{source.filename}"
+            reporter.start(task, source.filename, source.size)
+            ok = False
+            try:
+                async with self._ctx.limiter:
+                    for attempt in range(config.upload_retries + 1):
+                        try:
+                            await self._ctx.http.request(
+                                "PUT",
+                                upload_url,
+                                body=_file_blocks(source.path, source.size),
+                                headers=headers,
+                                authenticated=False,
+                                retry=False,
+                            )
+                            break
+                        except (FlowConnectionError, FlowTimeoutError, FlowApiError) as exc:
+                            retryable = not isinstance(exc, FlowApiError) or (
+                                exc.status_code in RETRYABLE_STATUSES
+                            )
+                            if not retryable or attempt >= config.upload_retries:
+                                raise
+                            await anyio.sleep(
+                                backoff_delay(
+                                    attempt,
+                                    initial=config.backoff_initial,
+                                    maximum=config.backoff_max,
+                                )
+                            )
+                reporter.advance(task, source.size)
+                ok = True
+            finally:
+                reporter.finish(task, ok)
+
+    async def upload_confirm(
+        self, *, file_key: str, workspace_id: str, filename: str, size: int
+    ) -> WorkspaceFile:
+        """Step 3 of a large upload: make the uploaded object visible (seed 004).
+
+        Example:
+            ```python
+            result = await client.files.upload_confirm(
+                file_key=ticket.file_key, workspace_id="ws_abc123",
+                filename="genome.bam", size=size,
+            )
+            ```
+        """
+        body = {
+            "file_key": file_key,
+            "workspace_id": workspace_id,
+            "filename": filename,
+            "size": size,
+        }
+        response = await self._ctx.http.request(
+            "POST", "v1/files/upload-confirm", json=body, retry=True
+        )
+        return WorkspaceFile.model_validate(response.json())
+
+    async def download_url(self, key: str, *, workspace_id: str) -> DownloadLink:
+        """A presigned URL for a file's bytes, valid about an hour (seed 004).
+
+        Example:
+            ```python
+            link = await client.files.download_url("raw/sample.vcf", workspace_id="ws_abc123")
+            ```
+        """
+        response = await self._ctx.http.request(
+            "GET", "v1/files/download", params={"workspace_id": workspace_id, "key": key}
+        )
+        return DownloadLink.model_validate(response.json())
+
+    async def download(self, key: str, *, workspace_id: str, dest: PathLike = ".") -> Path:
+        """Download a workspace file to ``dest`` (a folder, or a file path) and return its path.
+
+        Example:
+            ```python
+            local = await client.files.download("raw/sample.vcf", workspace_id="ws_abc123",
+                                                dest="./output/")
+            ```
+        """
+        link = await self.download_url(key, workspace_id=workspace_id)
+        target = _download_target(dest, check_stored_name(key.rsplit("/", 1)[-1]))
+        partial = target.with_name(f"{target.name}.part")
+        try:
+            async with (
+                self._ctx.limiter,
+                self._ctx.http.stream("GET", link.url, authenticated=False) as response,
+                await anyio.open_file(partial, "wb") as sink,
+            ):
+                async for block in response.aiter_bytes(_BLOCK):
+                    await sink.write(block)
+            partial.replace(target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                partial.unlink()
+        return target
+
+    async def delete(self, key: str, *, workspace_id: str) -> None:
+        """Delete a workspace file (``workspace_id`` and ``key`` as query parameters).
+
+        Example:
+            ```python
+            await client.files.delete("raw/sample.vcf", workspace_id="ws_abc123")
+            ```
+        """
+        await self._ctx.http.request(
+            "DELETE", "v1/files", params={"workspace_id": workspace_id, "key": key}
+        )
