@@ -1,0 +1,234 @@
+"""The client core against the local Flow server over loopback (the ``flow_server`` fixture)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import anyio
+import pytest
+
+from flowbio_async import (
+    AsyncClient,
+    AuthenticationError,
+    BadRequestError,
+    ClientConfig,
+    ConfigurationError,
+    NotFoundError,
+    ServerError,
+    TokenCredentials,
+    UsernamePasswordCredentials,
+)
+from flowbio_async.testing import FlowServer
+
+CONFIG = ClientConfig(show_progress=False, backoff_initial=0.01, backoff_max=0.05)
+DEMO = UsernamePasswordCredentials(username="demo", password="demo-password")
+
+
+@pytest.fixture
+async def client(flow_server: FlowServer) -> AsyncIterator[AsyncClient]:
+    flow_server.reset()
+    async with AsyncClient(flow_server.url, CONFIG) as client:
+        await client.log_in(DEMO)
+        yield client
+
+
+@pytest.mark.anyio
+async def test_login_me_and_logout(flow_server: FlowServer) -> None:
+    async with AsyncClient(flow_server.url, CONFIG) as client:
+        anonymous = await client.me()
+        assert anonymous.id is None  # contract §4.1: /me answers 200 with nulls
+        await client.log_in(DEMO)
+        me = await client.me()
+        assert (me.id, me.username) == ("1", "demo")
+        assert client.is_logged_in
+        await client.log_out()
+        assert not client.is_logged_in
+        assert (await client.me()).id is None
+
+
+@pytest.mark.anyio
+async def test_bad_credentials_and_bad_input(flow_server: FlowServer) -> None:
+    async with AsyncClient(flow_server.url, CONFIG) as client:
+        with pytest.raises(BadRequestError) as info:
+            await client.log_in(UsernamePasswordCredentials("demo", "wrong-password"))
+        assert info.value.status_code == 400
+        assert not client.is_logged_in
+        with pytest.raises(AuthenticationError):
+            await client.samples.get_owned_projects()
+    with pytest.raises(ConfigurationError):
+        AsyncClient("ftp://127.0.0.1/api")
+    with pytest.raises(ConfigurationError):
+        UsernamePasswordCredentials("demo", "")
+    with pytest.raises(ConfigurationError):
+        AsyncClient(flow_server.url).samples.search(page_size=101)
+
+
+@pytest.mark.anyio
+async def test_token_credentials_reuse_a_login(
+    flow_server: FlowServer, client: AsyncClient
+) -> None:
+    token = client._http.auth.token
+    assert token is not None
+    async with AsyncClient(flow_server.url, CONFIG) as second:
+        await second.log_in(TokenCredentials(token))
+        assert (await second.me()).username == "demo"
+        # No refresh cookie: a broken token surfaces as 401 instead of a refresh (§2.2).
+        await second.log_in(TokenCredentials("not-a-valid-token"))
+        with pytest.raises(AuthenticationError):
+            await second.projects.get_owned()
+
+
+@pytest.mark.anyio
+async def test_pagination_over_many_pages(flow_server: FlowServer, client: AsyncClient) -> None:
+    pager = client.samples.get_owned_projects(page_size=4)
+    first = await pager
+    assert len(first) == 4
+    total = await pager.count()
+    assert total >= 13  # demo data: more than three pages of four
+    flow_server.reset_counters()
+    projects = [project async for project in pager]
+    assert len(projects) == total
+    assert len({p.id for p in projects}) == total
+    assert flow_server.counters()["projects_owned"] == -(-total // 4) - 1  # page 1 was cached
+    assert [p.id for p in await pager.page(2)] == [p.id for p in projects[4:8]]
+    assert await pager.page(1000) == []
+    default_size = await client.projects.get_owned().all()  # server default page size
+    assert [p.id for p in default_size] == [p.id for p in projects]
+
+
+@pytest.mark.anyio
+async def test_iteration_stops_on_empty_page_even_if_count_lies(
+    flow_server: FlowServer, client: AsyncClient
+) -> None:
+    # Answer pages past the 2nd with an inflated count and no items (contract §8 row 14).
+    flow_server.add_fault(
+        action="status",
+        path="^/api/projects/owned$",
+        nth=3,  # the third request of the listing below asks for page 3
+        status=200,
+        body={"count": 10_000, "page": 3, "projects": []},
+    )
+    try:
+        seen = [p async for p in client.projects.get_owned(page_size=5)]
+    finally:
+        flow_server.clear_faults()
+    assert len(seen) == 10
+
+
+@pytest.mark.anyio
+async def test_fifty_concurrent_401s_cost_one_refresh(
+    flow_server: FlowServer, client: AsyncClient
+) -> None:
+    # Keep the login's refresh cookie but replace the access token with one the server rejects.
+    client._http.auth.set("expired-access-token", refreshable=True)
+    flow_server.reset_counters()
+    statuses: list[int] = []
+
+    async def read_owned() -> None:
+        statuses.append(len(await client.projects.get_owned(page_size=1)))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(50):
+            tg.start_soon(read_owned)
+    assert statuses == [1] * 50
+    assert flow_server.counters()["token"] == 1
+    assert (await client.me()).username == "demo"
+
+
+@pytest.mark.anyio
+async def test_tokens_never_reach_logs_or_reprs(
+    flow_server: FlowServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with AsyncClient(flow_server.url, CONFIG) as client:
+        await client.log_in(DEMO)
+        token = client._http.auth.token
+        assert token
+        await client.me()
+        client._http.auth.set("bad-token", refreshable=True)
+        await client.me()  # refreshes through the cookie
+        with pytest.raises(NotFoundError) as info:
+            await client.data.get("999999")
+        new_token = client._http.auth.token
+        assert new_token and new_token != token
+        for text in (caplog.text, repr(client), str(info.value), repr(info.value), repr(DEMO)):
+            for secret in (token, new_token, "demo-password"):
+                assert secret not in text
+    assert "GET" in caplog.text  # requests are logged, without credentials
+
+
+@pytest.mark.anyio
+async def test_discovery_reads(client: AsyncClient) -> None:
+    types = await client.samples.get_types()
+    assert "RNA-Seq" in {t.identifier for t in types}
+    assert (await client.samples.get_type("RNA-Seq")).name == "RNA-Seq"
+    with pytest.raises(NotFoundError):
+        await client.samples.get_type("no-such-type")
+    attributes = {a.identifier: a for a in await client.samples.get_metadata_attributes()}
+    assert attributes["strandedness"].options == ["forward", "reverse", "unstranded"]
+    assert "RNA-Seq" in attributes["strandedness"].required_for_sample_types
+    assert attributes["scientist"].options is None  # free text
+    organisms = {o.id: o for o in await client.samples.get_organisms()}
+    assert organisms["Hs"].latin_name == "Homo sapiens"
+    assert "fastq" in {t.identifier for t in await client.data.get_types()}
+
+
+@pytest.mark.anyio
+async def test_samples_data_and_executions(client: AsyncClient) -> None:
+    samples = await client.samples.search(organism="Hs", created_after="2024-01-01").all()
+    assert samples and all(s.organism and s.organism.id == "Hs" for s in samples)
+    assert await client.samples.search(created_after="2100-01-01").all() == []
+    sample = await client.samples.get(samples[0].id)
+    assert sample.id == samples[0].id and sample.sample_type is not None
+
+    data = await client.samples.get_data(sample.id).all()
+    assert data
+    detail = await client.data.get(data[0].id)
+    assert detail.filename == data[0].filename and detail.size and detail.size > 0
+    assert detail.download_url and detail.download_url.endswith(f"/{detail.filename}")
+
+    executions = await client.executions.search(owned=True, status="OK").all()
+    assert executions and all(e.is_terminal for e in executions)
+    execution = await client.executions.get(executions[0].id)
+    outputs = await client.executions.get_outputs(execution.id)
+    assert outputs and [o.id for o in outputs] == [o.id for o in execution.outputs]
+    assert all(o.filename and o.download_url for o in outputs)
+    assert len({o.id for o in outputs}) == len(outputs)  # gathered once across fields
+
+
+@pytest.mark.anyio
+async def test_projects_users_and_global_search(client: AsyncClient) -> None:
+    owned = await client.projects.get_owned().all()
+    project = await client.projects.get(owned[0].id)
+    assert project.id == owned[0].id
+    with pytest.raises(NotFoundError):
+        await client.projects.get("999999")
+    assert await client.projects.search(name=project.name).count() >= 1
+    await client.projects.get_samples(project.id).all()
+    await client.projects.get_executions(project.id).all()
+    users = await client.users.search(name="demo").all()
+    assert "demo" in {u.username for u in users}
+    results = await client.search("RNA")
+    assert results.query == "RNA"
+    assert results.samples or results.projects
+
+
+@pytest.mark.anyio
+async def test_server_faults_are_retried(flow_server: FlowServer, client: AsyncClient) -> None:
+    flow_server.add_fault(path="^/api/samples/types$", status=503, count=2)
+    try:
+        assert await client.samples.get_types()
+        flow_server.add_fault(path="^/api/organisms$", status=502, count=100)
+        with pytest.raises(ServerError):
+            await client.samples.get_organisms()
+    finally:
+        flow_server.clear_faults()
+    flow_server.add_fault(
+        path="^/api/data/types$", status=429, count=1, headers={"Retry-After": "1"}
+    )
+    try:
+        assert await client.data.get_types()
+    finally:
+        flow_server.clear_faults()
+    assert client.rate_limit is not None

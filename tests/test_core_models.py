@@ -1,0 +1,98 @@
+"""Models tolerate the variants of contract §8 rows 16-18 and 26; query helpers encode dates."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from flowbio_async import ConfigurationError, Data, Execution, Project, Sample, SearchResults
+from flowbio_async._resources._base import build_params, unix_seconds
+
+JAN_1 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "created",
+    [
+        1704067200,
+        1704067200.0,
+        "1704067200",
+        "2024-01-01T00:00:00Z",
+        "2024-01-01T01:00:00+01:00",
+        "2024-01-01T00:00:00",
+    ],
+)
+def test_timestamps_accept_unix_and_iso(created: object) -> None:
+    assert Project.model_validate({"id": 1, "name": "p", "created": created}).created == JAN_1
+
+
+def test_ids_become_strings_and_extra_fields_stay() -> None:
+    project = Project.model_validate({"id": 12345, "name": "p", "created": None, "papers": []})
+    assert project.id == "12345" and project.created is None
+    assert project.model_extra == {"papers": []}
+
+
+def test_sample_type_as_object_or_plain_name() -> None:
+    searched = Sample.model_validate(
+        {"id": "1", "sample_type": {"identifier": "RNA-Seq", "name": "RNA-Seq"}}
+    )
+    detail = Sample.model_validate(
+        {"id": "1", "sample_type": "RNA-Seq", "organism": "Hs", "project": 3}
+    )
+    assert searched.sample_type and searched.sample_type.identifier == "RNA-Seq"
+    assert detail.sample_type and detail.sample_type.name == "RNA-Seq"
+    assert detail.organism and detail.organism.id == "Hs"
+    assert detail.project and detail.project.id == "3"
+
+
+def test_execution_outputs_are_gathered_from_every_field_once() -> None:
+    execution = Execution.model_validate(
+        {
+            "id": 7,
+            "status": "ok",
+            "downstream_data": [{"id": 1, "filename": "a.bam"}],
+            "process_executions": [
+                {
+                    "downstream_data": [
+                        {"id": "1", "filename": "a.bam"},
+                        {"id": 2, "filename": "b.html"},
+                    ]
+                }
+            ],
+            "output_data": [{"id": 3, "filename": "c.tsv"}],
+            "pipeline_version": {"id": 1, "name": "1.2"},
+        }
+    )
+    assert [d.id for d in execution.outputs] == ["1", "2", "3"]
+    assert all(isinstance(d, Data) for d in execution.outputs)
+    assert execution.is_terminal and execution.pipeline_version == "1.2"
+    assert not Execution.model_validate({"id": 1, "status": "-"}).is_terminal
+    assert (
+        Execution.model_validate({"id": 1, "outputs": [{"id": 5, "size": 10}]}).outputs[0].size
+        == 10
+    )
+
+
+def test_search_results_flatten_the_results_envelope() -> None:
+    results = SearchResults.model_validate(
+        {
+            "results": {"samples": [{"id": 1}], "projects": [], "executions": [], "data": []},
+            "total_count": 1,
+            "query": "x",
+        }
+    )
+    assert [s.id for s in results.samples] == ["1"] and results.total_count == 1
+
+
+def test_dates_become_unix_ints_for_created_filters() -> None:
+    assert unix_seconds("2024-01-01") == 1704067200
+    assert unix_seconds(date(2024, 1, 1)) == 1704067200
+    assert unix_seconds(JAN_1) == 1704067200
+    assert unix_seconds(1704067200.9) == 1704067200
+    with pytest.raises(ConfigurationError):
+        unix_seconds("next tuesday")
+    params = build_params(
+        name=None, owned=True, sample_types=["RNA-Seq", "ATAC-Seq"], created_after="2024-01-01"
+    )
+    assert params == {"owned": "true", "sample_types": "RNA-Seq,ATAC-Seq", "created_gt": 1704067200}
