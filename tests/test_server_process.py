@@ -1,0 +1,75 @@
+"""Local server process: restart persistence, the printed URL, start-up failures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from server_helpers import api
+
+from flowbio_async.testing import FlowServer, FlowServerError
+from flowbio_async.testing._demo import DEMO_PROJECT_COUNT
+from flowbio_async.testing._store import Store
+
+
+def test_data_and_tokens_survive_a_restart(tmp_path: Path) -> None:
+    server = FlowServer(data_dir=tmp_path)
+    with server:
+        with api(server) as client:
+            token = client.headers["Authorization"]
+            demo_id = int(client.get("me").json()["id"])
+        server.stop()
+        # Write while stopped, as another process would; the restarted server must see it.
+        store = Store(tmp_path)
+        store.insert(
+            "projects", {"name": "Added offline", "owner": demo_id, "created": 1_800_000_000}
+        )
+        store.close()
+        server.start()
+        with httpx.Client(base_url=server.url + "/", headers={"Authorization": token}) as client:
+            owned = client.get("projects/owned", params={"count": 100}).json()
+    # The JWT secret is stored in the data dir, so the old token is still valid, and the
+    # demo data is not seeded twice.
+    assert owned["count"] == DEMO_PROJECT_COUNT + 1
+    assert owned["projects"][0]["name"] == "Added offline"
+    assert (tmp_path / "flow.sqlite3").is_file()
+
+
+def test_no_demo_starts_empty(tmp_path: Path) -> None:
+    with FlowServer(data_dir=tmp_path, demo=False) as server, api(server, None) as client:
+        assert (
+            client.post("login", json={"username": "demo", "password": "demo-password"}).status_code
+            == 400
+        )
+        assert client.get("organisms").json() == []
+
+
+def test_cli_prints_the_url_first_and_control_routes_are_opt_in(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flowbio_async.testing", "--port", "0", "--data-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/api")
+        with httpx.Client() as client:
+            assert client.get(f"{url}/organisms").status_code == 200
+            assert client.get(url.removesuffix("/api") + "/_testing/counters").status_code == 404
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        assert process.stdout is not None
+        process.stdout.close()
+
+
+def test_start_failure_is_reported(tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    with pytest.raises(FlowServerError, match="did not start"):
+        FlowServer(data_dir=not_a_dir).start()
