@@ -39,20 +39,20 @@ from flowbio_async._resources._data_reads import DateLike
 from flowbio_async._resources._data_uploads import PathLike
 from flowbio_async._resources._executions import ExecutionResource as AsyncExecutionResource
 from flowbio_async._resources._executions_reads import (
-    DateLike as _flowbio_async__resources__executions_reads_DateLike,
+    DateLike as _flowbio_async_resources_executions_reads_DateLike,
 )
 from flowbio_async._resources._files import FilesResource as AsyncFilesResource
-from flowbio_async._resources._files import PathLike as _flowbio_async__resources__files_PathLike
+from flowbio_async._resources._files import PathLike as _flowbio_async_resources_files_PathLike
 from flowbio_async._resources._projects import ProjectResource as AsyncProjectResource
 from flowbio_async._resources._projects_reads import (
-    DateLike as _flowbio_async__resources__projects_reads_DateLike,
+    DateLike as _flowbio_async_resources_projects_reads_DateLike,
 )
 from flowbio_async._resources._samples import SampleResource as AsyncSampleResource
 from flowbio_async._resources._samples_reads import (
-    DateLike as _flowbio_async__resources__samples_reads_DateLike,
+    DateLike as _flowbio_async_resources_samples_reads_DateLike,
 )
 from flowbio_async._resources._samples_uploads import (
-    PathLike as _flowbio_async__resources__samples_uploads_PathLike,
+    PathLike as _flowbio_async_resources_samples_uploads_PathLike,
 )
 from flowbio_async._resources._users import UserResource as AsyncUserResource
 from flowbio_sync._portal import Portal
@@ -210,7 +210,7 @@ class Pager(Generic[T]):
     Example:
         ```python
         pager = client.samples.get_owned_projects()
-        first_page = pager              # list of the first page's items
+        first_page = pager.first_page()              # list of the first page's items
         total = pager.count()           # total without fetching every page
         for project in pager:           # every item, page by page
             print(project.id, project.name)
@@ -412,8 +412,8 @@ class ExecutionResource:
         owned: bool | None = None,
         terminal: bool | None = None,
         return_data: bool | None = None,
-        created_after: _flowbio_async__resources__executions_reads_DateLike | None = None,
-        created_before: _flowbio_async__resources__executions_reads_DateLike | None = None,
+        created_after: _flowbio_async_resources_executions_reads_DateLike | None = None,
+        created_before: _flowbio_async_resources_executions_reads_DateLike | None = None,
         sort: str | None = None,
         page_size: int | None = None,
     ) -> Pager[Execution]:
@@ -476,7 +476,7 @@ class FilesResource:
 
     def upload(
         self,
-        file: _flowbio_async__resources__files_PathLike,
+        file: _flowbio_async_resources_files_PathLike,
         *,
         workspace_id: str,
         path: str | None = None,
@@ -534,7 +534,7 @@ class FilesResource:
     def put_presigned(
         self,
         upload_url: str,
-        file: _flowbio_async__resources__files_PathLike,
+        file: _flowbio_async_resources_files_PathLike,
         *,
         content_type: str = "application/octet-stream",
         progress: ProgressCallback | None = None,
@@ -591,7 +591,7 @@ class FilesResource:
         return self._portal.call(self._async.download_url, key=key, workspace_id=workspace_id)
 
     def download(
-        self, key: str, *, workspace_id: str, dest: _flowbio_async__resources__files_PathLike = "."
+        self, key: str, *, workspace_id: str, dest: _flowbio_async_resources_files_PathLike = "."
     ) -> Path:
         """Download a workspace file to ``dest`` (a folder, or a file path) and return its path.
 
@@ -642,8 +642,8 @@ class ProjectResource:
         owner: str | None = None,
         sample_types: str | list[str] | None = None,
         pipeline: str | int | None = None,
-        created_after: _flowbio_async__resources__projects_reads_DateLike | None = None,
-        created_before: _flowbio_async__resources__projects_reads_DateLike | None = None,
+        created_after: _flowbio_async_resources_projects_reads_DateLike | None = None,
+        created_before: _flowbio_async_resources_projects_reads_DateLike | None = None,
         sort: str | None = None,
         page_size: int | None = None,
     ) -> Pager[Project]:
@@ -777,8 +777,8 @@ class SampleResource:
         sample_types: str | list[str] | None = None,
         owner: str | None = None,
         owned: bool | None = None,
-        created_after: _flowbio_async__resources__samples_reads_DateLike | None = None,
-        created_before: _flowbio_async__resources__samples_reads_DateLike | None = None,
+        created_after: _flowbio_async_resources_samples_reads_DateLike | None = None,
+        created_before: _flowbio_async_resources_samples_reads_DateLike | None = None,
         sort: str | None = None,
         full_metadata: bool | None = None,
         metadata: dict[str, str] | None = None,
@@ -839,7 +839,7 @@ class SampleResource:
         self,
         name: str,
         sample_type: str,
-        data: Mapping[str, _flowbio_async__resources__samples_uploads_PathLike],
+        data: Mapping[str, _flowbio_async_resources_samples_uploads_PathLike],
         metadata: Mapping[str, str] | None = None,
         project_id: str | None = None,
         organism_id: str | None = None,
@@ -910,7 +910,7 @@ class SampleResource:
 
     def upload_annotation(
         self,
-        annotation: _flowbio_async__resources__samples_uploads_PathLike,
+        annotation: _flowbio_async_resources_samples_uploads_PathLike,
         ignore_warnings: bool = True,
         *,
         progress: ProgressCallback | None = None,
@@ -939,8 +939,8 @@ class SampleResource:
 
     def upload_multiplexed_data(
         self,
-        reads: Mapping[str, _flowbio_async__resources__samples_uploads_PathLike],
-        annotation: _flowbio_async__resources__samples_uploads_PathLike,
+        reads: Mapping[str, _flowbio_async_resources_samples_uploads_PathLike],
+        annotation: _flowbio_async_resources_samples_uploads_PathLike,
         ignore_warnings: bool = True,
         *,
         progress: ProgressCallback | None = None,

@@ -238,8 +238,11 @@ class Output:
         if ref in self.imports:
             return self.imports[ref]
         name = preferred or ref.name
+        parts = ref.module.split(".")
         while name in self.taken and self.taken[name] != ref:
-            name = "_" + ref.module.replace(".", "_").lstrip("_") + "_" + ref.name
+            # Same name, different object (e.g. a per-module ``PathLike`` alias): qualify it.
+            name = "_" + "_".join(p.lstrip("_") for p in parts) + "_" + ref.name
+            parts = [*parts, "x"]
         self.taken[name] = ref
         self.imports[ref] = name
         return name
@@ -502,6 +505,9 @@ def _adapt_block(lines: list[str], renames: dict[str, str]) -> list[str]:
         )
         if dropped and nxt is not None:
             edits.append((offset(tok.start), offset(nxt.start), ""))
+            end = _bare_name_end(tokens, index + 1) if tok.string == "await" else None
+            if end is not None:  # ``await pager``: awaiting an object, not a call
+                edits.append((offset(end), offset(end), f".{DUNDERS['__await__']}()"))
         elif tok.string in ("anyio", "asyncio") and _is_run_call(tokens, index):
             target = tokens[index + 4]
             close = index + 5
@@ -513,6 +519,18 @@ def _adapt_block(lines: list[str], renames: dict[str, str]) -> list[str]:
     for start, end, text in sorted(edits, reverse=True):
         code = code[:start] + text + code[end:]
     return [(" " * margin + line) if line.strip() else "" for line in code.split("\n")]
+
+
+def _bare_name_end(tokens: list[tokenize.TokenInfo], index: int) -> tuple[int, int] | None:
+    """Where a dotted name starting at ``index`` ends, if no call or subscript follows it."""
+    if tokens[index].type != tokenize.NAME:
+        return None
+    while tokens[index + 1].string == "." and tokens[index + 2].type == tokenize.NAME:
+        index += 2
+    following = tokens[index + 1]
+    if following.type in (tokenize.NEWLINE, tokenize.NL, tokenize.COMMENT, tokenize.ENDMARKER):
+        return tokens[index].end
+    return tokens[index].end if following.string in (")", ",", "]") else None
 
 
 def _is_run_call(tokens: list[tokenize.TokenInfo], index: int) -> bool:

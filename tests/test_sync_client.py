@@ -1,0 +1,222 @@
+"""The sync facade against the local Flow server: the main scenarios without ``await``.
+
+Also the failure modes sync wrappers usually get wrong: a running asyncio loop, threads sharing
+one client, Ctrl-C during a transfer, a call from the loop thread, use after ``fork`` (#5).
+"""
+
+from __future__ import annotations
+
+import _thread
+import asyncio
+import hashlib
+import os
+import threading
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import flowbio_sync
+import flowbio_sync._portal as portal_module
+from flowbio_async.testing import FlowServer
+from flowbio_sync import (
+    AuthenticationError,
+    Client,
+    ClientConfig,
+    ProgressEvent,
+    SyncUsageError,
+    UsernamePasswordCredentials,
+)
+
+DEMO = UsernamePasswordCredentials(username="demo", password="demo-password")
+MiB = 1024 * 1024
+
+
+def _config(tmp_path: Path, **changes: object) -> ClientConfig:
+    return ClientConfig(
+        show_progress=False,
+        backoff_initial=0.01,
+        backoff_max=0.05,
+        state_dir=tmp_path / "state",
+        **changes,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def client(flow_server: FlowServer, tmp_path: Path) -> Iterator[Client]:
+    flow_server.reset()
+    with Client(flow_server.url, _config(tmp_path)) as client:
+        client.log_in(DEMO)
+        yield client
+
+
+def _file(path: Path, size: int) -> str:
+    data = os.urandom(size)
+    path.write_bytes(data)
+    return hashlib.md5(data).hexdigest()
+
+
+def test_login_me_and_logout(flow_server: FlowServer, tmp_path: Path) -> None:
+    with Client(flow_server.url, _config(tmp_path)) as client:
+        assert client.me().id is None
+        client.log_in(DEMO)
+        assert (client.me().id, client.me().username) == ("1", "demo")
+        assert client.is_logged_in
+        client.log_out()
+        assert not client.is_logged_in
+        with pytest.raises(AuthenticationError):
+            client.samples.get_owned_projects().first_page()
+
+
+def test_pagination_pages_count_and_iteration(flow_server: FlowServer, client: Client) -> None:
+    pager = client.samples.get_owned_projects(page_size=4)
+    assert isinstance(pager, flowbio_sync.Pager)
+    assert len(pager.first_page()) == 4
+    total = pager.count()
+    assert total >= 13  # demo data: more than three pages of four
+    projects = list(pager)
+    assert len({p.id for p in projects}) == total
+    assert [p.id for p in pager.page(2)] == [p.id for p in projects[4:8]]
+    assert [p.id for p in client.projects.get_owned().all()] == [p.id for p in projects]
+
+
+def test_upload_is_byte_exact_and_progress_runs_off_the_loop(
+    client: Client, tmp_path: Path
+) -> None:
+    source = tmp_path / "reads.fastq"
+    md5 = _file(source, 3 * MiB + 17)
+    events: list[tuple[ProgressEvent, int]] = []
+    data = client.data.upload_data(
+        source, progress=lambda event: events.append((event, threading.get_ident()))
+    )
+    assert client.data.get(data.id).md5 == md5
+    assert events[-1][0].kind == "finish" and events[-1][0].completed == 3 * MiB + 17
+    assert all(thread != threading.get_ident() for _, thread in events)
+
+
+def test_threads_share_one_client(client: Client) -> None:
+    results: list[str] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(5):
+                results.append(client.me().username or "")
+                results.append(str(len(client.projects.get_owned(page_size=2).first_page())))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert results.count("demo") == 40 and results.count("2") == 40
+
+
+def test_works_inside_a_running_event_loop_and_warns_once(
+    flow_server: FlowServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(portal_module, "_running_loop_warned", False)
+
+    async def notebook_cell() -> str | None:
+        with Client(flow_server.url, _config(tmp_path)) as client:
+            client.log_in(DEMO)
+            return client.me().username
+
+    with pytest.warns(RuntimeWarning, match="AsyncClient"):
+        assert asyncio.run(notebook_cell()) == "demo"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert asyncio.run(notebook_cell()) == "demo"  # warned once per process
+
+
+def test_a_call_from_the_loop_thread_raises_instead_of_deadlocking(client: Client) -> None:
+    loop_portal = client._portal._portal  # the anyio portal: run a sync function on the loop
+    with pytest.raises(SyncUsageError, match="event-loop thread"):
+        loop_portal.call(client.me)
+    assert client.me().username == "demo"
+
+
+def test_use_after_fork_raises_a_clear_error(client: Client) -> None:
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report through the pipe, never return into pytest
+        code = 1
+        try:
+            client.me()
+        except SyncUsageError as exc:
+            code = 0 if "fork" in str(exc) else 2
+        except BaseException:
+            code = 3
+        os.write(write, bytes([code]))
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        assert pipe.read() == b"\x00"
+    os.waitpid(pid, 0)
+    assert client.me().username == "demo"  # the parent's client is unaffected
+
+
+def test_ctrl_c_during_an_upload_cancels_it_and_it_resumes(
+    flow_server: FlowServer, tmp_path: Path
+) -> None:
+    source = tmp_path / "big.fastq"
+    md5 = _file(source, 4 * MiB)
+    flow_server.reset()
+    # Small chunks, each delayed, so the upload is surely still running when Ctrl-C lands.
+    flow_server.add_fault("latency", path="^/api/upload$", seconds=0.05, count=0)
+    config = _config(tmp_path, chunk_size=128 * 1024, max_chunk_size=128 * 1024)
+    with Client(flow_server.url, config) as client:
+        client.log_in(DEMO)
+
+        def interrupt(event: ProgressEvent) -> None:
+            if event.kind == "advance" and not interrupted.is_set():
+                interrupted.set()
+                _thread.interrupt_main()  # what Ctrl-C does to the main thread
+
+        interrupted = threading.Event()
+        with pytest.raises(KeyboardInterrupt):
+            client.data.upload_data(source, progress=interrupt)
+        chunks_before = flow_server.counters().get("upload", 0)
+        assert 0 < chunks_before < 32  # cancelled well before the 32 chunks were sent
+        flow_server.clear_faults()
+        data = client.data.upload_data(source)  # resume=True by default
+        assert client.data.get(data.id).md5 == md5
+        assert flow_server.counters()["upload"] < 32 + chunks_before  # resumed, not restarted
+
+
+def test_ctrl_c_during_a_download_leaves_no_final_file(
+    client: Client, flow_server: FlowServer, tmp_path: Path
+) -> None:
+    if not hasattr(client.data, "download"):
+        pytest.skip("client.data.download has not landed yet (#4)")
+    source = tmp_path / "payload.bin"
+    _file(source, 8 * MiB)
+    data = client.data.upload_data(source)
+    flow_server.add_fault("latency", path="^/(api|files)/downloads/", seconds=0.2, count=0)
+    interrupted = threading.Event()
+
+    def interrupt(event: ProgressEvent) -> None:
+        if not interrupted.is_set():
+            interrupted.set()
+            _thread.interrupt_main()
+
+    dest = tmp_path / "out"
+    dest.mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        client.data.download(data.id, dest, progress=interrupt)  # type: ignore[attr-defined]
+    flow_server.clear_faults()
+    assert not (dest / "payload.bin").exists()
+
+
+def test_closed_client_refuses_calls(flow_server: FlowServer, tmp_path: Path) -> None:
+    client = Client(flow_server.url, _config(tmp_path))
+    thread_count = threading.active_count()
+    client.close()
+    client.close()
+    assert threading.active_count() == thread_count - 1  # the loop thread is gone
+    with pytest.raises(SyncUsageError, match="closed"):
+        client.me()
