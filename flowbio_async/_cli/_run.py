@@ -38,6 +38,11 @@ def run_command(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         output.error("interrupted; run the same command again to resume")
         return int(ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        # The reader went away (`... | head`): stop quietly, as other command-line tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return int(ExitCode.RUNTIME)
     except EOFError:
         output.error("no input on the prompt")
         return int(ExitCode.USAGE)

@@ -1,0 +1,65 @@
+"""Per-item outcomes of many-file verbs: one row per item, one JSON document, one exit code.
+
+The library returns a result per item (a value or the typed error, issue #3/#4) instead of
+failing the whole batch; the CLI shows every row and exits with the code of the first
+failure, so a script still learns *why* (4 for a missing id, 5 for refused input...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from flowbio_async._cli._exit import ExitCode, exit_code_for
+from flowbio_async._cli._output import Column, Output
+from flowbio_async._errors import FlowApiError
+
+
+class ItemOutcome(Protocol):
+    """The slice of the library's ``ItemResult`` used here."""
+
+    @property
+    def item(self) -> Any: ...
+    @property
+    def value(self) -> Any: ...
+    @property
+    def error(self) -> Exception | None: ...
+
+
+def error_document(error: BaseException) -> dict[str, Any]:
+    """The ``{"message", "status_code"?}`` shape of one failed item."""
+    if isinstance(error, FlowApiError):
+        return {"message": error.message, "status_code": error.status_code}
+    return {"message": str(error) or type(error).__name__}
+
+
+def report_items(
+    output: Output,
+    outcomes: Sequence[ItemOutcome],
+    columns: Sequence[Column],
+    describe: Callable[[Any, Any], Mapping[str, Any]],
+    label: Callable[[Any], str] = str,
+) -> int:
+    """Emit one row per outcome (``describe(item, value)`` for successes) and the exit code."""
+    rows: list[dict[str, Any]] = []
+    for outcome in outcomes:
+        if outcome.error is None:
+            row = {"ok": True, **describe(outcome.item, outcome.value)}
+        else:
+            row = {"ok": False, "item": label(outcome.item)}
+            row["error"] = error_document(outcome.error)
+        rows.append(row)
+    failed = [o.error for o in outcomes if o.error is not None]
+    document = {
+        "results": rows,
+        "counts": {"ok": len(outcomes) - len(failed), "failed": len(failed)},
+    }
+    human_rows = [r for r in rows if r["ok"]]
+    output.table(human_rows, columns, document=document)
+    for row in rows:
+        if not row["ok"]:
+            output.advisory(f"failed: {row['item']}: {row['error']['message']}")
+    if failed:
+        output.advisory(f"{len(failed)} of {len(outcomes)} failed")
+        return int(exit_code_for(failed[0]))
+    return int(ExitCode.SUCCESS)

@@ -1,0 +1,86 @@
+"""``data upload PATH...``: chunked, resumable uploads of generic data files (issue #6)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from flowbio_async._cli._batch import report_items
+from flowbio_async._cli._command import Invocation, add_command
+from flowbio_async._cli._exit import CliUsageError
+from flowbio_async._models._data import Data
+from flowbio_async._transfers._many import ItemResult
+
+DATA_COLUMNS = [("id", "Data ID"), ("filename", "Filename"), ("size", "Bytes"), ("path", "Path")]
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return value
+
+
+def add_concurrency(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--concurrency N``: the client-wide transfer limit for this run."""
+    parser.add_argument(
+        "--concurrency",
+        type=positive_int,
+        metavar="N",
+        help=f"{what} in flight at once (default 8)",
+    )
+
+
+def register(sub: Any, parent: argparse.ArgumentParser) -> None:
+    """Add ``data upload``."""
+    data = sub.add_parser("data", parents=[parent], help="generic data files")
+    data.set_defaults(command_parser=data)
+    verbs = data.add_subparsers(dest="data_verb", metavar="VERB")
+    upload = verbs.add_parser(
+        "upload",
+        parents=[parent],
+        help="upload data files (resumable; many at once)",
+        description="Upload one or more files as generic data. An interrupted upload "
+        "continues where it stopped when the same command is run again.",
+    )
+    upload.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files to upload")
+    upload.add_argument(
+        "--filename", metavar="NAME", help="store under this name (one PATH only; no spaces)"
+    )
+    upload.add_argument("--data-type", metavar="ID", help="data type identifier, e.g. bam")
+    upload.add_argument(
+        "--directory",
+        action="store_true",
+        help="each PATH is an archive (.zip/.tar/.tar.gz) the server unpacks",
+    )
+    add_concurrency(upload, "uploads")
+    add_command(upload, _upload)
+
+
+def _describe(path: Path, data: Any) -> dict[str, Any]:
+    return {"path": str(path), **data.model_dump(mode="json")}
+
+
+async def _upload(inv: Invocation) -> int:
+    args = inv.args
+    paths: list[Path] = args.paths
+    if args.filename is not None and len(paths) > 1:
+        raise CliUsageError("--filename needs exactly one PATH")
+    results: list[ItemResult[Path, Data]]
+    if len(paths) == 1:
+        # One file: upload_data, which also takes the --filename override; its errors
+        # propagate to the runner and are reported as the command's error.
+        data = await inv.client.data.upload_data(
+            paths[0], args.filename, args.data_type, args.directory
+        )
+        results = [ItemResult(paths[0], value=data)]
+    else:
+        results = await inv.client.data.upload_many(
+            paths, args.data_type, is_directory=args.directory
+        )
+    return report_items(inv.output, results, DATA_COLUMNS, _describe)

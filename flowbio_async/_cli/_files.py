@@ -1,0 +1,87 @@
+"""``files list|upload|download|delete``: the workspace Files API (contract §7, seed 004)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from flowbio_async._cli._command import Invocation, add_command
+
+
+def register(sub: Any, parent: argparse.ArgumentParser) -> None:
+    """Add the ``files`` group."""
+    files = sub.add_parser("files", parents=[parent], help="workspace files (Files API)")
+    files.set_defaults(command_parser=files)
+    verbs = files.add_subparsers(dest="files_verb", metavar="VERB")
+
+    def verb(name: str, help_text: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = verbs.add_parser(name, parents=[parent], help=help_text)
+        parser.add_argument(
+            "--workspace", required=True, metavar="ID", help="workspace id, e.g. ws_abc123"
+        )
+        return parser
+
+    listing = verb("list", "list files in a workspace")
+    listing.add_argument("--prefix", metavar="PREFIX", help="only keys under PREFIX, e.g. raw/")
+    listing.add_argument("--limit", type=int, metavar="N", help="at most N files (default 100)")
+    add_command(listing, _list)
+
+    upload = verb("upload", "upload a file (presigned upload above 500 MB)")
+    upload.add_argument("path", type=Path, metavar="PATH")
+    upload.add_argument("--path", dest="folder", metavar="FOLDER", help="folder, e.g. raw/")
+    upload.add_argument("--description", metavar="TEXT")
+    add_command(upload, _upload)
+
+    download = verb("download", "download a file by key")
+    download.add_argument("key", metavar="KEY")
+    download.add_argument(
+        # Kept as text: a trailing "/" means "a folder", which Path() would drop.
+        "--dest",
+        default=".",
+        metavar="PATH",
+        help="file, or folder ending in / (default .)",
+    )
+    add_command(download, _download)
+
+    delete = verb("delete", "delete a file by key")
+    delete.add_argument("key", metavar="KEY")
+    add_command(delete, _delete)
+
+
+FILE_COLUMNS = [("key", "Key"), ("name", "Name"), ("size", "Bytes")]
+
+
+async def _list(inv: Invocation) -> int:
+    args = inv.args
+    options: dict[str, Any] = {}
+    if args.prefix is not None:
+        options["prefix"] = args.prefix
+    if args.limit is not None:
+        options["limit"] = args.limit
+    files = await inv.client.files.list(workspace_id=args.workspace, **options)
+    inv.output.table([f.model_dump(mode="json") for f in files], FILE_COLUMNS)
+    return 0
+
+
+async def _upload(inv: Invocation) -> int:
+    args = inv.args
+    uploaded = await inv.client.files.upload(
+        args.path, workspace_id=args.workspace, path=args.folder, description=args.description
+    )
+    inv.output.result(uploaded, f"Uploaded {args.path} as {uploaded.key}")
+    return 0
+
+
+async def _download(inv: Invocation) -> int:
+    args = inv.args
+    saved = await inv.client.files.download(args.key, workspace_id=args.workspace, dest=args.dest)
+    inv.output.result({"key": args.key, "path": str(saved)}, f"Saved {args.key} to {saved}")
+    return 0
+
+
+async def _delete(inv: Invocation) -> int:
+    args = inv.args
+    await inv.client.files.delete(args.key, workspace_id=args.workspace)
+    inv.output.result({"key": args.key, "deleted": True}, f"Deleted {args.key}")
+    return 0

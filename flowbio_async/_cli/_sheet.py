@@ -1,0 +1,145 @@
+"""CSV sample sheets for ``samples upload-batch``: parsing and whole-sheet validation (#6).
+
+One sample per row. Reserved columns are ``name``, ``sample_type``, ``reads1``, ``reads2``,
+``project`` and ``organism``; every other column is a metadata identifier. Reads paths are
+resolved against the sheet's own directory. Validation collects every problem of every row
+before anything is uploaded, so a batch never half-uploads because of a typo in row 40.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flowbio_async._cli._exit import CliUsageError
+
+RESERVED = ("name", "sample_type", "reads1", "reads2", "project", "organism")
+
+
+@dataclass(frozen=True)
+class AttributeRule:
+    """What the server says about one metadata attribute, reduced to what rows are checked for."""
+
+    identifier: str
+    required: bool = False
+    required_for: frozenset[str] = frozenset()
+    options: frozenset[str] | None = None
+    """Allowed values, or ``None`` for free text."""
+
+
+@dataclass(frozen=True)
+class SheetRow:
+    """One data row (``row`` counts data rows from 1, header excluded)."""
+
+    row: int
+    name: str
+    sample_type: str | None
+    reads1: Path | None
+    reads2: Path | None
+    project: str | None
+    organism: str | None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def reads(self) -> dict[str, Path]:
+        """The reads files keyed ``reads1``/``reads2``, as ``upload_sample`` takes them."""
+        pairs = (("reads1", self.reads1), ("reads2", self.reads2))
+        return {key: path for key, path in pairs if path is not None}
+
+
+def parse_sheet(path: Path, default_sample_type: str | None) -> list[SheetRow]:
+    """Read every row of the CSV sheet at ``path``."""
+    if path.suffix.lower() != ".csv":
+        raise CliUsageError(f"sample sheet must be a .csv file (export it to CSV first): {path}")
+    try:
+        # utf-8-sig drops the BOM spreadsheet programs put before the first header.
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            headers = [h.strip() for h in reader.fieldnames or []]
+            if "name" not in headers:
+                raise CliUsageError(f"sample sheet {path} has no 'name' column")
+            records = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise CliUsageError(f"cannot read sample sheet {path}: {exc}") from None
+    return [
+        _row(number, record, path.parent, default_sample_type)
+        for number, record in enumerate(records, start=1)
+    ]
+
+
+def _row(
+    number: int, record: Mapping[str | None, object], base: Path, default_type: str | None
+) -> SheetRow:
+    cells = {
+        (key or "").strip(): value.strip()
+        for key, value in record.items()
+        if isinstance(value, str) and value.strip()
+    }
+    return SheetRow(
+        row=number,
+        name=cells.get("name", ""),
+        sample_type=cells.get("sample_type") or default_type,
+        reads1=_resolve(cells.get("reads1"), base),
+        reads2=_resolve(cells.get("reads2"), base),
+        project=cells.get("project"),
+        organism=cells.get("organism"),
+        metadata={key: value for key, value in cells.items() if key and key not in RESERVED},
+    )
+
+
+def _resolve(value: str | None, base: Path) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def validate_rows(
+    rows: Sequence[SheetRow],
+    sample_types: Collection[str],
+    rules: Sequence[AttributeRule],
+) -> list[dict[str, object]]:
+    """Every problem of every row, as ``{"row", "name", "message"}`` issues (empty = valid)."""
+    issues: list[dict[str, object]] = []
+    names = Counter(row.name for row in rows if row.name)
+    for row in rows:
+        for message in _row_problems(row, sample_types, rules, names):
+            issues.append({"row": row.row, "name": row.name, "message": message})
+    if not rows:
+        issues.append({"row": 0, "name": "", "message": "the sheet has no rows"})
+    return issues
+
+
+def _row_problems(
+    row: SheetRow,
+    sample_types: Collection[str],
+    rules: Sequence[AttributeRule],
+    names: Counter[str],
+) -> list[str]:
+    problems: list[str] = []
+    if not row.name:
+        problems.append("missing required value: name")
+    elif " " in row.name:
+        problems.append(f"name must not contain spaces: '{row.name}'")
+    elif names[row.name] > 1:
+        problems.append(f"name '{row.name}' appears on more than one row")
+    if row.sample_type is None:
+        problems.append("missing sample type: add a sample_type column or pass --sample-type")
+    elif row.sample_type not in sample_types:
+        problems.append(f"unknown sample type '{row.sample_type}'")
+    if row.reads1 is None:
+        problems.append("missing required value: reads1")
+    for label, reads in (("reads1", row.reads1), ("reads2", row.reads2)):
+        if reads is not None and not reads.is_file():
+            problems.append(f"{label} file not found: {reads}")
+    for rule in rules:
+        needed = rule.required or (row.sample_type in rule.required_for)
+        value = row.metadata.get(rule.identifier)
+        if needed and not value:
+            problems.append(f"missing required metadata: {rule.identifier}")
+        elif value and rule.options is not None and value not in rule.options:
+            allowed = ", ".join(sorted(rule.options))
+            problems.append(f"value '{value}' for {rule.identifier} is not one of: {allowed}")
+    return problems
