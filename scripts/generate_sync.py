@@ -505,9 +505,10 @@ def _adapt_block(lines: list[str], renames: dict[str, str]) -> list[str]:
         )
         if dropped and nxt is not None:
             edits.append((offset(tok.start), offset(nxt.start), ""))
-            end = _bare_name_end(tokens, index + 1) if tok.string == "await" else None
-            if end is not None:  # ``await pager``: awaiting an object, not a call
-                edits.append((offset(end), offset(end), f".{DUNDERS['__await__']}()"))
+            name_end = _bare_name_end(tokens, index + 1) if tok.string == "await" else None
+            if name_end is not None:  # ``await pager``: awaiting an object, not a call
+                at = offset(name_end)
+                edits.append((at, at, f".{DUNDERS['__await__']}()"))
         elif tok.string in ("anyio", "asyncio") and _is_run_call(tokens, index):
             target = tokens[index + 4]
             close = index + 5
