@@ -46,8 +46,12 @@ class ChunkSizer:
         self.ceiling = self.maximum
 
     def record_success(self, sent: int, elapsed: float) -> None:
-        """Grow after a full-sized chunk that went through quickly."""
-        if sent >= self.size and elapsed < self.target:
+        """Double the size after a chunk that went through quickly.
+
+        The read-ahead chunk was sized before the previous answer came, so a chunk one step
+        smaller than ``size`` still counts as full-sized; a short last chunk does not.
+        """
+        if elapsed < self.target and sent * 2 >= self.size:
             self.size = min(self.size * 2, self.ceiling)
 
     def shrink(self, *, too_large: bool = False) -> bool:
