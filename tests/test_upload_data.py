@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 import zipfile
 from pathlib import Path
@@ -111,8 +112,6 @@ async def test_bad_input_is_refused_before_any_byte(
             (client.data.upload_data(fake_zip, is_directory=True), "archive"),
             (client.data.upload_many([good, tmp_path / "missing.txt"]), "does not exist"),
         ]
-        import os
-
         if os.geteuid() != 0:  # root reads anything; the check is meaningful for users only
             cases.append((client.data.upload_data(unreadable), "cannot read"))
         for call, message in cases:
@@ -156,6 +155,6 @@ async def test_progress_callback_sees_every_byte(flow_server: FlowServer, tmp_pa
     events: list[ProgressEvent] = []
     async with logged_in(flow_server, tmp_path / "state", chunk_size=CHUNK) as client:
         await client.data.upload_data(path, progress=events.append)
-    assert [e.kind for e in events][0] == "start"
+    assert events[0].kind == "start"
     assert events[-1].kind == "finish" and events[-1].ok
     assert events[-1].completed == events[-1].total == path.stat().st_size
