@@ -30,6 +30,8 @@ from flowbio_async._errors import (
     BadRequestError,
     BulkDownloadFailedError,
     ConfigurationError,
+    DestinationExistsError,
+    DestinationNotWritableError,
     FlowApiError,
     FlowConnectionError,
     FlowError,
@@ -49,6 +51,7 @@ from flowbio_async._errors import (
 )
 from flowbio_async._http import RateLimitInfo
 from flowbio_async._models._data import Data, DataType
+from flowbio_async._models._downloads import BulkDownloadJob, DownloadReport, DownloadResult
 from flowbio_async._models._executions import Execution
 from flowbio_async._models._files import DownloadLink, LargeUploadTicket, WorkspaceFile
 from flowbio_async._models._projects import Project
@@ -76,12 +79,17 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BulkDownloadFailedError",
+    "BulkDownloadJob",
     "ClientConfig",
     "ConfigurationError",
     "Credentials",
     "Data",
     "DataType",
+    "DestinationExistsError",
+    "DestinationNotWritableError",
     "DownloadLink",
+    "DownloadReport",
+    "DownloadResult",
     "EnvCredentials",
     "Execution",
     "FlowApiError",
