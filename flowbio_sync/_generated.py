@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Generic, Self
 
@@ -14,6 +14,8 @@ from flowbio_async import (
     Data,
     DataType,
     DownloadLink,
+    DownloadReport,
+    DownloadResult,
     Execution,
     ItemResult,
     LargeUploadTicket,
@@ -35,8 +37,10 @@ from flowbio_async._client import AsyncClient
 from flowbio_async._http import QueryParams
 from flowbio_async._pagination import AsyncPager, T
 from flowbio_async._resources._data import DataResource as AsyncDataResource
+from flowbio_async._resources._data_downloads import DataOrId
 from flowbio_async._resources._data_reads import DateLike
 from flowbio_async._resources._data_uploads import PathLike
+from flowbio_async._resources._download_support import Dest, ProgressArg
 from flowbio_async._resources._executions import ExecutionResource as AsyncExecutionResource
 from flowbio_async._resources._executions_reads import (
     DateLike as _flowbio_async_resources_executions_reads_DateLike,
@@ -374,6 +378,72 @@ class DataResource:
             is_directory=is_directory,
             progress=progress,
             resume=resume,
+            fail_fast=fail_fast,
+        )
+
+    def download(
+        self,
+        data_or_id: DataOrId,
+        dest: Dest = ".",
+        *,
+        overwrite: bool = False,
+        progress: ProgressArg = None,
+    ) -> DownloadResult:
+        """Download one data file to ``dest`` (a file path, or a directory to keep its name).
+
+        Streams into ``<name>.part``, resumes an earlier partial download, verifies size and
+        md5 (when Flow knows it) and renames atomically. A complete copy already at ``dest``
+        is skipped (``result.status == "skipped"``) unless ``overwrite=True``.
+
+        Example:
+            ```python
+            result = client.data.download("42", "downloads/")
+            print(result.path, result.size, result.md5)
+            ```
+        """
+        progress = self._portal.callback(progress)
+        return self._portal.call_with_callbacks(
+            [progress],
+            self._async.download,
+            data_or_id=data_or_id,
+            dest=dest,
+            overwrite=overwrite,
+            progress=progress,
+        )
+
+    def download_many(
+        self,
+        items: Iterable[DataOrId],
+        dest: Dest = ".",
+        *,
+        overwrite: bool = False,
+        progress: ProgressArg = None,
+        log: Dest | None = None,
+        fail_fast: bool = False,
+    ) -> DownloadReport[DataOrId]:
+        """Download many data files into the directory ``dest``, concurrently.
+
+        At most ``config.max_concurrency`` transfers run at once (shared with every other
+        transfer of the client). The report lists each item as done, skipped (already
+        complete) or failed with its typed error; ``log`` appends one JSON line per item.
+
+        Example:
+            ```python
+            report = client.data.download_many(["1", "2", "3"], "downloads/",
+                                                     log="downloads/log.jsonl")
+            for item in report.failed:
+                print(item.item, item.error)
+            ```
+        """
+        progress = self._portal.callback(progress)
+        return self._portal.call_with_callbacks(
+            [progress],
+            self._async.download_many,
+            items=items,
+            dest=dest,
+            overwrite=overwrite,
+            progress=progress,
+            log=log,
             fail_fast=fail_fast,
         )
 

@@ -246,9 +246,8 @@ class Portal:
                 return await fn(*args, **kwargs)
             finally:
                 with anyio.CancelScope(shield=True):
-                    for relay in callbacks:
-                        if isinstance(relay, _Relay):
-                            await relay.drain()
+                    for relay in _flatten(callbacks):
+                        await relay.drain()
 
         return self.call(run)
 
@@ -291,13 +290,21 @@ class Portal:
     def callback(self, fn: T) -> T:
         """Wrap a sync callback so the loop only queues calls; a worker thread runs them.
 
-        Anything that is not callable (``None``, a flag) is returned unchanged.
+        A list or tuple of callbacks is wrapped item by item; anything else that is not
+        callable (``None``, a flag) is returned unchanged.
         """
-        return cast(T, _Relay(fn, self._group())) if callable(fn) else fn
+        return self._relay(fn, _Relay)
 
     def async_callback(self, fn: T) -> T:
         """Like :meth:`callback` for parameters that expect an awaitable result."""
-        return cast(T, _AsyncRelay(fn, self._group())) if callable(fn) else fn
+        return self._relay(fn, _AsyncRelay)
+
+    def _relay(self, fn: T, kind: type[_Relay]) -> T:
+        if callable(fn):
+            return cast(T, kind(fn, self._group()))
+        if isinstance(fn, list | tuple):
+            return cast(T, type(fn)(self._relay(item, kind) for item in fn))
+        return fn
 
     def _group(self) -> anyio.abc.TaskGroup:
         group = self._state.group
@@ -320,6 +327,14 @@ class Portal:
     def wait(self, future: Future[_Outcome[T]], finished: threading.Event) -> T:
         """Block on a task started with :meth:`start` (Ctrl-C cancels it)."""
         return self._wait(future, finished).unwrap()
+
+
+def _flatten(callbacks: Sequence[object]) -> Iterator[_Relay]:
+    for item in callbacks:
+        if isinstance(item, _Relay):
+            yield item
+        elif isinstance(item, list | tuple):
+            yield from _flatten(item)
 
 
 class _AcloseOnExit(AbstractContextManager[None]):

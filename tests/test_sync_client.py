@@ -188,28 +188,44 @@ def test_ctrl_c_during_an_upload_cancels_it_and_it_resumes(
         assert flow_server.counters()["upload"] < 32 + chunks_before  # resumed, not restarted
 
 
-def test_ctrl_c_during_a_download_leaves_no_final_file(
-    client: Client, flow_server: FlowServer, tmp_path: Path
+def test_ctrl_c_during_a_download_cancels_it_and_leaves_no_final_file(
+    flow_server: FlowServer, tmp_path: Path
 ) -> None:
-    if not hasattr(client.data, "download"):
-        pytest.skip("client.data.download has not landed yet (#4)")
-    source = tmp_path / "payload.bin"
-    _file(source, 8 * MiB)
-    data = client.data.upload_data(source)
-    flow_server.add_fault("latency", path="^/(api|files)/downloads/", seconds=0.2, count=0)
-    interrupted = threading.Event()
+    config = _config(tmp_path, download_buffer_size=256 * 1024)
+    with Client(flow_server.url, config) as client:
+        client.log_in(DEMO)
+        source = tmp_path / "payload.bin"
+        _file(source, 8 * MiB)
+        data = client.data.upload_data(source)
+        flow_server.reset()
+        # The first response is cut after 1 MiB; the resuming request then stalls for a long
+        # time, so the download is surely still running when Ctrl-C lands, and it only ends
+        # early if the cancellation really reaches the task.
+        downloads = "^/(api|files)/downloads/"
+        flow_server.add_fault("cut", path=downloads, bytes=MiB, nth=1, count=1)
+        flow_server.add_fault("stall", path=downloads, seconds=60, nth=2, count=0)
+        interrupted = threading.Event()
 
-    def interrupt(event: ProgressEvent) -> None:
-        if not interrupted.is_set():
-            interrupted.set()
-            _thread.interrupt_main()
+        def interrupt(event: ProgressEvent) -> None:
+            if event.kind == "advance" and not interrupted.is_set():
+                interrupted.set()
+                _thread.interrupt_main()  # what Ctrl-C does to the main thread
 
-    dest = tmp_path / "out"
-    dest.mkdir()
-    with pytest.raises(KeyboardInterrupt):
-        client.data.download(data.id, dest, progress=interrupt)  # type: ignore[attr-defined]
-    flow_server.clear_faults()
-    assert not (dest / "payload.bin").exists()
+        dest = tmp_path / "out"
+        dest.mkdir()
+        tasks_before = _loop_tasks(client)
+        with pytest.raises(KeyboardInterrupt):
+            client.data.download(data.id, dest, progress=interrupt)
+        assert interrupted.is_set()
+        assert _loop_tasks(client) == tasks_before  # the download task was cancelled, not left
+        flow_server.clear_faults()
+        assert not (dest / "payload.bin").exists()
+        assert client.data.download(data.id, dest).path == dest / "payload.bin"  # resumable
+
+
+def _loop_tasks(client: Client) -> int:
+    """Tasks alive on the client's private loop (counted on the loop itself)."""
+    return client._portal._portal.call(lambda: len(asyncio.all_tasks()))
 
 
 def test_closed_client_refuses_calls(flow_server: FlowServer, tmp_path: Path) -> None:
