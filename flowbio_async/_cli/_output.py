@@ -8,6 +8,7 @@ error is the official CLI's document ``{"message", "status_code"?, "errors"?, "p
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ def jsonable(value: Any) -> Any:
     """Turn models, paths, datetimes and containers into plain JSON values."""
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json", by_alias=False)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):
         return {str(key): jsonable(item) for key, item in value.items()}
     if isinstance(value, list | tuple | set | frozenset):

@@ -1,0 +1,273 @@
+"""``flowbio-async`` uploads, downloads, samples, catalogue and workspace files (#6).
+
+The real command runs in a subprocess against the local server; bytes are compared after a
+full upload-then-download round trip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+from cli_helpers import Cli, interrupt
+
+from flowbio_async.testing import FlowServer
+
+
+@pytest.fixture(scope="module")
+def cli(flow_server: FlowServer, tmp_path_factory: pytest.TempPathFactory) -> Cli:
+    logged_in = Cli(flow_server.url, tmp_path_factory.mktemp("home"))
+    code, screen = logged_in.login()
+    assert code == 0, screen
+    return logged_in
+
+
+def _files(folder: Path, sizes: dict[str, int]) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, size in sizes.items():
+        path = folder / name
+        path.write_bytes(os.urandom(size))
+        paths.append(path)
+    return paths
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def test_upload_then_download_round_trips_byte_exact(cli: Cli, tmp_path: Path) -> None:
+    sizes = {"empty.bin": 0, "one.bin": 1, "odd.fastq": 1_234_567, "chunked.bin": 3 << 20}
+    paths = _files(tmp_path / "src", sizes)
+    up = cli("data", "upload", *map(str, paths), "--json", "--concurrency", "3")
+    assert up.code == 0, up.stderr
+    document = up.json()
+    assert document["counts"] == {"ok": 4, "failed": 0}
+    ids = {Path(r["path"]).name: r["id"] for r in document["results"]}
+    assert set(ids) == set(sizes)
+
+    dest = tmp_path / "dest"
+    down = cli("download", *ids.values(), "--dest", str(dest), "--json")
+    assert down.code == 0, down.stderr
+    assert {r["status"] for r in down.json()["results"]} == {"downloaded"}
+    for path in paths:
+        assert _md5(dest / path.name) == _md5(path), path.name
+
+    again = cli("--json", "download", *ids.values(), "--dest", str(dest))
+    assert again.code == 0
+    assert {r["status"] for r in again.json()["results"]} == {"skipped"}
+
+
+def test_single_upload_with_filename_and_human_output(cli: Cli, tmp_path: Path) -> None:
+    (path,) = _files(tmp_path, {"local name.txt": 10})
+    done = cli("data", "upload", str(path), "--filename", "stored_name.txt")
+    assert done.code == 0, done.stderr
+    data_id, filename, size, _ = done.stdout.strip().split("\t")
+    assert (filename, size) == ("stored_name.txt", "10")
+    fetched = cli("download", data_id, "--dest", str(tmp_path / "out"))
+    assert fetched.code == 0, fetched.stderr
+    assert (tmp_path / "out" / "stored_name.txt").read_bytes() == path.read_bytes()
+
+
+def test_filename_with_many_paths_and_spaces_are_usage_errors(cli: Cli, tmp_path: Path) -> None:
+    a, b = _files(tmp_path, {"a.txt": 1, "b.txt": 1})
+    assert cli("data", "upload", str(a), str(b), "--filename", "x.txt").code == 2
+    spaced = cli("data", "upload", str(a), "--filename", "with space.txt", "--json")
+    assert spaced.code == 2
+    assert "spaces" in spaced.error_json()["message"]
+    assert cli("data", "upload", str(tmp_path / "missing.txt")).code == 2
+
+
+def test_refused_data_type_is_exit_5_with_the_official_error_document(
+    cli: Cli, tmp_path: Path
+) -> None:
+    (path,) = _files(tmp_path, {"x.bin": 5})
+    done = cli("--json", "data", "upload", str(path), "--data-type", "no-such-type")
+    assert done.code == 5
+    error = done.error_json()
+    assert error["status_code"] == 400
+    assert "no-such-type" in error["message"]
+    assert done.stdout == ""
+
+
+def test_unknown_data_id_is_exit_4(cli: Cli, tmp_path: Path) -> None:
+    done = cli("download", "987654321", "--dest", str(tmp_path), "--json")
+    assert done.code == 4
+    assert done.error_json()["status_code"] == 404
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_many_downloads_report_each_item_and_exit_with_the_first_failure(
+    cli: Cli, tmp_path: Path
+) -> None:
+    (path,) = _files(tmp_path / "src", {"good.bin": 1000})
+    data_id = cli("data", "upload", str(path), "--json").json()["results"][0]["id"]
+    done = cli("download", data_id, "987654321", "--dest", str(tmp_path / "d"), "--json")
+    assert done.code == 4
+    results = done.json()["results"]
+    assert [r["ok"] for r in results] == [True, False]
+    assert results[1]["error"]["status_code"] == 404
+    assert (tmp_path / "d" / "good.bin").read_bytes() == path.read_bytes()
+
+
+def test_ctrl_c_exits_130_and_the_same_command_resumes(
+    cli: Cli, flow_server: FlowServer, tmp_path: Path
+) -> None:
+    (path,) = _files(tmp_path / "src", {"big.bin": 8 << 20})
+    data_id = cli("data", "upload", str(path), "--json").json()["results"][0]["id"]
+    dest = tmp_path / "dest"
+    # The first response is cut after 1 MiB; the client's Range retry then stalls, so the
+    # command is busy downloading, with 1 MiB in its part file, when Ctrl-C arrives.
+    where = f"/downloads/{data_id}/"
+    flow_server.add_fault("cut", path=where, bytes=1 << 20)
+    stall = flow_server.add_fault("stall", path=where, nth=2, seconds=60)
+    try:
+        process = cli.popen("download", data_id, "--dest", str(dest), "--no-progress")
+        deadline = time.monotonic() + 60
+        while not _applied(flow_server, stall["path"], "stall"):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the download never reached the stall"
+            time.sleep(0.05)
+        interrupt(process)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        flow_server.clear_faults()
+    assert process.returncode == 130, stderr
+    assert "resume" in stderr
+    assert not (dest / "big.bin").exists()
+    assert (dest / "big.bin.part").stat().st_size > 0
+
+    resumed = cli("download", data_id, "--dest", str(dest), "--json")
+    assert resumed.code == 0, resumed.stderr
+    assert resumed.json()["results"][0]["resumed_from"] >= 1 << 20
+    assert _md5(dest / "big.bin") == _md5(path)
+    assert not (dest / "big.bin.part").exists()
+
+
+def _applied(server: FlowServer, path: str, action: str) -> bool:
+    return any(
+        rule["path"] == path and rule["action"] == action and rule["applied"] >= 1
+        for rule in server.faults()
+    )
+
+
+def _write_reads(folder: Path, name: str) -> Path:
+    path = folder / name
+    path.write_text("@r1\nACGTACGT\n+\nIIIIIIII\n")
+    return path
+
+
+def test_samples_upload_paired_with_metadata(cli: Cli, tmp_path: Path) -> None:
+    r1, r2 = _write_reads(tmp_path, "s_R1.fq"), _write_reads(tmp_path, "s_R2.fq")
+    done = cli(
+        "samples", "upload", "--json",
+        "--name", "cli_paired", "--sample-type", "RNA-Seq",
+        "--reads1", str(r1), "--reads2", str(r2),
+        "--metadata", "scientist=Ada", "--metadata", "strandedness=reverse",
+        "--organism", "Hs",
+    )  # fmt: skip
+    assert done.code == 0, done.stderr
+    assert done.json()["id"]
+
+
+def test_samples_upload_missing_required_metadata_is_exit_5(cli: Cli, tmp_path: Path) -> None:
+    r1 = _write_reads(tmp_path, "m_R1.fq")
+    done = cli(
+        "samples", "upload", "--json", "--name", "cli_missing", "--sample-type", "RNA-Seq",
+        "--reads1", str(r1),
+    )  # fmt: skip
+    assert done.code == 5
+    assert done.error_json()["errors"]
+    assert cli("samples", "upload", "--name", "x", "--sample-type", "RNA-Seq").code == 2
+    bad_pair = cli(
+        "samples", "upload", "--name", "x", "--sample-type", "RNA-Seq", "--reads1", str(r1),
+        "--metadata", "novalue",
+    )  # fmt: skip
+    assert bad_pair.code == 2
+
+
+def test_upload_batch_validates_every_row_before_uploading(
+    cli: Cli, flow_server: FlowServer, tmp_path: Path
+) -> None:
+    _write_reads(tmp_path, "a_R1.fq")
+    _write_reads(tmp_path, "b_R1.fq")
+    sheet = tmp_path / "bad.csv"
+    sheet.write_text(
+        "name,reads1,sample_type,scientist,strandedness\n"
+        "good_row,a_R1.fq,RNA-Seq,Ada,forward\n"
+        "bad row,missing.fq,RNA-Seq,,sideways\n"
+    )
+    flow_server.reset_counters()
+    done = cli("samples", "upload-batch", str(sheet), "--json")
+    assert done.code == 2
+    messages = [e["message"] for e in done.error_json()["errors"]]
+    assert all(e["row"] == 2 for e in done.error_json()["errors"])
+    assert any("spaces" in m for m in messages)
+    assert any("not found" in m for m in messages)
+    assert any("scientist" in m for m in messages)
+    assert any("sideways" in m for m in messages)
+    assert flow_server.counters().get("upload_sample", 0) == 0  # nothing was sent
+
+
+def test_upload_batch_uploads_one_sample_per_row(cli: Cli, tmp_path: Path) -> None:
+    for name in ("c_R1.fq", "c_R2.fq", "d_R1.fq"):
+        _write_reads(tmp_path, name)
+    sheet = tmp_path / "good.csv"
+    sheet.write_text(
+        "name,reads1,reads2,scientist,strandedness\n"
+        "batch_c,c_R1.fq,c_R2.fq,Ada,forward\n"
+        "batch_d,d_R1.fq,,Grace,reverse\n"
+    )
+    done = cli("samples", "upload-batch", str(sheet), "--sample-type", "RNA-Seq", "--json")
+    assert done.code == 0, done.stderr
+    results = done.json()["results"]
+    assert [(r["row"], r["name"]) for r in results] == [(1, "batch_c"), (2, "batch_d")]
+    assert all(r["id"] for r in results)
+
+
+def test_catalogue_listings(cli: Cli) -> None:
+    types = cli("samples", "types", "--json")
+    assert types.code == 0, types.stderr
+    assert "RNA-Seq" in {t["identifier"] for t in types.json()}
+    metadata = cli("samples", "metadata", "--json").json()
+    assert any(a["identifier"] == "strandedness" and a["options"] for a in metadata)
+    organisms = cli("organisms", "--json").json()
+    assert {"Hs", "Mm"} <= {o["id"] for o in organisms}
+    projects = cli("--json", "projects").json()
+    assert len(projects) == len({p["id"] for p in projects}) > 10  # every page, no repeats
+    human = cli("organisms")
+    assert "Homo sapiens" in human.stdout
+
+
+def test_catalogue_reads_work_anonymously(flow_server: FlowServer, tmp_path: Path) -> None:
+    anonymous = Cli(flow_server.url, tmp_path / "nobody")
+    assert anonymous("samples", "types").code == 0
+    assert anonymous("projects").code == 2  # needs a login, and there is no terminal
+
+
+def test_workspace_files_round_trip(cli: Cli, tmp_path: Path) -> None:
+    (path,) = _files(tmp_path / "src", {"variants.vcf": 300_001})
+    ws = ["--workspace", "ws_cli_test"]
+    up = cli("files", "upload", str(path), *ws, "--path", "raw/", "--json")
+    assert up.code == 0, up.stderr
+    key = up.json()["key"]
+    listed = cli("files", "list", *ws, "--prefix", "raw/", "--json")
+    assert key in {f["key"] for f in listed.json()}
+    got = cli("files", "download", key, *ws, "--dest", f"{tmp_path / 'out'}/", "--json")
+    assert got.code == 0, got.stderr
+    assert Path(got.json()["path"]).read_bytes() == path.read_bytes()
+    assert cli("files", "delete", key, *ws).code == 0
+    assert key not in {f["key"] for f in cli("files", "list", *ws, "--json").json()}
+    assert cli("files", "delete", key, *ws).code == 4
+
+
+def test_progress_never_reaches_stdout_and_json_is_one_document(cli: Cli, tmp_path: Path) -> None:
+    (path,) = _files(tmp_path, {"p.bin": 2 << 20})
+    done = cli("data", "upload", str(path), "--json")
+    assert done.code == 0
+    assert json.loads(done.stdout)  # exactly one document, nothing else on stdout
+    assert done.stdout.count("\n") == 1
