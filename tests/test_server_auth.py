@@ -24,7 +24,12 @@ def server() -> Iterator[FlowServer]:
 @pytest.fixture(autouse=True)
 def _reset(server: FlowServer) -> Iterator[None]:
     yield
-    server.set(access_token_ttl=300, anonymous_downgrade=False, rotate_refresh_token=True)
+    server.set(
+        access_token_ttl=300,
+        anonymous_downgrade=False,
+        rotate_refresh_token=True,
+        problem_details=False,
+    )
     server.reset()
 
 
@@ -142,3 +147,14 @@ def test_logout_clears_the_cookie(server: FlowServer) -> None:
         assert response.status_code == 200
         assert 'flow_refresh_token=""' in response.headers["set-cookie"]
         assert client.get("token").status_code == 400
+
+
+def test_problem_details_mode(server: FlowServer) -> None:
+    server.set(problem_details=True)
+    with api(server) as client:
+        missing = client.get("projects/999")
+        bad = client.get("projects/owned", params={"count": 1000})
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    assert missing.json()["code"] == "not_found" and missing.json()["status"] == 404
+    assert bad.json()["detail"] == "Cannot request more than 100 items"

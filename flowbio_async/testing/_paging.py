@@ -96,10 +96,11 @@ SORTS = {
 }
 
 
-def sort_order(request: Request, default: str, allowed: Sequence[str]) -> str:
-    """ORDER BY text for ``?sort=`` (unknown values fall back to ``default``)."""
+def sort_order(request: Request, default: str, allowed: Sequence[str], alias: str) -> str:
+    """ORDER BY text for ``?sort=`` on table ``alias`` (unknown values use ``default``)."""
     wanted = request.query_params.get("sort", default)
-    return SORTS[wanted if wanted in allowed else default]
+    columns = SORTS[wanted if wanted in allowed else default].split(", ")
+    return ", ".join(f"{alias}.{column}" for column in columns)
 
 
 def timestamp(value: str) -> int:

@@ -282,21 +282,26 @@ async def projects_search(request: Request) -> JSONResponse:
         marks = ",".join("?" for _ in types)
         clause = f"p.id IN (SELECT project FROM samples WHERE sample_type IN ({marks}))"  # noqa: S608
         query.add(clause, *types)
-    query.order = "p." + sort_order(
-        request, "-created", ("-created", "created", "name", "-name")
-    ).replace(", id", ", p.id")
+    query.order = sort_order(request, "-created", ("-created", "created", "name", "-name"), "p")
     return paged(request, query, "projects", _render_projects)
 
 
-def visible_project(request: Request, user: Row | None) -> Row:
-    """The project named in the path, or 404 when unknown or invisible."""
-    query = Query(v.PROJECT_SELECT)
-    query.add("p.id = ?", request.path_params["project_id"])
-    query.add(v.PROJECT_VISIBLE, v.uid(user))
+def visible_row(
+    request: Request, user: Row | None, select: str, visible: str, alias: str, param: str
+) -> Row:
+    """The row whose id is the path parameter ``param``, or 404 when unknown or invisible."""
+    query = Query(select)
+    query.add(f"{alias}.id = ?", request.path_params[param])
+    query.add(visible, v.uid(user))
     rows = query.rows(request)
     if not rows:
         raise not_found()
     return rows[0]
+
+
+def visible_project(request: Request, user: Row | None) -> Row:
+    """The project named in the path, or 404."""
+    return visible_row(request, user, v.PROJECT_SELECT, v.PROJECT_VISIBLE, "p", "project_id")
 
 
 async def project_detail(request: Request) -> JSONResponse:
@@ -410,9 +415,7 @@ def _sample_query(request: Request, user: Row | None) -> Query:
                 name,
                 like(value),
             )
-    query.order = "s." + sort_order(
-        request, "-created", ("-created", "created", "name", "-name")
-    ).replace(", id", ", s.id")
+    query.order = sort_order(request, "-created", ("-created", "created", "name", "-name"), "s")
     return query
 
 
@@ -440,13 +443,7 @@ async def samples_owned(request: Request) -> JSONResponse:
 
 def visible_sample(request: Request, user: Row | None) -> Row:
     """The sample named in the path, or 404."""
-    query = Query(v.SAMPLE_SELECT)
-    query.add("s.id = ?", request.path_params["sample_id"])
-    query.add(v.SAMPLE_VISIBLE, v.uid(user))
-    rows = query.rows(request)
-    if not rows:
-        raise not_found()
-    return rows[0]
+    return visible_row(request, user, v.SAMPLE_SELECT, v.SAMPLE_VISIBLE, "s", "sample_id")
 
 
 async def sample_detail(request: Request) -> JSONResponse:
@@ -484,13 +481,7 @@ def _render_data(rows: Sequence[Row]) -> list[dict[str, Any]]:
 
 def visible_data(request: Request, user: Row | None) -> Row:
     """The data row named in the path (ready and visible), or 404."""
-    query = Query(v.DATA_SELECT)
-    query.add("d.id = ?", request.path_params["data_id"])
-    query.add(v.DATA_VISIBLE, v.uid(user))
-    rows = query.rows(request)
-    if not rows:
-        raise not_found()
-    return rows[0]
+    return visible_row(request, user, v.DATA_SELECT, v.DATA_VISIBLE, "d", "data_id")
 
 
 def _head(request: Request, row: Row, size: int = 8192) -> bytes:
@@ -576,9 +567,9 @@ async def data_search(request: Request) -> JSONResponse:
     if params.get("sample"):
         query.add("CAST(d.sample AS TEXT) = ?", params["sample"])
     add_created_filters(request, query, "d.created")
-    query.order = "d." + sort_order(
-        request, "-created", ("-created", "created", "filename", "-filename")
-    ).replace(", id", ", d.id")
+    query.order = sort_order(
+        request, "-created", ("-created", "created", "filename", "-filename"), "d"
+    )
     return paged(request, query, "data", _render_data)
 
 
@@ -606,9 +597,7 @@ async def executions_search(request: Request) -> JSONResponse:
     if "owned" in params and read_bool(params["owned"]):
         query.add("e.owner = ?", v.uid(user))
     add_created_filters(request, query, "e.created")
-    query.order = "e." + sort_order(request, "-created", ("-created", "created")).replace(
-        ", id", ", e.id"
-    )
+    query.order = sort_order(request, "-created", ("-created", "created"), "e")
     store = store_of(request)
     return_data = read_bool(params.get("return_data"))
 
@@ -627,14 +616,9 @@ async def executions_search(request: Request) -> JSONResponse:
 async def execution_detail(request: Request) -> JSONResponse:
     """``/executions/<id>`` with its output files (contract §4.7, §8 row 26)."""
     user = current_user(request)
-    query = Query(v.EXECUTION_SELECT)
-    query.add("e.id = ?", request.path_params["execution_id"])
-    query.add(v.EXECUTION_VISIBLE, v.uid(user))
-    rows = query.rows(request)
-    if not rows:
-        raise not_found()
-    outputs = store_of(request).execution_outputs(rows[0]["id"])
-    return JSONResponse(v.execution_detail(rows[0], outputs, user))
+    row = visible_row(request, user, v.EXECUTION_SELECT, v.EXECUTION_VISIBLE, "e", "execution_id")
+    outputs = store_of(request).execution_outputs(row["id"])
+    return JSONResponse(v.execution_detail(row, outputs, user))
 
 
 # -- global search (docs site only, contract §4.8) --------------------------------------------

@@ -154,6 +154,7 @@ class Store:
         for sub in ("blobs", "uploads", "archives", "workspace"):
             (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
+        self._secret: bytes | None = None
         self._db = sqlite3.connect(
             self.data_dir / "flow.sqlite3", check_same_thread=False, isolation_level=None
         )
@@ -223,12 +224,14 @@ class Store:
 
     def secret(self) -> bytes:
         """The JWT signing key, created once and kept so tokens survive a restart."""
-        with self._lock:
-            value = self.get_meta("jwt_secret")
-            if value is None:
-                value = secrets.token_hex(32)
-                self.set_meta("jwt_secret", value)
-        return bytes.fromhex(value)
+        if self._secret is None:
+            with self._lock:
+                value = self.get_meta("jwt_secret")
+                if value is None:
+                    value = secrets.token_hex(32)
+                    self.set_meta("jwt_secret", value)
+                self._secret = bytes.fromhex(value)
+        return self._secret
 
     # -- users ------------------------------------------------------------------------------
     def create_user(
