@@ -14,7 +14,7 @@ import logging
 import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -249,6 +249,19 @@ def _map_transport_error(exc: httpx.TransportError, method: str, url: str) -> Fl
     return FlowConnectionError(f"{type(exc).__name__} during {where}: {detail}")
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One logical request, as re-sent by retries, the 401 refresh and redirects."""
+
+    method: str
+    url: str
+    params: QueryParams | None
+    content: dict[str, Any]
+    headers: Mapping[str, str] | None
+    authenticated: bool
+    timeout: Timeout
+
+
 class HttpClient:
     """Pool, cookie jar, credentials, retries and error mapping for one client.
 
@@ -357,18 +370,10 @@ class HttpClient:
             content["data"] = dict(data)
         if files is not None:
             content["files"] = dict(files)
-        raw = await self._exchange(
-            method.upper(),
-            self.url_for(url),
-            params=params,
-            content=content,
-            headers=headers,
-            authenticated=authenticated,
-            retry=retry,
-            timeout=timeout,
-            raise_for_status=raise_for_status,
-            stream=False,
+        call = _Call(
+            method.upper(), self.url_for(url), params, content, headers, authenticated, timeout
         )
+        raw = await self._exchange(call, retry=retry, raise_for_status=raise_for_status)
         return Response(
             raw.status_code,
             Headers(raw.headers.multi_items()),
@@ -389,15 +394,8 @@ class HttpClient:
         raise_for_status: bool = True,
     ) -> AbstractAsyncContextManager[StreamResponse]:
         """Send a request and stream the answer body inside ``async with``."""
-        return self._stream(
-            method.upper(),
-            self.url_for(url),
-            params=params,
-            headers=headers,
-            authenticated=authenticated,
-            timeout=timeout,
-            raise_for_status=raise_for_status,
-        )
+        call = _Call(method.upper(), self.url_for(url), params, {}, headers, authenticated, timeout)
+        return self._stream(call, raise_for_status)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -405,29 +403,8 @@ class HttpClient:
     # -- internals ---------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def _stream(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: QueryParams | None,
-        headers: Mapping[str, str] | None,
-        authenticated: bool,
-        timeout: Timeout,  # noqa: ASYNC109 - per-operation httpx timeout, not a deadline
-        raise_for_status: bool,
-    ) -> AsyncIterator[StreamResponse]:
-        raw = await self._exchange(
-            method,
-            url,
-            params=params,
-            content={},
-            headers=headers,
-            authenticated=authenticated,
-            retry=None,
-            timeout=timeout,
-            raise_for_status=raise_for_status,
-            stream=True,
-        )
+    async def _stream(self, call: _Call, raise_for_status: bool) -> AsyncIterator[StreamResponse]:
+        raw = await self._exchange(call, retry=None, raise_for_status=raise_for_status, stream=True)
         try:
             yield StreamResponse(raw)
         finally:
@@ -444,31 +421,19 @@ class HttpClient:
         )
 
     async def _exchange(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: QueryParams | None,
-        content: dict[str, Any],
-        headers: Mapping[str, str] | None,
-        authenticated: bool,
-        retry: bool | None,
-        timeout: Timeout,  # noqa: ASYNC109 - per-operation httpx timeout, not a deadline
-        raise_for_status: bool,
-        stream: bool,
+        self, call: _Call, *, retry: bool | None, raise_for_status: bool, stream: bool = False
     ) -> httpx.Response:
         """The request loop: connect retries, policy retries, one refresh on 401, errors."""
+        method, url = call.method, call.url
         retry_policy = (method in IDEMPOTENT_METHODS) if retry is None else retry
         attempts = connect_attempts = 0
         refreshed = False
         while True:
-            if authenticated and self.auth.due(_seconds(self.config.refresh_margin)):
+            if call.authenticated and self.auth.due(_seconds(self.config.refresh_margin)):
                 await self._refresh(self.auth.generation)
             generation = self.auth.generation
             try:
-                response = await self._send_following(
-                    method, url, params, content, headers, authenticated, timeout, stream
-                )
+                response = await self._send_following(call, stream)
             except httpx.UnsupportedProtocol as exc:
                 raise ConfigurationError(f"unsupported URL {redact_url(url)!r}: {exc}") from None
             except httpx.TransportError as exc:
@@ -519,54 +484,36 @@ class HttpClient:
                 str(response.request.url),
             )
 
-    async def _send_following(
-        self,
-        method: str,
-        url: str,
-        params: QueryParams | None,
-        content: dict[str, Any],
-        headers: Mapping[str, str] | None,
-        authenticated: bool,
-        timeout: Timeout,  # noqa: ASYNC109 - per-operation httpx timeout, not a deadline
-        stream: bool,
-    ) -> httpx.Response:
+    async def _send_following(self, call: _Call, stream: bool) -> httpx.Response:
         """Send once, following GET/HEAD redirects with credentials decided per hop."""
-        request = self._build(method, url, params, content, headers, authenticated, timeout)
+        request = self._build(call)
         for _ in range(_MAX_REDIRECTS + 1):
             response = await self._client.send(request, stream=stream)
             location = response.headers.get("location")
             if (
                 response.status_code not in _REDIRECTS
                 or not location
-                or method not in {"GET", "HEAD"}
+                or call.method not in {"GET", "HEAD"}
             ):
                 return response
             await response.aclose()
             target = urljoin(str(response.url), location)
             # Presigned or foreign hosts never get the bearer token (contract §8 row 20, §7).
-            request = self._build(method, target, None, {}, headers, authenticated, timeout)
-        raise FlowConnectionError(f"too many redirects for {method} {redact_url(url)}")
+            call = replace(call, url=target, params=None, content={})
+            request = self._build(call)
+        raise FlowConnectionError(f"too many redirects for {call.method} {redact_url(call.url)}")
 
-    def _build(
-        self,
-        method: str,
-        url: str,
-        params: QueryParams | None,
-        content: dict[str, Any],
-        headers: Mapping[str, str] | None,
-        authenticated: bool,
-        timeout: Timeout,
-    ) -> httpx.Request:
-        merged = dict(headers or {})
+    def _build(self, call: _Call) -> httpx.Request:
+        merged = dict(call.headers or {})
         token = self.auth.token
-        if authenticated and token and self.is_trusted(url):
+        if call.authenticated and token and self.is_trusted(call.url):
             merged["Authorization"] = f"Bearer {token}"
         extra: dict[str, Any] = {}
-        request_timeout = self._timeout(timeout)
+        request_timeout = self._timeout(call.timeout)
         if request_timeout is not None:
             extra["timeout"] = request_timeout
         return self._client.build_request(
-            method, url, params=params, headers=merged, **content, **extra
+            call.method, call.url, params=call.params, headers=merged, **call.content, **extra
         )
 
     async def _refresh(self, seen_generation: int) -> bool:
@@ -574,7 +521,7 @@ class HttpClient:
 
     async def _fetch_token(self) -> str | None:
         """``GET /token`` with the refresh cookie, outside the 401 loop so it cannot recurse."""
-        request = self._build("GET", self.url_for("token"), None, {}, None, True, None)
+        request = self._build(_Call("GET", self.url_for("token"), None, {}, None, True, None))
         try:
             response = await self._client.send(request)
         except httpx.TransportError as exc:
