@@ -64,6 +64,24 @@ class Cli:
             text=True,
         )
 
+    def stderr_on_terminal(self, *args: str) -> tuple[int, str, bytes]:
+        """Run with stdout a pipe and stderr a pseudo-terminal: (code, stdout, terminal bytes)."""
+        controller, terminal = os.openpty()
+        process = subprocess.Popen(
+            [*COMMAND, *args],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+        )
+        os.close(terminal)
+        try:
+            drawn = _read_until(controller, None, b"")
+        finally:
+            os.close(controller)
+        stdout, _ = process.communicate(timeout=120)
+        return process.returncode, stdout.decode(), drawn
+
     def in_pty(self, *args: str, answers: list[tuple[bytes, bytes]]) -> tuple[int, str]:
         """Run on a pseudo-terminal, typing each reply once its prompt shows up."""
         pid, fd = pty.fork()

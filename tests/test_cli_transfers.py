@@ -271,3 +271,14 @@ def test_progress_never_reaches_stdout_and_json_is_one_document(cli: Cli, tmp_pa
     assert done.code == 0
     assert json.loads(done.stdout)  # exactly one document, nothing else on stdout
     assert done.stdout.count("\n") == 1
+
+
+def test_progress_is_drawn_on_a_terminal_stderr_unless_silenced(cli: Cli, tmp_path: Path) -> None:
+    (path,) = _files(tmp_path, {"progress.bin": 4 << 20})
+    code, stdout, drawn = cli.stderr_on_terminal("data", "upload", str(path))
+    assert code == 0
+    assert b"progress.bin" in drawn  # the rich bar, on stderr only
+    assert stdout.count("\n") == 1 and "progress.bin" in stdout
+    code, stdout, drawn = cli.stderr_on_terminal("data", "upload", str(path), "--no-progress")
+    assert code == 0
+    assert drawn == b""
