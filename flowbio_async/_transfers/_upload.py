@@ -354,7 +354,9 @@ class ChunkedUploader:
             except Exception as exc:
                 if not _retryable(exc) or attempt >= config.upload_retries:
                     raise
-                if isinstance(exc, FlowTimeoutError) and sizer.shrink():
+                # A timeout, or a connection a proxy closed over a too-large body (instead
+                # of answering 413), both say "smaller": halve and let it grow back.
+                if isinstance(exc, FlowTimeoutError | FlowConnectionError) and sizer.shrink():
                     chunk = chunk[: sizer.size]
                 hint = None
                 if isinstance(exc, FlowApiError):

@@ -80,6 +80,9 @@ class LimitsMiddleware:
             await anyio.sleep(settings.latency_ms / 1000)
         length = header(scope, b"content-length")
         if length is not None and length.isdigit() and int(length) > settings.max_body_size:
+            # Read (and drop) the body first, as proxies doing a lingering close do: otherwise
+            # the client is still sending and sees a reset instead of the 413 (#3).
+            await _drain(receive)
             await send_json(send, 413, {"error": "Request body too large"})
             return
         now = time.time()
@@ -116,3 +119,11 @@ class LimitsMiddleware:
             return f"user:{user_id}"
         client = scope.get("client") or ("anonymous", 0)
         return f"anon:{client[0]}"
+
+
+async def _drain(receive: Receive) -> None:
+    """Consume the request body without keeping it."""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return

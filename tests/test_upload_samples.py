@@ -1,0 +1,206 @@
+"""Sample, multiplexed and annotation uploads against the local server (contract §3.4-3.6)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from upload_helpers import OTHER, data_row, logged_in, md5, random_file, rows, upload_requests
+
+from flowbio_async import (
+    AnnotationValidationError,
+    AnnotationWarningsError,
+    BadRequestError,
+    ConfigurationError,
+    NotFoundError,
+    SampleUploadSpec,
+)
+from flowbio_async.testing import FlowServer
+
+METADATA = {"scientist": "Rosalind Franklin", "strandedness": "reverse", "replicate": "2"}
+GOOD_SHEET = "Sample Name,File,Type,Organism\npool_a,pool_R1.fastq.gz,RNA-Seq,Hs\n"
+WARNING_SHEET = (
+    "Sample Name,File,Type,Organism,Favourite Colour\n"
+    "pool_a,pool_R1.fastq.gz,RNA-Seq,Martian,blue\n"
+)
+INVALID_SHEET = "Sample Name,File,Type\n,pool_R1.fastq.gz,No-Such-Type\n"
+
+
+def _owned_project(server: FlowServer, username: str) -> str:
+    found = rows(
+        server,
+        "SELECT p.id FROM projects p JOIN users u ON u.id = p.owner WHERE u.username = ? "
+        "ORDER BY p.id LIMIT 1",
+        (username,),
+    )
+    return str(found[0]["id"])
+
+
+@pytest.mark.anyio
+async def test_paired_sample_links_both_files(flow_server: FlowServer, tmp_path: Path) -> None:
+    r1 = random_file(tmp_path / "liver_R1.fastq.gz", 200_000)
+    r2 = random_file(tmp_path / "liver_R2.fastq.gz", 150_001)
+    project = _owned_project(flow_server, "demo")
+    async with logged_in(flow_server, tmp_path / "state", chunk_size=64 * 1024) as client:
+        # reads2 given first: reads1 must still go first (contract §3.4).
+        sample = await client.samples.upload_sample(
+            "liver upload",
+            "RNA-Seq",
+            data={"reads2": r2, "reads1": r1},
+            metadata=METADATA,
+            project_id=project,
+            organism_id="Hs",
+        )
+    (stored,) = rows(flow_server, "SELECT * FROM samples WHERE id = ?", (int(sample.id),))
+    assert (stored["name"], stored["sample_type"], stored["organism"]) == (
+        "liver upload",
+        "RNA-Seq",
+        "Hs",
+    )
+    assert str(stored["project"]) == project
+    files = rows(flow_server, "SELECT * FROM data WHERE sample = ? ORDER BY id", (int(sample.id),))
+    assert [(f["filename"], f["md5"]) for f in files] == [
+        ("liver_R1.fastq.gz", md5(r1)),
+        ("liver_R2.fastq.gz", md5(r2)),
+    ]
+    metadata = rows(
+        flow_server,
+        "SELECT attribute, value FROM sample_metadata WHERE sample = ?",
+        (int(sample.id),),
+    )
+    assert {m["attribute"]: m["value"] for m in metadata} == METADATA
+    assert not list((tmp_path / "state").rglob("*.json"))
+
+
+@pytest.mark.anyio
+async def test_sample_refusals(flow_server: FlowServer, tmp_path: Path) -> None:
+    r1 = random_file(tmp_path / "R1.fq", 100)
+    flow_server.reset_counters()
+    async with logged_in(flow_server, tmp_path / "state") as client:
+        for data, message in [
+            ({"reads1": r1, "reads3": r1}, "invalid reads key"),
+            ({"reads2": r1}, "reads1 is required"),
+            ({}, "at least one file"),
+            ({"reads1": tmp_path / "nope.fq"}, "does not exist"),
+        ]:
+            with pytest.raises(ConfigurationError, match=message):
+                await client.samples.upload_sample("s", "RNA-Seq", data, METADATA)
+        assert upload_requests(flow_server) == 0
+        with pytest.raises(BadRequestError, match="Invalid sample type"):
+            await client.samples.upload_sample("s", "No-Such-Type", {"reads1": r1}, METADATA)
+        with pytest.raises(BadRequestError, match="strandedness"):
+            await client.samples.upload_sample("s", "RNA-Seq", {"reads1": r1}, {"scientist": "Ada"})
+        with pytest.raises(BadRequestError, match="not a valid option"):
+            await client.samples.upload_sample(
+                "s", "RNA-Seq", {"reads1": r1}, {**METADATA, "strandedness": "sideways"}
+            )
+        with pytest.raises(BadRequestError, match="not owned"):
+            await client.samples.upload_sample(
+                "s",
+                "RNA-Seq",
+                {"reads1": r1},
+                METADATA,
+                project_id=_owned_project(flow_server, "other"),
+            )
+
+
+@pytest.mark.anyio
+async def test_upload_samples_many(flow_server: FlowServer, tmp_path: Path) -> None:
+    specs = [
+        SampleUploadSpec(
+            f"batch_{i}", "RNA-Seq", {"reads1": random_file(tmp_path / f"b{i}.fq", 500)}, METADATA
+        )
+        for i in range(3)
+    ]
+    bad = SampleUploadSpec("bad", "No-Such-Type", {"reads1": tmp_path / "b0.fq"}, METADATA)
+    async with logged_in(flow_server, tmp_path / "state") as client:
+        results = await client.samples.upload_samples([*specs, bad])
+    assert [r.item for r in results] == [*specs, bad]
+    assert [r.ok for r in results] == [True, True, True, False]
+    assert isinstance(results[-1].error, BadRequestError)
+    names = {
+        r["name"] for r in rows(flow_server, "SELECT name FROM samples WHERE name LIKE 'batch_%'")
+    }
+    assert names == {"batch_0", "batch_1", "batch_2"}
+
+
+@pytest.mark.anyio
+async def test_multiplexed_with_warnings_accepted(flow_server: FlowServer, tmp_path: Path) -> None:
+    sheet = tmp_path / "annotation.csv"
+    sheet.write_text(WARNING_SHEET)
+    r1 = random_file(tmp_path / "pool_R1.fastq.gz", 70_000)
+    r2 = random_file(tmp_path / "pool_R2.fastq.gz", 70_001)
+    async with logged_in(flow_server, tmp_path / "state") as client:
+        result = await client.samples.upload_multiplexed_data(
+            {"reads1": r1, "reads2": r2}, annotation=sheet
+        )
+    messages = [w["message"] for w in result.warnings]
+    assert any("Favourite Colour" in m for m in messages)
+    assert any("Martian" in m for m in messages)
+    assert data_row(flow_server, result.annotation_id)["md5"] == md5(sheet)
+    assert [data_row(flow_server, i)["md5"] for i in result.data_ids] == [md5(r1), md5(r2)]
+
+
+@pytest.mark.anyio
+async def test_multiplexed_refused_before_reads(flow_server: FlowServer, tmp_path: Path) -> None:
+    warning_sheet = tmp_path / "warn.csv"
+    warning_sheet.write_text(WARNING_SHEET)
+    invalid_sheet = tmp_path / "invalid.csv"
+    invalid_sheet.write_text(INVALID_SHEET)
+    r1 = random_file(tmp_path / "pool_R1.fastq.gz", 1000)
+    flow_server.reset_counters()
+    async with logged_in(flow_server, tmp_path / "state") as client:
+        with pytest.raises(AnnotationWarningsError) as warned:
+            await client.samples.upload_multiplexed_data(
+                {"reads1": r1}, annotation=warning_sheet, ignore_warnings=False
+            )
+        assert warned.value.warnings
+        with pytest.raises(AnnotationValidationError) as invalid:
+            await client.samples.upload_multiplexed_data({"reads1": r1}, annotation=invalid_sheet)
+        problems = " ".join(e["message"] for e in invalid.value.errors)
+        assert "Sample Name is required" in problems and "No-Such-Type" in problems
+    # The annotation goes first, so no reads byte was sent for a refused sheet (§3.5).
+    assert flow_server.counters().get("upload_multiplexed", 0) == 0
+
+
+@pytest.mark.anyio
+async def test_annotation_upload_and_template(flow_server: FlowServer, tmp_path: Path) -> None:
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(GOOD_SHEET)
+    async with logged_in(flow_server, tmp_path / "state") as client:
+        uploaded = await client.samples.upload_annotation(sheet)
+        assert uploaded.warnings == []
+        assert data_row(flow_server, uploaded.id)["md5"] == md5(sheet)
+        template = await client.samples.get_annotation_template("RNA-Seq")
+        with pytest.raises(NotFoundError):
+            await client.samples.get_annotation_template("No-Such-Type")
+    with zipfile.ZipFile(io.BytesIO(template)) as book:
+        sheet_xml = book.read("xl/worksheets/sheet1.xml").decode()
+    for column in ("Sample Name", "File", "Strandedness (Required)", "Scientist (Required)"):
+        assert column in sheet_xml
+
+
+@pytest.mark.anyio
+async def test_other_users_upload_cannot_be_continued(
+    flow_server: FlowServer, tmp_path: Path
+) -> None:
+    path = random_file(tmp_path / "x.bin", 1000)
+    async with logged_in(flow_server, tmp_path / "a") as demo:
+        first = await demo.data.upload_data(path)
+    async with logged_in(flow_server, tmp_path / "b", credentials=OTHER) as other:
+        # Continue demo's upload id as another user: the server refuses it (contract §3.8).
+        http = other._http
+        with pytest.raises(BadRequestError, match="Unknown upload"):
+            await http.request(
+                "POST",
+                "upload",
+                data={
+                    "filename": "x.bin",
+                    "expected_file_size": "1000",
+                    "is_last": "true",
+                    "data": first.id,
+                },
+                files={"blob": ("x.bin", b"", "application/octet-stream")},
+            )
