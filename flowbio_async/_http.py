@@ -466,7 +466,11 @@ class HttpClient:
             elif (
                 retry_policy and status in RETRYABLE_STATUSES and attempts < self.config.max_retries
             ):
-                hint = retry_after_seconds(response.headers, cap=self.config.max_retry_after)
+                hint = retry_after_seconds(
+                    response.headers,
+                    cap=self.config.max_retry_after,
+                    include_reset=status == 429,
+                )
                 delay = self._backoff(attempts) if hint is None else hint
                 logger.debug(
                     "retrying %s %s in %.2fs after %s", method, redact_url(url), delay, status

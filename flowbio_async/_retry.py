@@ -86,11 +86,14 @@ def retry_after_seconds(
     *,
     cap: float | None = None,
     now: float | None = None,
+    include_reset: bool = True,
 ) -> float | None:
     """The server's requested wait in seconds, or ``None`` when it gave no usable hint.
 
     ``Retry-After`` wins over ``X-RateLimit-Reset``. ``cap`` bounds the answer
     (``config.max_retry_after``) so a hostile or broken header cannot stall the client.
+    Flow sends ``X-RateLimit-Reset`` on every answer (contract §6.3), so it only means
+    "wait" on a 429: pass ``include_reset=False`` for other statuses.
 
     Example:
         ```python
@@ -103,7 +106,7 @@ def retry_after_seconds(
     retry_after = _header(headers, "Retry-After")
     if retry_after is not None:
         wait = _parse_retry_after(retry_after, current)
-    if wait is None:
+    if wait is None and include_reset:
         reset = _header(headers, "X-RateLimit-Reset")
         if reset is not None:
             wait = _parse_reset(reset, current)

@@ -115,6 +115,29 @@ async def test_429_with_retry_after_is_waited_out(http: HttpClient) -> None:
 
 
 @pytest.mark.anyio
+async def test_rate_limit_reset_only_delays_429s(http: HttpClient) -> None:
+    slept: list[float] = []
+
+    async def recording_sleep(delay: float) -> None:
+        slept.append(delay)
+
+    # Flow sends X-RateLimit-Reset on every answer; on a 503 it is not a wait instruction.
+    window_end = {"X-RateLimit-Reset": "5"}
+    with respx.mock() as mock, pytest.MonkeyPatch.context() as patch:
+        patch.setattr("flowbio_async._http.anyio.sleep", recording_sleep)
+        mock.get(f"{BASE}/me").mock(
+            side_effect=[
+                httpx.Response(503, headers=window_end),
+                httpx.Response(429, headers=window_end),
+                httpx.Response(200, json={}),
+            ]
+        )
+        await http.request("GET", "me")
+    assert slept[0] <= FAST.backoff_max  # backoff for the 503
+    assert slept[1] == 5.0  # the reset hint for the 429
+
+
+@pytest.mark.anyio
 async def test_idempotent_requests_retry_gateway_errors_but_posts_do_not(http: HttpClient) -> None:
     with respx.mock() as mock:
         get = mock.get(f"{BASE}/data/1").mock(
