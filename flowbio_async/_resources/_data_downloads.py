@@ -1,9 +1,103 @@
-"""Data operations: downloads."""
+"""Data operations: downloads (one file, many files; contract §5.1, issue #4)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flowbio_async._models._data import Data
+from flowbio_async._models._downloads import DownloadReport, DownloadResult
 from flowbio_async._resources._base import Resource
+from flowbio_async._resources._download_support import (
+    Dest,
+    ProgressArg,
+    Target,
+    data_target,
+    destination,
+    fetch_many,
+    fetch_one,
+)
+
+DataOrId = Data | str | int
 
 
 class DataDownloads(Resource):
     """Data downloads (mixin of :class:`DataResource`)."""
+
+    async def _resolve(self, data_or_id: DataOrId) -> Data:
+        # A listing item may lack the md5; a bare id has nothing: ask `/data/<id>` then.
+        if isinstance(data_or_id, Data) and data_or_id.filename and data_or_id.size is not None:
+            return self._with_download_url(data_or_id)
+        return await self.get(data_or_id.id if isinstance(data_or_id, Data) else data_or_id)
+
+    if TYPE_CHECKING:  # provided by DataReads in the composed DataResource
+
+        async def get(self, data_id: str | int) -> Data: ...
+
+    async def download(
+        self,
+        data_or_id: DataOrId,
+        dest: Dest = ".",
+        *,
+        overwrite: bool = False,
+        progress: ProgressArg = None,
+    ) -> DownloadResult:
+        """Download one data file to ``dest`` (a file path, or a directory to keep its name).
+
+        Streams into ``<name>.part``, resumes an earlier partial download, verifies size and
+        md5 (when Flow knows it) and renames atomically. A complete copy already at ``dest``
+        is skipped (``result.status == "skipped"``) unless ``overwrite=True``.
+
+        Example:
+            ```python
+            result = await client.data.download("42", "downloads/")
+            print(result.path, result.size, result.md5)
+            ```
+        """
+        data = await self._resolve(data_or_id)
+        target = data_target(self._ctx, data, destination(dest, data.filename or data.id))
+        return await fetch_one(self._ctx, target, overwrite=overwrite, progress=progress)
+
+    async def download_many(
+        self,
+        items: Iterable[DataOrId],
+        dest: Dest = ".",
+        *,
+        overwrite: bool = False,
+        progress: ProgressArg = None,
+        log: Dest | None = None,
+        fail_fast: bool = False,
+    ) -> DownloadReport[DataOrId]:
+        """Download many data files into the directory ``dest``, concurrently.
+
+        At most ``config.max_concurrency`` transfers run at once (shared with every other
+        transfer of the client). The report lists each item as done, skipped (already
+        complete) or failed with its typed error; ``log`` appends one JSON line per item.
+
+        Example:
+            ```python
+            report = await client.data.download_many(["1", "2", "3"], "downloads/",
+                                                     log="downloads/log.jsonl")
+            for item in report.failed:
+                print(item.item, item.error)
+            ```
+        """
+        directory = Path(dest)
+
+        async def plan(item: DataOrId) -> Target:
+            data = await self._resolve(item)
+            return data_target(
+                self._ctx, data, destination(f"{directory}/", data.filename or data.id)
+            )
+
+        return await fetch_many(
+            self._ctx,
+            list(items),
+            plan,
+            overwrite=overwrite,
+            progress=progress,
+            log=log,
+            fail_fast=fail_fast,
+            label="downloads",
+        )

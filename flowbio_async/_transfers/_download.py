@@ -1,0 +1,620 @@
+"""The download engine: stream to a part file, resume, segment, verify, rename (issue #4).
+
+It knows no URL paths: a resource hands it an *opener* (``headers -> async with response``)
+and what Flow says about the file (size, md5). The life of one download:
+
+1. An existing complete destination is skipped unless ``overwrite``; a different one is an
+   error, never silently replaced.
+2. ``<dest>.part`` plus its sidecar (``_partfile``) are reused when they agree with the
+   expected size and md5; free space is checked before the first byte.
+3. Missing byte ranges are fetched: one stream below ``config.segment_threshold``, otherwise
+   pieces fetched in file order by ``config.segments_per_file`` workers, each with ``Range``
+   and ``If-Range`` and its own retry budget, which resets whenever bytes arrive.
+4. Data is gathered to ``config.download_buffer_size`` and written with ``pwrite`` in a
+   worker thread while the event loop keeps reading the socket; the same thread feeds md5 in
+   file order (hashlib releases the GIL), so hashing overlaps the network.
+5. Size and md5 are verified, then ``os.replace`` makes the file appear atomically.
+
+A 200 answer to a ``Range`` request restarts cleanly (progress rolls back); 416 with a
+complete part means done (contract §8 row 22). Cancellation leaves the part file and an
+up-to-date sidecar, so the next call resumes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import shutil
+import threading
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import anyio
+import anyio.to_thread
+
+from flowbio_async._config import ClientConfig
+from flowbio_async._errors import (
+    DestinationExistsError,
+    DestinationNotWritableError,
+    FlowApiError,
+    FlowTransportError,
+    InsufficientSpaceError,
+    IntegrityError,
+    RateLimitError,
+    ServerError,
+    TransferError,
+)
+from flowbio_async._models._downloads import DownloadResult
+from flowbio_async._progress import Progress
+from flowbio_async._retry import backoff_delay, retry_after_seconds
+from flowbio_async._transfers._partfile import (
+    PartState,
+    add_interval,
+    discard,
+    load_state,
+    missing_intervals,
+    part_path,
+    save_state,
+    sidecar_path,
+)
+from flowbio_async._transfers._ranges import parse_content_range, range_header
+
+MiB = 1024 * 1024
+_HASH_BLOCK = 8 * MiB
+_SAVE_EVERY = 16 * MiB
+"""Sidecar writes at most once per this many bytes (and always on exit)."""
+_MIN_PIECE = 8 * MiB
+_MAX_PIECE = 64 * MiB
+
+
+class StreamLike(Protocol):
+    """What the engine needs from a streamed answer (``_http.StreamResponse`` fits)."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    def aiter_raw(self) -> AsyncIterator[bytes]: ...
+
+
+Opener = Callable[[Mapping[str, str]], AbstractAsyncContextManager[StreamLike]]
+"""Opens ``GET <file>`` with extra headers; errors (>= 400) raise ``FlowApiError``."""
+
+DiskFree = Callable[[Path], int]
+
+
+def disk_free(directory: Path) -> int:
+    """Free bytes on the file system holding ``directory`` (injectable for tests)."""
+    return shutil.disk_usage(directory).free
+
+
+@dataclass(frozen=True)
+class DownloadSpec:
+    """One file to fetch: how to open it, where it goes, and what Flow says about it."""
+
+    open: Opener
+    dest: Path
+    label: str
+    size: int | None = None
+    md5: str | None = None
+    overwrite: bool = False
+
+
+class _RangesRefused(Exception):
+    """A parallel piece got 200: the server stopped honouring Range; fall back to one stream."""
+
+
+def _retryable(exc: Exception) -> bool:
+    # 429/5xx were already retried by the HTTP layer before the body; here they also count
+    # against the download's own budget (contract §6.1). Transport errors include a body cut
+    # short, which is exactly what Range resume is for.
+    return isinstance(exc, FlowTransportError | ServerError | RateLimitError | _ShortBody)
+
+
+class _ShortBody(TransferError):
+    """The connection ended cleanly before the requested range was complete."""
+
+
+def _write_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view = view[written:]
+        offset += written
+
+
+def _hash_file(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        while block := handle.read(_HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class _PartFile:
+    """The open part file: positional writes, the sidecar state and an in-order md5.
+
+    ``record`` runs in worker threads (several at once for segmented downloads): ``lock``
+    guards the state; ``hash_lock`` lets one thread at a time extend the md5 over the
+    contiguous prefix, from memory when the data is next in line, else from the page cache.
+    """
+
+    def __init__(self, dest: Path, state: PartState) -> None:
+        self.dest = dest
+        self.state = state
+        try:
+            self.fd = os.open(part_path(dest), os.O_RDWR | os.O_CREAT, 0o644)
+        except PermissionError as exc:
+            raise DestinationNotWritableError(f"cannot write {dest.parent}: {exc}") from None
+        self.lock = threading.Lock()
+        self.hash_lock = threading.Lock()
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.hashed = 0
+        self.unsaved = 0
+        self.discarded = False
+
+    def record(self, offset: int, data: bytes) -> None:
+        """Write ``data`` at ``offset``, note it in the state, extend the hash (thread)."""
+        try:
+            _write_all(self.fd, data, offset)
+        except OSError as exc:
+            if exc.errno in {errno.ENOSPC, errno.EDQUOT}:
+                raise InsufficientSpaceError(f"disk full while writing {self.dest}") from None
+            raise
+        with self.lock:
+            self.state.done = add_interval(self.state.done, offset, offset + len(data))
+            self.unsaved += len(data)
+            if self.unsaved >= _SAVE_EVERY:
+                save_state(self.dest, self.state)
+                self.unsaved = 0
+        self.follow_hash(offset, data, blocking=False)
+
+    def follow_hash(self, offset: int, data: bytes | None, *, blocking: bool) -> None:
+        """Extend the md5 up to the contiguous prefix; skip if another thread is on it."""
+        if not self.hash_lock.acquire(blocking=blocking):
+            return  # that thread, or the final catch-up, covers our bytes
+        try:
+            while True:
+                with self.lock:
+                    frontier = self.state.prefix
+                if self.hashed >= frontier:
+                    return
+                if data is not None and offset == self.hashed:
+                    self.md5.update(data)
+                    self.hashed += len(data)
+                    data = None
+                    continue
+                block = os.pread(self.fd, min(_HASH_BLOCK, frontier - self.hashed), self.hashed)
+                if not block:
+                    return
+                self.md5.update(block)
+                self.hashed += len(block)
+        finally:
+            self.hash_lock.release()
+
+    def reset(self) -> None:
+        """Forget every byte (the server sent the whole file instead of a range)."""
+        with self.hash_lock, self.lock:
+            os.ftruncate(self.fd, 0)
+            self.state.done = []
+            self.md5 = hashlib.md5(usedforsecurity=False)
+            self.hashed = 0
+            save_state(self.dest, self.state)
+
+    def save(self) -> None:
+        """Persist the sidecar (on failure or cancellation) unless the part was thrown away."""
+        if self.discarded:
+            return
+        with self.lock:
+            save_state(self.dest, self.state)
+            self.unsaved = 0
+
+    def discard(self) -> None:
+        """Close and delete the part file and its sidecar (bad bytes must not be resumed)."""
+        self.close()
+        self.discarded = True
+        discard(self.dest)
+
+    def close(self) -> None:
+        # -1 afterwards: closing a recycled descriptor number twice would hit another file.
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = -1
+
+
+@dataclass
+class _Cursor:
+    """Where one stream stands: the next byte to write and the end (exclusive) it wants."""
+
+    pos: int
+    end: int | None
+
+
+class Downloader:
+    """Downloads files described by :class:`DownloadSpec` (one instance per operation).
+
+    Example:
+        ```python
+        downloader = Downloader(config, progress)
+        result = await downloader.download(spec, task_id="42")
+        ```
+    """
+
+    def __init__(
+        self, config: ClientConfig, progress: Progress, *, free_space: DiskFree | None = None
+    ) -> None:
+        self.config = config
+        self.progress = progress
+        # Looked up at call time so tests can swap the module-level function.
+        self._free_space = free_space
+
+    async def download(self, spec: DownloadSpec, task_id: str) -> DownloadResult:
+        """Fetch ``spec`` to ``spec.dest``; see the module docstring for the steps."""
+        dest = spec.dest
+        _prepare_directory(dest.parent)
+        if dest.is_dir():
+            raise DestinationExistsError(f"{dest} is a directory")
+        if dest.exists() and not spec.overwrite:
+            return await self._existing(spec)
+        state = load_state(dest, size=spec.size, md5=spec.md5)
+        job = _Job(self, spec, state, task_id)
+        return await job.run()
+
+    async def _existing(self, spec: DownloadSpec) -> DownloadResult:
+        size = spec.dest.stat().st_size
+        if spec.size is not None and size != spec.size:
+            raise DestinationExistsError(
+                f"{spec.dest} exists with {size} bytes, the server's file has {spec.size}; "
+                "pass overwrite=True to replace it"
+            )
+        digest: str | None = None
+        if spec.md5:
+            digest = await anyio.to_thread.run_sync(_hash_file, spec.dest)
+            if digest != spec.md5.lower():
+                raise DestinationExistsError(
+                    f"{spec.dest} exists with different content (md5 {digest}); "
+                    "pass overwrite=True to replace it"
+                )
+        return DownloadResult(path=spec.dest, size=size, md5=digest, status="skipped")
+
+    def free_space(self, directory: Path) -> int:
+        return (self._free_space or disk_free)(directory)
+
+
+def _prepare_directory(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise DestinationNotWritableError(f"{directory} exists and is not a directory") from None
+    except PermissionError as exc:
+        raise DestinationNotWritableError(f"cannot create {directory}: {exc}") from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise DestinationNotWritableError(f"{directory} is not writable")
+
+
+class _Job:
+    """One download in progress (state shared by its streams)."""
+
+    def __init__(self, owner: Downloader, spec: DownloadSpec, state: PartState, task: str):
+        self.owner = owner
+        self.config = owner.config
+        self.progress = owner.progress
+        self.spec = spec
+        self.state = state
+        self.task = task
+        self.size: int | None = state.size
+        self.parallel = False
+        self.space_checked = False
+        self.resumed_from = state.done_bytes
+        self.part: _PartFile | None = None
+
+    # -- driver ------------------------------------------------------------------------------
+    async def run(self) -> DownloadResult:
+        self._check_space()  # before the part file and the first request (#4)
+        self.part = _PartFile(self.spec.dest, self.state)
+        self.progress.start(self.task, self.spec.label, self.size)
+        if self.resumed_from:
+            self.progress.reset(self.task, self.resumed_from)
+        ok = False
+        try:
+            if self.size is not None:
+                await self._fetch_known()
+            else:
+                await self._fetch_unknown()
+            result = await self._finish()
+            ok = True
+            return result
+        finally:
+            if not ok and self.state.done:
+                self.part.save()  # resumable next time
+            elif not ok:
+                self.part.discard()  # nothing saved: leave no empty part file behind
+            self.part.close()
+            self.progress.finish(self.task, ok)
+
+    def _check_space(self) -> None:
+        if self.space_checked or self.size is None:
+            return
+        needed = self.size - self.state.done_bytes
+        free = self.owner.free_space(self.spec.dest.parent)
+        if free < needed:
+            raise InsufficientSpaceError(
+                f"not enough free space for {self.spec.dest.name}: "
+                f"{needed:,} bytes needed, {free:,} available"
+            )
+        self.space_checked = True
+
+    async def _fetch_known(self) -> None:
+        assert self.size is not None
+        if self.size == 0 and not self.state.done:
+            await self._fetch(_Cursor(0, None))  # still ask: a bare 404 must surface
+            return
+        if self.size >= self.config.segment_threshold and self.config.segments_per_file > 1:
+            try:
+                await self._fetch_parallel()
+                return
+            except _RangesRefused:
+                assert self.part is not None
+                await anyio.to_thread.run_sync(self.part.reset)
+                self.progress.reset(self.task, 0)
+        # One stream at a time; gaps are recomputed because a 200 may have filled them all.
+        while gaps := missing_intervals(self.state.done, self.size):
+            start, end = gaps[0]
+            await self._fetch(_Cursor(start, end))
+
+    async def _fetch_unknown(self) -> None:
+        # Size unknown (an execution result, an archive): one open-ended stream; anything
+        # past the contiguous prefix of an earlier attempt is dropped.
+        prefix = self.state.prefix
+        self.state.done = [(0, prefix)] if prefix else []
+        await self._fetch(_Cursor(prefix, None))
+
+    def _pieces(self) -> list[tuple[int, int]]:
+        assert self.size is not None
+        workers = self.config.segments_per_file
+        piece = max(_MIN_PIECE, min(_MAX_PIECE, self.size // (workers * 4) or 1))
+        pieces: list[tuple[int, int]] = []
+        for start, end in missing_intervals(self.state.done, self.size):
+            pieces.extend((lo, min(lo + piece, end)) for lo in range(start, end, piece))
+        return pieces
+
+    async def _fetch_parallel(self) -> None:
+        """Pieces in file order, ``segments_per_file`` at a time (md5 follows closely)."""
+        pieces = iter(self._pieces())
+        first = next(pieces, None)
+        if first is None:
+            return
+        self.parallel = True
+        answered = anyio.Event()
+
+        async def worker(initial: tuple[int, int] | None) -> None:
+            if initial is not None:
+                try:
+                    await self._fetch(_Cursor(*initial), on_headers=answered.set)
+                finally:
+                    answered.set()
+            else:
+                await answered.wait()  # the first answer tells whether ranges work
+            for start, end in pieces:
+                await self._fetch(_Cursor(start, end))
+
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(worker, first)
+                for _ in range(self.config.segments_per_file - 1):
+                    group.start_soon(worker, None)
+        except BaseExceptionGroup as grouped:
+            raise _single(grouped) from None
+        finally:
+            self.parallel = False
+
+    # -- one stream with its retry budget -----------------------------------------------------
+    async def _fetch(self, cursor: _Cursor, on_headers: Callable[[], None] | None = None) -> None:
+        failures = 0
+        while cursor.end is None or cursor.pos < cursor.end:
+            before = cursor.pos
+            try:
+                finished = await self._attempt(cursor, on_headers)
+                on_headers = None
+                if finished:
+                    return
+                raise _ShortBody(f"{self.spec.label}: the server closed the stream early")
+            except FlowApiError as exc:
+                if exc.status_code != 416:
+                    if not _retryable(exc):
+                        raise
+                    failures = self._count_failure(exc, before, cursor, failures)
+                    await anyio.sleep(self._delay(exc, before, cursor, failures))
+                    continue
+                if self._satisfied(exc, cursor):
+                    return
+                raise IntegrityError(
+                    f"{self.spec.label}: the server's file is shorter than expected "
+                    f"(416 at byte {cursor.pos})"
+                ) from None
+            except Exception as exc:
+                if not _retryable(exc):
+                    raise
+                failures = self._count_failure(exc, before, cursor, failures)
+                await anyio.sleep(self._delay(exc, before, cursor, failures))
+
+    def _count_failure(self, exc: Exception, before: int, cursor: _Cursor, failures: int) -> int:
+        # The budget resets whenever bytes arrived (design note transfers.md).
+        failures = 0 if cursor.pos > before else failures + 1
+        if failures > self.config.download_retries:
+            raise exc
+        return failures
+
+    def _delay(self, exc: Exception, before: int, cursor: _Cursor, failures: int) -> float:
+        if cursor.pos > before:
+            return 0.0  # a cut after progress is not congestion: resume at once
+        if isinstance(exc, FlowApiError):
+            hint = retry_after_seconds(exc.headers, cap=self.config.max_retry_after)
+            if hint is not None:
+                return hint
+        return backoff_delay(
+            failures - 1, initial=self.config.backoff_initial, maximum=self.config.backoff_max
+        )
+
+    def _satisfied(self, exc: FlowApiError, cursor: _Cursor) -> bool:
+        """416: done if the server's size equals what we already hold (§8 row 22)."""
+        answered = parse_content_range(exc.headers.get("content-range"))
+        total = answered.total if answered is not None else None
+        if total is None or total != cursor.pos:
+            return False
+        if self.size is None:
+            self.size = total
+            self.state.size = total
+        return total == self.size
+
+    def _headers(self, cursor: _Cursor) -> dict[str, str]:
+        # identity: byte offsets must match the file on disk (design note transfers.md).
+        headers = {"Accept-Encoding": "identity"}
+        whole = cursor.pos == 0 and (cursor.end is None or cursor.end == self.size)
+        if not whole:
+            headers["Range"] = range_header(cursor.pos, cursor.end)
+            validator = self.state.validator
+            if validator:
+                headers["If-Range"] = validator
+        return headers
+
+    async def _attempt(self, cursor: _Cursor, on_headers: Callable[[], None] | None) -> bool:
+        """One request; True when the cursor's range (or the whole body) is complete."""
+        headers = self._headers(cursor)
+        async with self.spec.open(headers) as response:
+            await self._accept(response, cursor, ranged="Range" in headers)
+            if on_headers is not None:
+                on_headers()
+            await self._pump(response, cursor)
+        if cursor.end is not None:
+            return cursor.pos >= cursor.end
+        if self.size is None:
+            self.size = self.state.size = cursor.pos  # no length given: EOF is the end
+            return True
+        return cursor.pos >= self.size
+
+    async def _accept(self, response: StreamLike, cursor: _Cursor, *, ranged: bool) -> None:
+        """Check the status and headers against what we asked for; adopt size/validators."""
+        status = response.status_code
+        headers = response.headers
+        if status == 206:
+            answered = parse_content_range(headers.get("content-range"))
+            if answered is None or answered.start != cursor.pos:
+                raise TransferError(
+                    f"{self.spec.label}: asked for bytes from {cursor.pos}, "
+                    f"got {headers.get('content-range')!r}"
+                )
+            self._adopt_size(answered.total)
+        elif status == 200:
+            length = headers.get("content-length")
+            self._adopt_size(int(length) if length and length.isdigit() else None)
+            if ranged:
+                # The server ignored Range (or If-Range said the file changed): start over.
+                if self.parallel:
+                    raise _RangesRefused
+                assert self.part is not None
+                await anyio.to_thread.run_sync(self.part.reset)
+                self.progress.reset(self.task, 0)
+                cursor.pos = 0
+                cursor.end = self.size
+        else:
+            raise TransferError(f"{self.spec.label}: unexpected HTTP {status} for a download")
+        self.state.etag = headers.get("etag") or self.state.etag
+        self.state.last_modified = headers.get("last-modified") or self.state.last_modified
+
+    def _adopt_size(self, total: int | None) -> None:
+        if total is None:
+            return
+        if self.size is None:
+            self.size = self.state.size = total
+            self._check_space()
+        elif total != self.size:
+            assert self.part is not None
+            self.part.discard()
+            raise IntegrityError(
+                f"{self.spec.label}: the server sends {total:,} bytes, Flow recorded {self.size:,}"
+            )
+
+    async def _pump(self, response: StreamLike, cursor: _Cursor) -> None:
+        """Body → buffers of ``download_buffer_size`` → worker-thread writes, pipelined."""
+        assert self.part is not None
+        part = self.part
+        send, receive = anyio.create_memory_object_stream[tuple[int, bytes]](1)
+        failure: Exception | None = None
+
+        async def writer() -> None:
+            async with receive:
+                async for offset, data in receive:
+                    await anyio.to_thread.run_sync(part.record, offset, data)
+                    cursor.pos = offset + len(data)
+
+        limit = self.config.download_buffer_size
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(writer)
+                async with send:
+                    pending: list[bytes] = []
+                    pending_len = 0
+                    offset = cursor.pos
+                    try:
+                        async for chunk in response.aiter_raw():
+                            if cursor.end is not None:
+                                room = cursor.end - offset - pending_len
+                                chunk = chunk[:room]
+                            if not chunk:
+                                break
+                            pending.append(chunk)
+                            pending_len += len(chunk)
+                            self.progress.advance(self.task, len(chunk))
+                            if pending_len >= limit:
+                                await send.send((offset, b"".join(pending)))
+                                offset += pending_len
+                                pending, pending_len = [], 0
+                    except Exception as exc:
+                        failure = exc  # keep what arrived: flushed below, then re-raised
+                    if pending:
+                        await send.send((offset, b"".join(pending)))
+        except BaseExceptionGroup as grouped:
+            raise _single(grouped) from None
+        if failure is not None:
+            raise failure
+
+    async def _finish(self) -> DownloadResult:
+        assert self.part is not None
+        part = self.part
+        await anyio.to_thread.run_sync(lambda: part.follow_hash(0, None, blocking=True))
+        length = os.fstat(part.fd).st_size
+        expected = self.size if self.size is not None else length
+        if length != expected or self.state.prefix != expected or part.hashed != expected:
+            part.discard()
+            raise IntegrityError(
+                f"{self.spec.label}: got {self.state.prefix:,} of {expected:,} bytes"
+            )
+        digest = part.md5.hexdigest()
+        if self.spec.md5 and digest != self.spec.md5.strip().lower():
+            part.discard()
+            raise IntegrityError(
+                f"{self.spec.label}: md5 mismatch (expected {self.spec.md5}, got {digest}); "
+                "the damaged copy was removed"
+            )
+        part.close()
+        part_path(self.spec.dest).replace(self.spec.dest)
+        with contextlib.suppress(FileNotFoundError):
+            sidecar_path(self.spec.dest).unlink()
+        return DownloadResult(
+            path=self.spec.dest, size=length, md5=digest, resumed_from=self.resumed_from
+        )
+
+
+def _single(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first real error of a task group (workers fail one at a time in practice)."""
+    first: BaseException = group
+    while isinstance(first, BaseExceptionGroup):
+        first = first.exceptions[0]
+    return first

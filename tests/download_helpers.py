@@ -1,0 +1,79 @@
+"""Helpers for the download tests: a server with files of chosen content, a quiet client."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from flowbio_async import AsyncClient, ClientConfig, UsernamePasswordCredentials
+from flowbio_async.testing import FlowServer
+from flowbio_async.testing._store import Store
+
+DEMO = UsernamePasswordCredentials(username="demo", password="demo-password")
+MiB = 1024 * 1024
+
+
+def quiet_config(tmp_path: Path, **changes: Any) -> ClientConfig:
+    """No bars, fast retries (the download retry budget itself stays as configured)."""
+    values: dict[str, Any] = {
+        "show_progress": False,
+        "backoff_initial": 0.01,
+        "backoff_max": 0.05,
+        "state_dir": tmp_path / "state",
+        **changes,
+    }
+    return ClientConfig(**values)
+
+
+@asynccontextmanager
+async def client_for(
+    server: FlowServer, tmp_path: Path, *, login: bool = True, **changes: Any
+) -> AsyncIterator[AsyncClient]:
+    async with AsyncClient(server.url, quiet_config(tmp_path, **changes)) as client:
+        if login:
+            await client.log_in(DEMO)
+        yield client
+
+
+def add_file(
+    server: FlowServer,
+    content: bytes,
+    filename: str = "reads.fastq.gz",
+    *,
+    owner: str = "demo",
+    private: bool = True,
+    md5: str | None = None,
+    **columns: Any,
+) -> str:
+    """Create a ready data row with ``content`` on the running server; returns its id."""
+    store = Store(server.data_dir)
+    try:
+        user = store.get_user_by_username(owner)
+        assert user is not None
+        row = store.create_data(
+            filename=filename, owner=user["id"], private=int(private), **columns
+        )
+        store.write_blob(row["id"], content)
+        if md5 is not None:  # lie about the checksum (what a corrupted store would say)
+            store.update_data(row["id"], md5=md5)
+        return str(row["id"])
+    finally:
+        store.close()
+
+
+def payload(size: int, seed: int = 0) -> bytes:
+    """Deterministic, incompressible-enough bytes."""
+    block = hashlib.sha256(str(seed).encode()).digest() * 2048  # 64 KiB
+    return (block * (size // len(block) + 1))[:size]
+
+
+def md5_of(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+def part_files(directory: Path) -> list[str]:
+    return sorted(name for name in os.listdir(directory) if ".part" in name)
