@@ -10,6 +10,7 @@ note "sync facade"). Nothing here knows about the Flow API: the generated twins 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import os
@@ -159,6 +160,7 @@ class Portal:
         self._state = state
         self._portal = state.portal
         state.loop_thread = self._portal.call(threading.get_ident)
+        self._loop = self._portal.call(asyncio.get_running_loop)
         ready: Future[anyio.abc.TaskGroup] = Future()
         state.service = self._portal.start_task_soon(self._serve, ready)
         state.group = ready.result()
@@ -219,17 +221,7 @@ class Portal:
         Ctrl-C cancels the task, waits up to ``CLEANUP_TIMEOUT`` for its cleanup, then
         re-raises the KeyboardInterrupt here.
         """
-        self._check()
-        finished = threading.Event()
-
-        async def run() -> _Outcome[T]:
-            try:
-                return await _capture(lambda: fn(*args, **kwargs))
-            finally:
-                finished.set()
-
-        future = self._portal.start_task_soon(run)
-        return self._wait(future, finished).unwrap()
+        return self.wait(self.start(lambda: fn(*args, **kwargs)))
 
     def call_with_callbacks(
         self,
@@ -251,18 +243,18 @@ class Portal:
 
         return self.call(run)
 
-    def _wait(self, future: Future[_Outcome[T]], finished: threading.Event) -> _Outcome[T]:
+    def _wait(self, task: _Task[T]) -> _Outcome[T]:
         try:
             while True:
                 try:
-                    return future.result(timeout=POLL_INTERVAL)
+                    return task.future.result(timeout=POLL_INTERVAL)
                 except TimeoutError:
                     continue
         except KeyboardInterrupt:
             # portal.call would leave the task running (design note 3): cancel it, give its
             # cleanup a bounded time (a transfer keeps its part file resumable), re-raise.
-            future.cancel()
-            finished.wait(CLEANUP_TIMEOUT)
+            task.cancel()
+            concurrent.futures.wait([task.future], CLEANUP_TIMEOUT)
             raise
 
     def iterate(
@@ -311,22 +303,47 @@ class Portal:
         assert group is not None
         return group
 
-    def start(self, fn: Callable[[], Awaitable[T]]) -> tuple[Future[_Outcome[T]], threading.Event]:
-        """Start ``fn`` as a task without waiting (used by :class:`Pull`)."""
+    def start(self, fn: Callable[[], Awaitable[T]]) -> _Task[T]:
+        """Start ``await fn()`` as a task on the loop without waiting for it."""
         self._check()
-        finished = threading.Event()
+        return _Task(self._loop, fn)
 
-        async def run() -> _Outcome[T]:
-            try:
-                return await _capture(fn)
-            finally:
-                finished.set()
-
-        return self._portal.start_task_soon(run), finished
-
-    def wait(self, future: Future[_Outcome[T]], finished: threading.Event) -> T:
+    def wait(self, task: _Task[T]) -> T:
         """Block on a task started with :meth:`start` (Ctrl-C cancels it)."""
-        return self._wait(future, finished).unwrap()
+        return self._wait(task).unwrap()
+
+
+class _Task(Generic[T]):
+    """One call running on the loop, cancellable from any thread through its cancel scope.
+
+    Submitted with ``run_coroutine_threadsafe`` rather than ``BlockingPortal.start_task_soon``:
+    one thread hop instead of two, which is most of the facade's per-call cost (#5 benchmark).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fn: Callable[[], Awaitable[T]]) -> None:
+        self._loop = loop
+        self._scope: anyio.CancelScope | None = None
+        self._cancelled = False
+        self.future = asyncio.run_coroutine_threadsafe(self._run(fn), loop)
+
+    async def _run(self, fn: Callable[[], Awaitable[T]]) -> _Outcome[T]:
+        with anyio.CancelScope() as scope:
+            self._scope = scope
+            if self._cancelled:
+                scope.cancel()
+            return await _capture(fn)
+        return _Outcome(error=KeyboardInterrupt())  # reached only when cancelled
+
+    def cancel(self) -> None:
+        """Cancel the task's scope (its cleanup still runs; shielded parts finish)."""
+        if not self.future.done():
+            with contextlib.suppress(RuntimeError):  # the loop is already closed
+                self._loop.call_soon_threadsafe(self._cancel_on_loop)
+
+    def _cancel_on_loop(self) -> None:
+        self._cancelled = True
+        if self._scope is not None:
+            self._scope.cancel()
 
 
 def _flatten(callbacks: Sequence[object]) -> Iterator[_Relay]:
@@ -379,7 +396,7 @@ class Pull(Generic[T]):
         self._portal = portal
         self._send, self._receive = anyio.create_memory_object_stream[_Outcome[Any]](STREAM_BUFFER)
         self._source = source
-        self._producer: tuple[Future[_Outcome[None]], threading.Event] | None = None
+        self._producer: _Task[None] | None = None
         self._batch: deque[_Outcome[Any]] = deque()
         self._done = False
 
@@ -438,10 +455,9 @@ class Pull(Generic[T]):
             return
         self._done = True
         if self._producer is not None:
-            future, finished = self._producer
-            future.cancel()
+            self._producer.cancel()
             if not self._portal.closed:
-                finished.wait(CLEANUP_TIMEOUT)
+                concurrent.futures.wait([self._producer.future], CLEANUP_TIMEOUT)
         self._receive.close()
 
 
