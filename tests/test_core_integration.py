@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import anyio
 import pytest
@@ -14,6 +15,8 @@ from flowbio_async import (
     BadRequestError,
     ClientConfig,
     ConfigurationError,
+    FlowConnectionError,
+    FlowTimeoutError,
     NotFoundError,
     ServerError,
     TokenCredentials,
@@ -232,3 +235,35 @@ async def test_server_faults_are_retried(flow_server: FlowServer, client: AsyncC
     finally:
         flow_server.clear_faults()
     assert client.rate_limit is not None
+
+
+@pytest.mark.anyio
+async def test_dropped_and_stalled_connections(flow_server: FlowServer) -> None:
+    config = ClientConfig(
+        show_progress=False,
+        backoff_initial=0.01,
+        backoff_max=0.05,
+        request_timeout=timedelta(seconds=0.5),
+    )
+    flow_server.reset()
+    async with AsyncClient(flow_server.url, config) as client:
+        await client.log_in(DEMO)
+        # A GET whose connection is reset is retried (idempotent).
+        flow_server.add_fault(action="drop", path="^/api/samples/types$", count=2)
+        assert await client.samples.get_types()
+        assert flow_server.faults()[0]["applied"] == 2
+        flow_server.clear_faults()
+
+        # A POST that may have reached the server is not resent.
+        flow_server.add_fault(action="drop", path="^/api/login$", count=0)
+        with pytest.raises(FlowConnectionError):
+            await client.log_in(DEMO)
+        assert flow_server.faults()[0]["applied"] == 1
+        flow_server.clear_faults()
+
+        # A server that never answers trips the read timeout, retries included.
+        flow_server.add_fault(action="stall", path="^/api/organisms$", count=0, seconds=5)
+        with pytest.raises(FlowTimeoutError):
+            await client.samples.get_organisms()
+        assert flow_server.faults()[0]["applied"] == 1 + config.max_retries
+    flow_server.clear_faults()
