@@ -73,3 +73,31 @@ def test_start_failure_is_reported(tmp_path: Path) -> None:
     not_a_dir.write_text("x")
     with pytest.raises(FlowServerError, match="did not start"):
         FlowServer(data_dir=not_a_dir).start()
+
+
+def test_cli_server_verb_maps_options_to_settings(tmp_path: Path) -> None:
+    from flowbio_async._cli._main import build_parser
+    from flowbio_async.testing._main import settings_from_args
+
+    args = build_parser().parse_args(
+        [
+            "server",
+            "--port",
+            "0",
+            "--data-dir",
+            str(tmp_path),
+            "--no-demo",
+            "--access-token-ttl",
+            "60",
+            "--rate-limit",
+            "5",
+            "--testing-control",
+            "--anonymous-downgrade",
+            "--no-refresh-rotation",
+        ]
+    )
+    settings = settings_from_args(args)
+    assert (settings.port, settings.demo, settings.access_token_ttl) == (0, False, 60.0)
+    assert (settings.rate_limit, settings.testing_control) == (5, True)
+    assert settings.anonymous_downgrade and not settings.rotate_refresh_token
+    assert settings.data_dir == str(tmp_path.resolve())

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -56,6 +55,7 @@ class FlowServer:
         )
         self._process: subprocess.Popen[str] | None = None
         self._stderr_lines: list[str] = []
+        self._drains: list[threading.Thread] = []
         self.url = ""
         self.files_url = ""
         self.root_url = ""
@@ -74,14 +74,20 @@ class FlowServer:
             start_new_session=True,
         )
         assert self._process.stdout is not None and self._process.stderr is not None
-        threading.Thread(
-            target=_drain, args=(self._process.stderr, self._stderr_lines), daemon=True
-        ).start()
+        self._drains = [
+            threading.Thread(
+                target=_drain, args=(self._process.stderr, self._stderr_lines), daemon=True
+            )
+        ]
+        self._drains[0].start()
         line = _read_line(self._process.stdout, _START_TIMEOUT)
         if not line.startswith("http"):
             self.stop()
             raise FlowServerError(f"server did not start: {self.stderr_tail()}")
-        threading.Thread(target=_drain, args=(self._process.stdout, []), daemon=True).start()
+        self._drains.append(
+            threading.Thread(target=_drain, args=(self._process.stdout, []), daemon=True)
+        )
+        self._drains[-1].start()
         self.url = line.strip()
         self.root_url = self.url.removesuffix("/api")
         self.files_url = f"{self.root_url}/files"
@@ -99,6 +105,10 @@ class FlowServer:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
         if process is not None:
+            # Let the readers reach EOF before closing their streams under them.
+            for drain in self._drains:
+                drain.join(timeout=5)
+            self._drains = []
             for stream in (process.stdout, process.stderr):
                 if stream is not None:
                     stream.close()
@@ -203,4 +213,3 @@ def _drain(stream: IO[str], sink: list[str]) -> None:
     for line in stream:
         sink.append(line.rstrip("\n"))
         del sink[:-200]
-    time.sleep(0)
