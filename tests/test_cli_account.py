@@ -150,3 +150,29 @@ def test_logout_deletes_the_token_file(cli: Cli) -> None:
 def test_unknown_verb_and_missing_verb_are_usage_errors(cli: Cli) -> None:
     assert cli("frobnicate").code == 2
     assert cli().code == 2
+
+
+def test_environment_and_options_merge_before_and_after_the_verb(
+    cli: Cli, flow_server: FlowServer, tmp_path: Path
+) -> None:
+    assert cli.login()[0] == 0
+    token = json.loads(cli.token_file.read_text())["token"]
+    cli.token_file.unlink()
+    # FLOW_API_TOKEN alone is enough.
+    by_env = cli("whoami", "--json", env={"FLOW_API_TOKEN": token})
+    assert by_env.code == 0, by_env.stderr
+    # --base-url after the verb beats a wrong FLOW_API_URL; --token before the verb.
+    wrong = {"FLOW_API_URL": "http://127.0.0.1:9/api"}
+    mixed = cli("--token", token, "whoami", "--base-url", flow_server.url, "--json", env=wrong)
+    assert mixed.code == 0, mixed.stderr
+    assert mixed.json()["username"] == "demo"
+    # --token-file after the verb, --json before it.
+    path = tmp_path / "token"
+    path.write_text(token)
+    assert cli("--json", "whoami", "--token-file", str(path)).json()["username"] == "demo"
+
+
+def test_a_terminal_gets_a_table(cli: Cli) -> None:
+    code, screen = cli.in_pty("organisms", answers=[])
+    assert code == 0, screen
+    assert "Latin name" in screen and "Homo sapiens" in screen
