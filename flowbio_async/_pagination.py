@@ -21,9 +21,7 @@ class AsyncPager(Generic[T]):
 
     Pages are asked for as ``page=1,2,…`` with ``count=page_size`` (only when a size was
     chosen; the server default applies otherwise). Iteration stops once ``count`` items were
-    seen **or** a page comes back empty, so a wrong total can never loop forever. The first
-    page is fetched once per pager and reused by ``await``, ``count()`` and iteration; call
-    the listing method again for fresh results.
+    seen **or** a page comes back empty, so a wrong total can never loop forever.
 
     Example:
         ```python
