@@ -24,7 +24,7 @@ from concurrent.futures import Future
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Generic, ParamSpec, TypeVar, cast
+from typing import Any, Generic, ParamSpec, TypeVar, cast, overload
 
 import anyio
 import anyio.from_thread
@@ -128,6 +128,14 @@ class _State:
             self.closed = True
         if os.getpid() != self.pid:  # a forked child: the loop thread does not exist here
             return
+        if threading.get_ident() == self.loop_thread:
+            # The garbage collector ran the finalizer on the loop thread itself, which cannot
+            # wait for its own loop: stop from a helper thread instead.
+            threading.Thread(target=self._stop, name="flowbio-sync-close", daemon=True).start()
+            return
+        self._stop()
+
+    def _stop(self) -> None:
         try:
             if self.resource is not None:
                 self.resource.__exit__(None, None, None)
@@ -257,16 +265,26 @@ class Portal:
             concurrent.futures.wait([task.future], CLEANUP_TIMEOUT)
             raise
 
+    @overload
+    def iterate(self, source: AsyncIterable[T]) -> Iterator[T]: ...
+    @overload
+    def iterate(self, source: AsyncIterable[T], convert: Callable[[T], U]) -> Iterator[U]: ...
     def iterate(
         self, source: AsyncIterable[T], convert: Callable[[T], U] | None = None
-    ) -> Iterator[U]:
+    ) -> Iterator[T] | Iterator[U]:
         """Iterate an async iterable from this thread (one producer task; see :class:`Pull`)."""
         self._check()
         return _iterate(Pull(self, source), convert)
 
+    @overload
+    def context(self, manager: AbstractAsyncContextManager[T]) -> AbstractContextManager[T]: ...
+    @overload
+    def context(
+        self, manager: AbstractAsyncContextManager[T], convert: Callable[[T], U]
+    ) -> AbstractContextManager[U]: ...
     def context(
         self, manager: AbstractAsyncContextManager[T], convert: Callable[[T], U] | None = None
-    ) -> AbstractContextManager[U]:
+    ) -> AbstractContextManager[T] | AbstractContextManager[U]:
         """A sync context manager whose enter and exit run in one task on the loop."""
         self._check()
         return _Context(self._portal.wrap_async_context_manager(manager), convert)

@@ -624,19 +624,42 @@ class Emitter:
             return []  # close / __enter__ / __exit__ of the root own the lifecycle
         if isinstance(value, property):
             return self.prop(twin, member, value)
+        if isinstance(value, classmethod) and twin.root:
+            return self.factory(twin, member, value.__func__)
         if isinstance(value, staticmethod | classmethod):
             raise GenerationError("static and class methods are not translated")
         if not inspect.isfunction(value):
             return []
         if member.name == "__aexit__":
+            any_ = self.out.bind(Ref("typing", "Any"))
             return [
-                "    def __exit__(self, *exc_info: typing.Any) -> bool | None:".replace(
-                    "typing.Any", self.out.bind(Ref("typing", "Any"))
-                ),
+                f"    def __exit__(self, *exc_info: {any_}) -> bool | None:",
                 "        return self._context.__exit__(*exc_info)",
                 "",
             ]
         return self.method(twin, member, value)
+
+    def factory(self, twin: Twin, member: Member, func: Any) -> list[str]:
+        """A classmethod of the root building an instance: build it on a new portal."""
+        node = function_node(func)
+        types_ = Types(self.out, Scope.of(member.owner.__module__))
+        if self.returns(types_, node, member.owner) != f" -> {self.out.bind(Ref('typing', 'Self'))}":
+            raise GenerationError("class methods not returning the class are not translated")
+        sig, call = self.signature(member.owner, node, func)
+        sig = sig.replace("self", "cls", 1)
+        doc = docstring_literal(node.body, node_source(node), 8, self.renames)
+        lines = ["    @classmethod", f"    def {member.name}({sig}) -> {self.out.bind(Ref('typing', 'Self'))}:"]
+        if doc:
+            lines.append(f"        {doc}")
+        target = f"{twin.alias}.{member.name}"
+        return [
+            *lines,
+            "        client = cls.__new__(cls)",
+            f"        client._portal = {self.portal}(client)",
+            f"        client._async = client._portal.open({', '.join([target, *call])})",
+            "        return client",
+            "",
+        ]
 
     def prop(self, twin: Twin, member: Member, value: property) -> list[str]:
         assert value.fget is not None
@@ -703,6 +726,8 @@ class Emitter:
             value = self.wrap(conv, "self._async")
         elif member.name == "__aenter__":
             body.append("        self._context = self._portal.context(self._async)")
+            if conv is not None and conv.kind == "self":
+                body.append("        self._context.__enter__()")
             value = self.wrap(conv, "self._context.__enter__()")
         elif inspect.iscoroutinefunction(func):
             if callbacks:

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import _thread
 import asyncio
+import gc
 import hashlib
 import os
+import subprocess
+import sys
 import threading
 import warnings
 from collections.abc import Iterator
@@ -236,3 +239,27 @@ def test_closed_client_refuses_calls(flow_server: FlowServer, tmp_path: Path) ->
     assert threading.active_count() == thread_count - 1  # the loop thread is gone
     with pytest.raises(SyncUsageError, match="closed"):
         client.me()
+
+
+def test_an_unclosed_client_is_closed_by_gc_and_at_exit(
+    flow_server: FlowServer, tmp_path: Path
+) -> None:
+    threads = threading.active_count()
+    client = Client(flow_server.url, _config(tmp_path))
+    assert client.me().id is None
+    del client
+    gc.collect()
+    assert threading.active_count() == threads  # the finalizer stopped the loop thread
+    script = (
+        "import sys\n"
+        "from flowbio_sync import Client, ClientConfig\n"
+        "client = Client(sys.argv[1], ClientConfig(show_progress=False))\n"
+        "print(client.me().id)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, flow_server.url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "None\n", "")

@@ -6,6 +6,7 @@ package there, and the tests use that package for real (its twins run on a priva
 
 from __future__ import annotations
 
+import _thread
 import importlib
 import importlib.util
 import inspect
@@ -196,6 +197,46 @@ FAKE: dict[str, str] = {
         class ThingResource(Reads):
             """Things."""
     ''',
+    "_job.py": '''
+        """A job handle: async methods and an async context manager, returned by a coroutine."""
+        from __future__ import annotations
+
+        from types import TracebackType
+        from typing import Self
+
+        import anyio
+
+
+        class Job:
+            """A running job."""
+
+            def __init__(self, steps: int, log: list[tuple[str, int]]) -> None:
+                self.steps = steps
+                self.log = log
+
+            @property
+            def finished(self) -> bool:
+                """Whether the job ran."""
+                return ("job done", self.steps) in self.log
+
+            async def wait(self) -> int:
+                """Wait for the job."""
+                await anyio.sleep(0)
+                self.log.append(("job done", self.steps))
+                return self.steps
+
+            async def __aenter__(self) -> Self:
+                self.log.append(("job enter", self.steps))
+                return self
+
+            async def __aexit__(
+                self,
+                exc_type: type[BaseException] | None,
+                exc: BaseException | None,
+                tb: TracebackType | None,
+            ) -> None:
+                self.log.append(("job exit", self.steps))
+    ''',
     "_client.py": '''
         """The client."""
         from __future__ import annotations
@@ -203,6 +244,7 @@ FAKE: dict[str, str] = {
         import threading
         from types import TracebackType
 
+        from fakeflow._job import Job
         from fakeflow._things import ThingResource
 
         PREFIX = "fake"
@@ -257,6 +299,15 @@ FAKE: dict[str, str] = {
             async def loop_thread(self) -> int:
                 """The thread this coroutine runs on."""
                 return threading.get_ident()
+
+            @classmethod
+            def from_env(cls, *, limit: int = 4) -> AsyncFake:
+                """Build a client from the environment."""
+                return cls("env", limit=limit)
+
+            async def start_job(self, steps: int) -> Job:
+                """Start a job (a class with async members, returned by a coroutine)."""
+                return Job(steps, self.log)
     ''',
 }
 
@@ -398,6 +449,33 @@ def test_sync_callbacks_run_off_the_loop_in_order(fake: Any) -> None:
     assert [n for n, _ in seen] == list(range(50))  # every call, in order, before returning
     loop_thread = fake.loop_thread()
     assert all(thread not in (loop_thread, threading.get_ident()) for _, thread in seen)
+
+
+def test_twins_returned_by_coroutines_and_class_factories(
+    fake: Any, fakesync: ModuleType
+) -> None:
+    job = fake.start_job(3)
+    assert isinstance(job, fakesync._generated.Job)
+    with job as entered:
+        assert entered is job
+        assert not job.finished
+        assert job.wait() == 3
+        assert job.finished
+    assert fake._async.log[-3:] == [("job enter", 3), ("job done", 3), ("job exit", 3)]
+    with fakesync.Fake.from_env(limit=2) as built:
+        assert isinstance(built, fakesync.Fake)
+        assert built.describe() == "env!"
+        assert built._async.built_on == built.loop_thread()
+
+
+def test_ctrl_c_cancels_the_task_and_waits_for_its_cleanup(fake: Any) -> None:
+    timer = threading.Timer(0.2, _thread.interrupt_main)
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        fake.things.slow()
+    timer.join()
+    assert ("slow cancelled", 0) in fake._async.log  # its shielded cleanup ran before return
+    assert fake.things.get(2).id == 2  # the client is still usable
 
 
 def test_close_is_idempotent_and_later_use_is_refused(fakesync: ModuleType) -> None:
