@@ -643,12 +643,13 @@ class Emitter:
         """A classmethod of the root building an instance: build it on a new portal."""
         node = function_node(func)
         types_ = Types(self.out, Scope.of(member.owner.__module__))
-        if self.returns(types_, node, member.owner) != f" -> {self.out.bind(Ref('typing', 'Self'))}":
+        self_type = self.out.bind(Ref("typing", "Self"))
+        if self.returns(types_, node, member.owner) != f" -> {self_type}":
             raise GenerationError("class methods not returning the class are not translated")
         sig, call = self.signature(member.owner, node, func)
         sig = sig.replace("self", "cls", 1)
         doc = docstring_literal(node.body, node_source(node), 8, self.renames)
-        lines = ["    @classmethod", f"    def {member.name}({sig}) -> {self.out.bind(Ref('typing', 'Self'))}:"]
+        lines = ["    @classmethod", f"    def {member.name}({sig}) -> {self_type}:"]
         if doc:
             lines.append(f"        {doc}")
         target = f"{twin.alias}.{member.name}"

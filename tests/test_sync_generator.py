@@ -451,9 +451,7 @@ def test_sync_callbacks_run_off_the_loop_in_order(fake: Any) -> None:
     assert all(thread not in (loop_thread, threading.get_ident()) for _, thread in seen)
 
 
-def test_twins_returned_by_coroutines_and_class_factories(
-    fake: Any, fakesync: ModuleType
-) -> None:
+def test_twins_returned_by_coroutines_and_class_factories(fake: Any, fakesync: ModuleType) -> None:
     job = fake.start_job(3)
     assert isinstance(job, fakesync._generated.Job)
     with job as entered:
