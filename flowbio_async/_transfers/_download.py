@@ -120,12 +120,24 @@ class _ShortBody(TransferError):
     """The connection ended cleanly before the requested range was complete."""
 
 
-def _write_all(fd: int, data: bytes, offset: int) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.pwrite(fd, view, offset)
-        view = view[written:]
+def _write_all(fd: int, chunks: list[bytes], offset: int) -> int:
+    """``pwritev`` the chunks (no join copy), finishing any short write; returns the size."""
+    views = [memoryview(chunk) for chunk in chunks if chunk]
+    total = sum(len(view) for view in views)
+    if len(views) > 512:  # stay well under IOV_MAX
+        views = [memoryview(b"".join(views))]
+    while views:
+        written = os.pwritev(fd, views, offset) if _PWRITEV else os.pwrite(fd, views[0], offset)
         offset += written
+        while views and written >= len(views[0]):
+            written -= len(views[0])
+            views.pop(0)
+        if views and written:
+            views[0] = views[0][written:]
+    return total
+
+
+_PWRITEV = hasattr(os, "pwritev")
 
 
 def _hash_file(path: Path) -> str:
@@ -158,44 +170,45 @@ class _PartFile:
         self.unsaved = 0
         self.discarded = False
 
-    def record(self, offset: int, data: bytes) -> None:
-        """Write ``data`` at ``offset``, note it in the state, extend the hash (thread)."""
+    def record(self, offset: int, chunks: list[bytes]) -> int:
+        """Write ``chunks`` at ``offset`` and note them in the state (worker thread)."""
         try:
-            _write_all(self.fd, data, offset)
+            size = _write_all(self.fd, chunks, offset)
         except OSError as exc:
             if exc.errno in {errno.ENOSPC, errno.EDQUOT}:
                 raise InsufficientSpaceError(f"disk full while writing {self.dest}") from None
             raise
         with self.lock:
-            self.state.done = add_interval(self.state.done, offset, offset + len(data))
-            self.unsaved += len(data)
+            self.state.done = add_interval(self.state.done, offset, offset + size)
+            self.unsaved += size
             if self.unsaved >= _SAVE_EVERY:
                 save_state(self.dest, self.state)
                 self.unsaved = 0
-        self.follow_hash(offset, data, blocking=False)
+        return size
 
-    def follow_hash(self, offset: int, data: bytes | None, *, blocking: bool) -> None:
-        """Extend the md5 up to the contiguous prefix; skip if another thread is on it."""
-        if not self.hash_lock.acquire(blocking=blocking):
-            return  # that thread, or the final catch-up, covers our bytes
-        try:
-            while True:
+    def hash_chunks(self, offset: int, chunks: list[bytes] | None, limit: int) -> None:
+        """Extend the md5 in file order (worker thread, concurrent with ``record``).
+
+        Bytes before ``offset`` come from the page cache, as far as they are written; the
+        chunks themselves are hashed from memory when they are next in line. Otherwise
+        they are left for a later call (or the final catch-up) to read back from disk.
+        """
+        with self.hash_lock:
+            while self.hashed < limit:
                 with self.lock:
-                    frontier = self.state.prefix
+                    frontier = min(self.state.prefix, limit)
                 if self.hashed >= frontier:
-                    return
-                if data is not None and offset == self.hashed:
-                    self.md5.update(data)
-                    self.hashed += len(data)
-                    data = None
-                    continue
-                block = os.pread(self.fd, min(_HASH_BLOCK, frontier - self.hashed), self.hashed)
+                    break
+                want = min(_HASH_BLOCK, frontier - self.hashed)
+                block = os.pread(self.fd, want, self.hashed)
                 if not block:
-                    return
+                    break
                 self.md5.update(block)
                 self.hashed += len(block)
-        finally:
-            self.hash_lock.release()
+            if chunks is not None and self.hashed == offset:
+                for chunk in chunks:
+                    self.md5.update(chunk)
+                    self.hashed += len(chunk)
 
     def reset(self) -> None:
         """Forget every byte (the server sent the whole file instead of a range)."""
@@ -542,44 +555,59 @@ class _Job:
             )
 
     async def _pump(self, response: StreamLike, cursor: _Cursor) -> None:
-        """Body → buffers of ``download_buffer_size`` → worker-thread writes, pipelined."""
+        """Body → buffers → a writer thread and an md5 thread, both overlapping the network.
+
+        Each stream keeps at most a buffer being filled, one queued for each consumer and
+        one in each thread, so memory stays a few buffers per stream (``_config`` bound).
+        """
         assert self.part is not None
         part = self.part
-        send, receive = anyio.create_memory_object_stream[tuple[int, bytes]](1)
+        to_writer, writes = anyio.create_memory_object_stream[tuple[int, list[bytes]]](1)
+        to_hasher, hashes = anyio.create_memory_object_stream[tuple[int, list[bytes]]](1)
         failure: Exception | None = None
 
         async def writer() -> None:
-            async with receive:
-                async for offset, data in receive:
-                    await anyio.to_thread.run_sync(part.record, offset, data)
-                    cursor.pos = offset + len(data)
+            async with writes:
+                async for offset, chunks in writes:
+                    size = await anyio.to_thread.run_sync(part.record, offset, chunks)
+                    cursor.pos = offset + size
 
+        async def hasher() -> None:
+            async with hashes:
+                async for offset, chunks in hashes:
+                    await anyio.to_thread.run_sync(part.hash_chunks, offset, chunks, offset)
+
+        # Parallel streams share the buffer budget so memory does not grow with segments.
         limit = self.config.download_buffer_size
+        if self.parallel:
+            limit = max(256 * 1024, limit // self.config.segments_per_file)
         try:
             async with anyio.create_task_group() as group:
                 group.start_soon(writer)
-                async with send:
+                group.start_soon(hasher)
+                async with to_writer, to_hasher:
                     pending: list[bytes] = []
                     pending_len = 0
                     offset = cursor.pos
                     try:
                         async for chunk in response.aiter_raw():
                             if cursor.end is not None:
-                                room = cursor.end - offset - pending_len
-                                chunk = chunk[:room]
+                                chunk = chunk[: cursor.end - offset - pending_len]
                             if not chunk:
                                 break
                             pending.append(chunk)
                             pending_len += len(chunk)
                             self.progress.advance(self.task, len(chunk))
                             if pending_len >= limit:
-                                await send.send((offset, b"".join(pending)))
+                                await to_writer.send((offset, pending))
+                                await to_hasher.send((offset, pending))
                                 offset += pending_len
                                 pending, pending_len = [], 0
                     except Exception as exc:
                         failure = exc  # keep what arrived: flushed below, then re-raised
                     if pending:
-                        await send.send((offset, b"".join(pending)))
+                        await to_writer.send((offset, pending))
+                        await to_hasher.send((offset, pending))
         except BaseExceptionGroup as grouped:
             raise _single(grouped) from None
         if failure is not None:
@@ -588,9 +616,9 @@ class _Job:
     async def _finish(self) -> DownloadResult:
         assert self.part is not None
         part = self.part
-        await anyio.to_thread.run_sync(lambda: part.follow_hash(0, None, blocking=True))
         length = os.fstat(part.fd).st_size
         expected = self.size if self.size is not None else length
+        await anyio.to_thread.run_sync(part.hash_chunks, expected, None, expected)
         if length != expected or self.state.prefix != expected or part.hashed != expected:
             part.discard()
             raise IntegrityError(
