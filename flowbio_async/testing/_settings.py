@@ -55,6 +55,10 @@ class ServerSettings:
     max_page_size: int = 100
     #: Answer errors as Problem Details (RFC 9457) instead of ``{"error": ...}`` (contract §6.2).
     problem_details: bool = False
+    #: Seconds a completed bulk download stays available before it expires (410; seed 002: 24 h).
+    bulk_job_lifetime: float = 24 * 3600.0
+    #: Seconds a bulk job waits in ``pending`` and between archived files (to watch progress).
+    bulk_job_delay: float = 0.05
 
     def to_json(self) -> str:
         """Serialise to JSON (the form passed to the server process)."""
