@@ -2,46 +2,36 @@
 
 from __future__ import annotations
 
-import argparse
 import os
-from typing import Any
 
 from flowbio_async._auth import TokenFileCredentials
-from flowbio_async._cli._command import Invocation, add_command
+from flowbio_async._cli._command import Invocation, Verbs
 from flowbio_async._cli._credentials import Auth
 from flowbio_async._cli._session import session_tokens
 from flowbio_async._cli._tokenfile import remove_token_file, token_file_path, write_token_file
 from flowbio_async._errors import AuthenticationError, ConfigurationError
 
 
-def register(sub: Any, parent: argparse.ArgumentParser) -> None:
+def register(verbs: Verbs) -> None:
     """Add ``login``, ``logout`` and ``whoami``."""
-    login = sub.add_parser(
+    login = verbs.add(
         "login",
-        parents=[parent],
-        help="log in and save the token file (mode 0600)",
-        description="Log in with a username and password and save the tokens to the token "
-        "file (~/.config/flow/api-token, or --token-file / FLOW_TOKEN_FILE), mode 0600. "
+        _login,
+        "log in and save the token file (mode 0600)",
+        "Log in with a username and password and save the tokens to the token file "
+        "(~/.config/flow/api-token, or --token-file / FLOW_TOKEN_FILE), mode 0600. "
         "The password is only ever read from the terminal prompt.",
+        auth=Auth.PROMPT,
     )
     login.add_argument("--username", metavar="NAME", help="username (prompted when absent)")
-    add_command(login, _login, Auth.PROMPT)
-
-    logout = sub.add_parser(
+    verbs.add(
         "logout",
-        parents=[parent],
-        help="log out and delete the token file",
-        description="Tell the server to log out (best effort) and delete the token file.",
+        _logout,
+        "log out and delete the token file",
+        "Tell the server to log out (best effort) and delete the token file.",
+        auth=Auth.NONE,
     )
-    add_command(logout, _logout, Auth.NONE)
-
-    whoami = sub.add_parser(
-        "whoami",
-        parents=[parent],
-        help="show the logged-in user",
-        description="Show the user the configured credentials belong to.",
-    )
-    add_command(whoami, _whoami)
+    verbs.add("whoami", _whoami, "show the user the credentials belong to")
 
 
 async def _login(inv: Invocation) -> int:

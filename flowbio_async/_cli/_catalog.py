@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
-
-from flowbio_async._cli._command import Invocation, add_command
+from flowbio_async._cli._command import Invocation, Verbs
 from flowbio_async._cli._credentials import Auth
 
 
-def register(sub: Any, parent: argparse.ArgumentParser) -> None:
+def register(verbs: Verbs) -> None:
     """Add ``organisms`` and ``projects`` (the ``samples`` listings are added by _samples)."""
-    organisms = sub.add_parser(
-        "organisms", parents=[parent], help="list organisms", description="List organisms."
-    )
-    add_command(organisms, organisms_command, Auth.OPTIONAL)
-    projects = sub.add_parser(
-        "projects",
-        parents=[parent],
-        help="list your projects",
-        description="List the projects you own, every page.",
-    )
-    add_command(projects, projects_command)
+    verbs.add("organisms", organisms_command, "list organisms", auth=Auth.OPTIONAL)
+    verbs.add("projects", projects_command, "list your projects", "List every project you own.")
 
 
 async def sample_types_command(inv: Invocation) -> int:

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flowbio_async._cli._credentials import Auth
 from flowbio_async._cli._options import GlobalOptions
@@ -40,6 +40,37 @@ class Command:
     auth: Auth = Auth.REQUIRED
 
 
-def add_command(parser: argparse.ArgumentParser, run: Run, auth: Auth = Auth.REQUIRED) -> None:
-    """Attach ``run`` to ``parser`` so the runner dispatches to it."""
-    parser.set_defaults(command=Command(run=run, auth=auth), command_parser=parser)
+class Verbs:
+    """Adds verbs to one subparsers action, each sharing the global-options parent parser."""
+
+    def __init__(self, sub: Any, parent: argparse.ArgumentParser) -> None:
+        self._sub = sub
+        self._parent = parent
+
+    def add(
+        self,
+        name: str,
+        run: Run,
+        help: str,
+        description: str | None = None,
+        auth: Auth = Auth.REQUIRED,
+    ) -> argparse.ArgumentParser:
+        """A verb parser whose command is ``run``; add its own arguments to the result."""
+        parser = self._parser(name, help, description)
+        parser.set_defaults(command=Command(run=run, auth=auth))
+        return parser
+
+    def group(self, name: str, help: str) -> Verbs:
+        """A verb group such as ``samples``; its sub-verbs are added to the result."""
+        parser = self._parser(name, help, None)
+        return Verbs(parser.add_subparsers(dest=f"{name}_verb", metavar="VERB"), self._parent)
+
+    def _parser(self, name: str, help: str, description: str | None) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = self._sub.add_parser(
+            name,
+            parents=[self._parent],
+            help=help,
+            description=description or f"{help[0].upper()}{help[1:]}.",
+        )
+        parser.set_defaults(command_parser=parser)
+        return parser

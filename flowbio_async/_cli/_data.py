@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flowbio_async._cli._batch import report_items
-from flowbio_async._cli._command import Invocation, add_command
+from flowbio_async._cli._command import Invocation, Verbs
 from flowbio_async._cli._exit import CliUsageError
 from flowbio_async._models._data import Data
 from flowbio_async._transfers._many import ItemResult
@@ -36,17 +36,14 @@ def add_concurrency(parser: argparse.ArgumentParser, what: str) -> None:
     )
 
 
-def register(sub: Any, parent: argparse.ArgumentParser) -> None:
+def register(verbs: Verbs) -> None:
     """Add ``data upload``."""
-    data = sub.add_parser("data", parents=[parent], help="generic data files")
-    data.set_defaults(command_parser=data)
-    verbs = data.add_subparsers(dest="data_verb", metavar="VERB")
-    upload = verbs.add_parser(
+    upload = verbs.group("data", "generic data files").add(
         "upload",
-        parents=[parent],
-        help="upload data files (resumable; many at once)",
-        description="Upload one or more files as generic data. An interrupted upload "
-        "continues where it stopped when the same command is run again.",
+        _upload,
+        "upload data files (resumable; many at once)",
+        "Upload one or more files as generic data. An interrupted upload continues where it "
+        "stopped when the same command is run again.",
     )
     upload.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files to upload")
     upload.add_argument(
@@ -59,7 +56,6 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
         help="each PATH is an archive (.zip/.tar/.tar.gz) the server unpacks",
     )
     add_concurrency(upload, "uploads")
-    add_command(upload, _upload)
 
 
 def _describe(path: Path, data: Any) -> dict[str, Any]:

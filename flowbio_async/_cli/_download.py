@@ -6,12 +6,11 @@ the same command continues, and files already complete are skipped.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
 from flowbio_async._cli._batch import report_items
-from flowbio_async._cli._command import Invocation, add_command
+from flowbio_async._cli._command import Invocation, Verbs
 from flowbio_async._cli._data import add_concurrency
 from flowbio_async._cli._exit import CliUsageError
 from flowbio_async._transfers._many import ItemResult
@@ -19,14 +18,14 @@ from flowbio_async._transfers._many import ItemResult
 DOWNLOAD_COLUMNS = [("item", "ID"), ("status", "Status"), ("size", "Bytes"), ("path", "Path")]
 
 
-def register(sub: Any, parent: argparse.ArgumentParser) -> None:
+def register(verbs: Verbs) -> None:
     """Add ``download``."""
-    download = sub.add_parser(
+    download = verbs.add(
         "download",
-        parents=[parent],
-        help="download data files (resumable; many at once)",
-        description="Download data files by id into --dest. Interrupted downloads resume "
-        "when the same command is run again; complete files are skipped.",
+        _download,
+        "download data files (resumable; many at once)",
+        "Download data files by id into --dest. Interrupted downloads resume when the same "
+        "command is run again; complete files are skipped.",
     )
     download.add_argument("data_ids", nargs="*", metavar="DATA_ID", help="data ids")
     download.add_argument(
@@ -36,7 +35,6 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
         "--overwrite", action="store_true", help="download again even when complete"
     )
     add_concurrency(download, "downloads")
-    add_command(download, _download)
 
 
 def _describe(item: Any, result: Any) -> dict[str, Any]:

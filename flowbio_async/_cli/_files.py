@@ -6,34 +6,30 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from flowbio_async._cli._command import Invocation, add_command
+from flowbio_async._cli._command import Invocation, Run, Verbs
 
 
-def register(sub: Any, parent: argparse.ArgumentParser) -> None:
+def register(verbs: Verbs) -> None:
     """Add the ``files`` group."""
-    files = sub.add_parser("files", parents=[parent], help="workspace files (Files API)")
-    files.set_defaults(command_parser=files)
-    verbs = files.add_subparsers(dest="files_verb", metavar="VERB")
+    files = verbs.group("files", "workspace files (Files API)")
 
-    def verb(name: str, help_text: str) -> argparse.ArgumentParser:
-        parser: argparse.ArgumentParser = verbs.add_parser(name, parents=[parent], help=help_text)
+    def verb(name: str, run: Run, help_text: str) -> argparse.ArgumentParser:
+        parser = files.add(name, run, help_text)
         parser.add_argument(
             "--workspace", required=True, metavar="ID", help="workspace id, e.g. ws_abc123"
         )
         return parser
 
-    listing = verb("list", "list files in a workspace")
+    listing = verb("list", _list, "list files in a workspace")
     listing.add_argument("--prefix", metavar="PREFIX", help="only keys under PREFIX, e.g. raw/")
     listing.add_argument("--limit", type=int, metavar="N", help="at most N files (default 100)")
-    add_command(listing, _list)
 
-    upload = verb("upload", "upload a file (presigned upload above 500 MB)")
+    upload = verb("upload", _upload, "upload a file (presigned upload above 500 MB)")
     upload.add_argument("path", type=Path, metavar="PATH")
     upload.add_argument("--path", dest="folder", metavar="FOLDER", help="folder, e.g. raw/")
     upload.add_argument("--description", metavar="TEXT")
-    add_command(upload, _upload)
 
-    download = verb("download", "download a file by key")
+    download = verb("download", _download, "download a file by key")
     download.add_argument("key", metavar="KEY")
     download.add_argument(
         # Kept as text: a trailing "/" means "a folder", which Path() would drop.
@@ -42,11 +38,9 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="file, or folder ending in / (default .)",
     )
-    add_command(download, _download)
 
-    delete = verb("delete", "delete a file by key")
+    delete = verb("delete", _delete, "delete a file by key")
     delete.add_argument("key", metavar="KEY")
-    add_command(delete, _delete)
 
 
 FILE_COLUMNS = [("key", "Key"), ("name", "Name"), ("size", "Bytes")]

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from flowbio_async._cli import _account, _catalog, _data, _download, _files, _samples, _server
+from flowbio_async._cli._command import Verbs
 from flowbio_async._cli._exit import ExitCode
 from flowbio_async._cli._options import global_parent
 from flowbio_async._cli._run import run_command
@@ -27,8 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"flowbio-async {__version__}")
     parser.set_defaults(command_parser=parser)
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    verbs = Verbs(sub, parent)
     for module in _VERB_MODULES:
-        module.register(sub, parent)
+        module.register(verbs)
     _server.register(sub)
     parser.epilog = _every_command(sub)
     return parser

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
 from flowbio_async._cli._batch import report_items
 from flowbio_async._cli._catalog import metadata_command, sample_types_command
-from flowbio_async._cli._command import Invocation, add_command
+from flowbio_async._cli._command import Invocation, Verbs
 from flowbio_async._cli._credentials import Auth
 from flowbio_async._cli._data import add_concurrency
 from flowbio_async._cli._exit import CliUsageError, ExitCode
@@ -19,18 +18,15 @@ from flowbio_async._transfers._many import ItemResult
 SAMPLE_COLUMNS = [("row", "Row"), ("name", "Name"), ("id", "Sample ID")]
 
 
-def register(sub: Any, parent: argparse.ArgumentParser) -> None:
+def register(verbs: Verbs) -> None:
     """Add the ``samples`` group."""
-    samples = sub.add_parser("samples", parents=[parent], help="samples and their catalogue")
-    samples.set_defaults(command_parser=samples)
-    verbs = samples.add_subparsers(dest="samples_verb", metavar="VERB")
-
-    upload = verbs.add_parser(
+    samples = verbs.group("samples", "samples and their catalogue")
+    upload = samples.add(
         "upload",
-        parents=[parent],
-        help="upload one sample (reads1 [+ reads2])",
-        description="Upload one demultiplexed sample: its reads files, sample type and "
-        "metadata. Interrupted uploads resume when the command is run again.",
+        _upload,
+        "upload one sample (reads1 [+ reads2])",
+        "Upload one demultiplexed sample: its reads files, sample type and metadata. "
+        "Interrupted uploads resume when the command is run again.",
     )
     upload.add_argument("--name", required=True, help="sample name (no spaces)")
     upload.add_argument("--sample-type", required=True, metavar="TYPE", help="see `samples types`")
@@ -45,27 +41,23 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     )
     upload.add_argument("--project", metavar="ID", help="project to add the sample to")
     upload.add_argument("--organism", metavar="ID", help="organism code, e.g. Hs")
-    add_command(upload, _upload)
 
-    batch = verbs.add_parser(
+    batch = samples.add(
         "upload-batch",
-        parents=[parent],
-        help="upload one sample per row of a CSV sheet",
-        description="Upload one sample per row of a CSV sheet with columns name, reads1, "
-        "reads2, sample_type, project, organism and one column per metadata identifier. "
-        "Every row is validated before anything is uploaded.",
+        _upload_batch,
+        "upload one sample per row of a CSV sheet",
+        "Upload one sample per row of a CSV sheet with columns name, reads1, reads2, "
+        "sample_type, project, organism and one column per metadata identifier. Every row "
+        "is validated before anything is uploaded.",
     )
     batch.add_argument("sheet", type=Path, metavar="SHEET.csv")
     batch.add_argument(
         "--sample-type", metavar="TYPE", help="sample type of rows without a sample_type cell"
     )
     add_concurrency(batch, "samples")
-    add_command(batch, _upload_batch)
 
-    types = verbs.add_parser("types", parents=[parent], help="list sample types")
-    add_command(types, sample_types_command, Auth.OPTIONAL)
-    metadata = verbs.add_parser("metadata", parents=[parent], help="list metadata attributes")
-    add_command(metadata, metadata_command, Auth.OPTIONAL)
+    samples.add("types", sample_types_command, "list sample types", auth=Auth.OPTIONAL)
+    samples.add("metadata", metadata_command, "list metadata attributes", auth=Auth.OPTIONAL)
 
 
 def parse_metadata(pairs: list[str]) -> dict[str, str]:
