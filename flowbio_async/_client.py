@@ -16,6 +16,7 @@ from flowbio_async._http import HttpClient, QueryParams, RateLimitInfo
 from flowbio_async._models._search import SearchResults
 from flowbio_async._models._users import User
 from flowbio_async._resources._data import DataResource
+from flowbio_async._resources._downloads import DownloadsResource
 from flowbio_async._resources._executions import ExecutionResource
 from flowbio_async._resources._files import FilesResource
 from flowbio_async._resources._projects import ProjectResource
@@ -53,6 +54,7 @@ class AsyncClient:
         self._files = FilesResource(self._ctx)
         self._users = UserResource(self._ctx)
         self._search = SearchResource(self._ctx)
+        self._downloads = DownloadsResource(self._ctx)
 
     def __repr__(self) -> str:
         return f"AsyncClient(base_url={self.base_url!r}, logged_in={self.is_logged_in})"
@@ -117,6 +119,11 @@ class AsyncClient:
     def executions(self) -> ExecutionResource:
         """Execution operations: get, search, outputs."""
         return self._executions
+
+    @property
+    def downloads(self) -> DownloadsResource:
+        """Bulk (zip) download jobs: create, status, wait, fetch, extract (contract §5.3)."""
+        return self._downloads
 
     @property
     def files(self) -> FilesResource:

@@ -36,13 +36,7 @@ from flowbio_async.testing._security import (
 )
 from flowbio_async.testing._store import Row, Store
 
-DEFAULT_LIFETIME = 24 * 3600.0
 _COPY_BLOCK = 1024 * 1024
-
-
-def _setting(request: Request, name: str, default: float) -> float:
-    # Read through getattr so the routes work with settings that predate these knobs.
-    return float(getattr(settings_of(request), name, default))
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
@@ -172,7 +166,7 @@ def _start_job(
             "created": int(time.time()),
         },
     )
-    delay = _setting(request, "bulk_job_delay", 0.05)
+    delay = settings_of(request).bulk_job_delay
     threading.Thread(
         target=_build, args=(store, job_id, rows, by_execution, delay), daemon=True
     ).start()
@@ -235,7 +229,7 @@ def _owned_job(request: Request) -> Row:
     job = store.get_bulk_job(str(request.path_params["job_id"]))
     if job is None or int(job["owner"]) != int(user["id"]):
         raise error(404, "Not found")
-    lifetime = _setting(request, "bulk_job_lifetime", DEFAULT_LIFETIME)
+    lifetime = settings_of(request).bulk_job_lifetime
     if job["status"] == "completed" and job["finished"] is not None:
         expires = float(job["finished"]) + lifetime
         if time.time() >= expires:
