@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -282,3 +283,26 @@ def test_progress_is_drawn_on_a_terminal_stderr_unless_silenced(cli: Cli, tmp_pa
     code, stdout, drawn = cli.stderr_on_terminal("data", "upload", str(path), "--no-progress")
     assert code == 0
     assert drawn == b""
+
+
+def test_bulk_download_extracts_byte_exact_and_continues_a_job(cli: Cli, tmp_path: Path) -> None:
+    paths = _files(tmp_path / "src", {"x.bin": 70_000, "y.txt": 12})
+    up = cli("data", "upload", *map(str, paths), "--json").json()["results"]
+    ids = [r["id"] for r in up]
+    done = cli("bulk-download", *ids, "--dest", str(tmp_path / "out"), "--extract", "--json")
+    assert done.code == 0, done.stderr
+    document = done.json()
+    assert document["job"]["status"] == "completed"
+    for path in paths:
+        assert (tmp_path / "out" / path.name).read_bytes() == path.read_bytes()
+    # The same job again by id: the archive is fetched without building a new one.
+    again = cli("bulk-download", "--job", document["job"]["id"], "--dest", str(tmp_path / "z"))
+    assert again.code == 0, again.stderr
+    assert again.stdout.startswith(f"Job {document['job']['id']}: ")
+    assert zipfile.ZipFile(next((tmp_path / "z").glob("*.zip"))).namelist()
+
+
+def test_bulk_download_usage_and_unknown_ids(cli: Cli, tmp_path: Path) -> None:
+    assert cli("bulk-download").code == 2
+    assert cli("bulk-download", "1", "--job", "abc").code == 2
+    assert cli("bulk-download", "987654321", "--dest", str(tmp_path)).code == 4

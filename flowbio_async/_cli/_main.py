@@ -6,14 +6,23 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from flowbio_async._cli import _account, _catalog, _data, _download, _files, _samples, _server
+from flowbio_async._cli import (
+    _account,
+    _bulk,
+    _catalog,
+    _data,
+    _download,
+    _files,
+    _samples,
+    _server,
+)
 from flowbio_async._cli._command import Verbs
 from flowbio_async._cli._exit import ExitCode
 from flowbio_async._cli._options import global_parent
 from flowbio_async._cli._run import run_command
 from flowbio_async._version import __version__
 
-_VERB_MODULES = (_account, _data, _samples, _download, _catalog, _files)
+_VERB_MODULES = (_account, _data, _samples, _download, _bulk, _catalog, _files)
 
 
 def build_parser() -> argparse.ArgumentParser:

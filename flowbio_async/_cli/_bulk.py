@@ -1,0 +1,64 @@
+"""``bulk-download``: one zip archive of many data files, built server-side (contract §5.3).
+
+The job id is announced on stderr as soon as the job exists, so an interrupted run (Ctrl-C
+while waiting or while fetching the archive) is continued with ``--job ID`` instead of
+building a second archive; the archive download itself resumes like any other.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flowbio_async._cli._command import Invocation, Verbs
+from flowbio_async._cli._exit import CliUsageError
+
+
+def register(verbs: Verbs) -> None:
+    """Add ``bulk-download``."""
+    bulk = verbs.add(
+        "bulk-download",
+        _bulk_download,
+        "download many data files as one server-built archive",
+        "Ask the server to zip the data files, wait for the archive (showing the server's "
+        "progress), download it into --dest and optionally extract it there safely.",
+    )
+    bulk.add_argument("data_ids", nargs="*", metavar="DATA_ID", help="data ids")
+    bulk.add_argument("--job", metavar="ID", help="continue an existing job instead")
+    bulk.add_argument("--name", metavar="NAME", help="archive name, e.g. bundle.zip")
+    bulk.add_argument(
+        "--dest", type=Path, default=Path(), metavar="DIR", help="directory (default .)"
+    )
+    bulk.add_argument(
+        "--extract", action="store_true", help="unpack the archive into --dest, then delete it"
+    )
+    bulk.add_argument("--overwrite", action="store_true", help="download again even when complete")
+    bulk.add_argument(
+        "--timeout", type=float, metavar="SECONDS", help="give up waiting for the job after this"
+    )
+
+
+async def _bulk_download(inv: Invocation) -> int:
+    args = inv.args
+    downloads = inv.client.downloads
+    if bool(args.data_ids) == bool(args.job):
+        raise CliUsageError("give DATA_IDs or --job ID (one of the two)")
+    if args.job:
+        job = await downloads.status(args.job)
+    else:
+        job = await downloads.create(args.data_ids, name=args.name)
+        inv.output.advisory(
+            f"bulk job {job.id} created; if interrupted, continue with --job {job.id}"
+        )
+    done = await downloads.finish(
+        job,
+        f"{args.dest}/",
+        extract=args.extract,
+        overwrite=args.overwrite,
+        timeout=args.timeout,
+    )
+    lines = [f"Job {done.job.id}: {done.archive.path} ({done.archive.size} bytes)"]
+    if args.extract:
+        lines = [f"Job {done.job.id}: extracted {len(done.files)} files into {args.dest}"]
+        lines += [f"  {path}" for path in done.files]
+    inv.output.result(done, "\n".join(lines))
+    return 0
