@@ -9,6 +9,7 @@ from typing import Any, Generic, Self
 
 from flowbio_async import (
     AnnotationUpload,
+    BulkDownloadJob,
     ClientConfig,
     Credentials,
     Data,
@@ -40,7 +41,9 @@ from flowbio_async._resources._data import DataResource as AsyncDataResource
 from flowbio_async._resources._data_downloads import DataOrId
 from flowbio_async._resources._data_reads import DateLike
 from flowbio_async._resources._data_uploads import PathLike
-from flowbio_async._resources._download_support import Dest, ProgressArg
+from flowbio_async._resources._download_support import Dest, Include, ProgressArg
+from flowbio_async._resources._downloads import BulkDownload, Ids, JobOrId
+from flowbio_async._resources._downloads import DownloadsResource as AsyncDownloadsResource
 from flowbio_async._resources._executions import ExecutionResource as AsyncExecutionResource
 from flowbio_async._resources._executions_reads import (
     DateLike as _flowbio_async_resources_executions_reads_DateLike,
@@ -64,6 +67,7 @@ from flowbio_sync._portal import Portal
 __all__ = [
     "Client",
     "DataResource",
+    "DownloadsResource",
     "ExecutionResource",
     "FilesResource",
     "Pager",
@@ -143,6 +147,11 @@ class Client:
     def executions(self) -> ExecutionResource:
         """Execution operations: get, search, outputs."""
         return ExecutionResource(self._portal, self._async.executions)
+
+    @property
+    def downloads(self) -> DownloadsResource:
+        """Bulk (zip) download jobs: create, status, wait, fetch, extract (contract §5.3)."""
+        return DownloadsResource(self._portal, self._async.downloads)
 
     @property
     def files(self) -> FilesResource:
@@ -448,6 +457,160 @@ class DataResource:
         )
 
 
+class DownloadsResource:
+    """Bulk download jobs: create, status, wait, fetch (and optionally extract).
+
+    Example:
+        ```python
+        job = client.downloads.create(["789", "790"], name="my_dataset.zip")
+        job = client.downloads.wait(job)
+        archive = client.downloads.fetch(job, "downloads/")
+        ```
+    """
+
+    def __init__(self, portal: Portal, inner: AsyncDownloadsResource) -> None:
+        self._portal = portal
+        self._async = inner
+
+    def create(
+        self, data_ids: Ids, *, name: str | None = None, by_execution: bool | None = None
+    ) -> BulkDownloadJob:
+        """Start a job zipping the given data files (``POST /downloads``).
+
+        Example:
+            ```python
+            job = client.downloads.create(["789", "790", "791"], name="my_dataset.zip")
+            ```
+        """
+        return self._portal.call(
+            self._async.create, data_ids=data_ids, name=name, by_execution=by_execution
+        )
+
+    def create_for_executions(
+        self, execution_ids: Ids, *, name: str | None = None
+    ) -> BulkDownloadJob:
+        """Start a job zipping every output of the executions (``POST /downloads/executions``)."""
+        return self._portal.call(
+            self._async.create_for_executions, execution_ids=execution_ids, name=name
+        )
+
+    def create_for_samples(self, sample_ids: Ids, *, name: str | None = None) -> BulkDownloadJob:
+        """Start a job zipping every file of the samples (``POST /downloads/samples``)."""
+        return self._portal.call(self._async.create_for_samples, sample_ids=sample_ids, name=name)
+
+    def status(self, job: JobOrId) -> BulkDownloadJob:
+        """The job's current status, progress (percent), ``download_url`` and ``error``."""
+        return self._portal.call(self._async.status, job=job)
+
+    def wait(
+        self, job: JobOrId, *, timeout: float | None = None, progress: ProgressArg = None
+    ) -> BulkDownloadJob:
+        """Poll with backoff until the archive is ready, showing the server's percentage.
+
+        Raises:
+            BulkDownloadFailedError: the job failed (the message is the server's ``error``).
+            GoneError: the job expired.
+            TimeoutError: ``timeout`` seconds passed first.
+
+        Example:
+            ```python
+            job = client.downloads.wait(job, timeout=600)
+            ```
+        """
+        progress = self._portal.callback(progress)
+        return self._portal.call_with_callbacks(
+            [progress], self._async.wait, job=job, timeout=timeout, progress=progress
+        )
+
+    def fetch(
+        self,
+        job: JobOrId,
+        dest: Dest = ".",
+        *,
+        overwrite: bool = False,
+        progress: ProgressArg = None,
+    ) -> DownloadResult:
+        """Download a completed job's archive (resumable, like any download).
+
+        ``dest`` is a file path or a directory (the archive keeps the job's name there).
+        An expired archive raises :class:`GoneError` (410).
+
+        Example:
+            ```python
+            result = client.downloads.fetch(job, "downloads/")
+            ```
+        """
+        progress = self._portal.callback(progress)
+        return self._portal.call_with_callbacks(
+            [progress],
+            self._async.fetch,
+            job=job,
+            dest=dest,
+            overwrite=overwrite,
+            progress=progress,
+        )
+
+    def download(
+        self,
+        data_ids: Ids,
+        dest: Dest = ".",
+        *,
+        name: str | None = None,
+        by_execution: bool | None = None,
+        extract: bool = False,
+        overwrite: bool = False,
+        timeout: float | None = None,
+        progress: ProgressArg = None,
+    ) -> BulkDownload:
+        """Create a job, wait for it, fetch the archive and optionally extract it safely.
+
+        With ``extract=True`` the archive is unpacked into ``dest`` (a directory) and then
+        removed; entries with ``..`` or absolute names make it fail before anything is
+        written (:class:`UnsafePathError`).
+
+        Example:
+            ```python
+            done = client.downloads.download(["789", "790"], "dataset/", extract=True)
+            ```
+        """
+        progress = self._portal.callback(progress)
+        return self._portal.call_with_callbacks(
+            [progress],
+            self._async.download,
+            data_ids=data_ids,
+            dest=dest,
+            name=name,
+            by_execution=by_execution,
+            extract=extract,
+            overwrite=overwrite,
+            timeout=timeout,
+            progress=progress,
+        )
+
+    def finish(
+        self,
+        job: JobOrId,
+        dest: Dest = ".",
+        *,
+        extract: bool = False,
+        overwrite: bool = False,
+        timeout: float | None = None,
+        progress: ProgressArg = None,
+    ) -> BulkDownload:
+        """Wait for an existing job, fetch its archive and optionally extract it."""
+        progress = self._portal.callback(progress)
+        return self._portal.call_with_callbacks(
+            [progress],
+            self._async.finish,
+            job=job,
+            dest=dest,
+            extract=extract,
+            overwrite=overwrite,
+            timeout=timeout,
+            progress=progress,
+        )
+
+
 class ExecutionResource:
     """Operations on executions: reads, downloads."""
 
@@ -512,6 +675,74 @@ class ExecutionResource:
                 sort=sort,
                 page_size=page_size,
             ),
+        )
+
+    def download_outputs(
+        self,
+        execution_id: str | int,
+        dest_dir: Dest = ".",
+        *,
+        include: Include = None,
+        overwrite: bool = False,
+        progress: ProgressArg = None,
+        log: Dest | None = None,
+        fail_fast: bool = False,
+    ) -> DownloadReport[Data]:
+        """Download an execution's output files under ``dest_dir``, keeping relative paths.
+
+        ``include`` keeps only some outputs: glob patterns matched against the relative path
+        and the file name (``"*.tsv"``, ``"results/counts/*"``) or a ``Data -> bool``
+        predicate. Paths from the server can never escape ``dest_dir``.
+
+        Example:
+            ```python
+            report = client.executions.download_outputs(
+                "7", "downloads/executions/7", include=["*.html", "results/counts/*"]
+            )
+            print([str(item.value.path) for item in report.done])
+            ```
+        """
+        include = self._portal.callback(include)
+        progress = self._portal.callback(progress)
+        return self._portal.call_with_callbacks(
+            [include, progress],
+            self._async.download_outputs,
+            execution_id=execution_id,
+            dest_dir=dest_dir,
+            include=include,
+            overwrite=overwrite,
+            progress=progress,
+            log=log,
+            fail_fast=fail_fast,
+        )
+
+    def download_result(
+        self,
+        execution_id: str | int,
+        path: str,
+        dest: Dest = ".",
+        *,
+        overwrite: bool = False,
+        progress: ProgressArg = None,
+    ) -> DownloadResult:
+        """Download one result file by its relative path (``GET /executions/<id>/<path>``).
+
+        ``dest`` is a file path, or a directory that receives the file under its own name.
+
+        Example:
+            ```python
+            client.executions.download_result("7", "multiqc_report.html", "reports/")
+            ```
+        """
+        progress = self._portal.callback(progress)
+        return self._portal.call_with_callbacks(
+            [progress],
+            self._async.download_result,
+            execution_id=execution_id,
+            path=path,
+            dest=dest,
+            overwrite=overwrite,
+            progress=progress,
         )
 
 
@@ -1048,6 +1279,43 @@ class SampleResource:
             ```
         """
         return self._portal.call(self._async.get_annotation_template, sample_type=sample_type)
+
+    def download(
+        self,
+        sample_id: str | int,
+        dest: Dest = ".",
+        *,
+        include: Include = None,
+        overwrite: bool = False,
+        progress: ProgressArg = None,
+        log: Dest | None = None,
+        fail_fast: bool = False,
+    ) -> DownloadReport[Data]:
+        """Download every file of a sample into ``dest/samples/<sample name>/``.
+
+        Raw reads and pipeline outputs attached to the sample are fetched concurrently;
+        ``include`` filters them (glob patterns or a predicate). The sample name becomes a
+        safe folder name (separators replaced), as in seed 002's "Organize Downloads".
+
+        Example:
+            ```python
+            report = client.samples.download("123", "downloads")
+            print(len(report.done), "files in downloads/samples/<name>/")
+            ```
+        """
+        include = self._portal.callback(include)
+        progress = self._portal.callback(progress)
+        return self._portal.call_with_callbacks(
+            [include, progress],
+            self._async.download,
+            sample_id=sample_id,
+            dest=dest,
+            include=include,
+            overwrite=overwrite,
+            progress=progress,
+            log=log,
+            fail_fast=fail_fast,
+        )
 
 
 class UserResource:

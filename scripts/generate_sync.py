@@ -731,6 +731,9 @@ class Emitter:
                 body.append("        self._context.__enter__()")
             value = self.wrap(conv, "self._context.__enter__()")
         elif inspect.iscoroutinefunction(func):
+            if typing.get_overloads(inspect.unwrap(func)):
+                # mypy cannot bind an overloaded function to a ParamSpec: call it in a lambda.
+                target, call = f"lambda: {target}({', '.join(call)})", []
             if callbacks:
                 relays = ", ".join(p for p, _ in callbacks)
                 call_expr = (
@@ -741,11 +744,26 @@ class Emitter:
             value = self.wrap(conv, call_expr)
         else:
             value = self.wrap(conv, f"{target}({', '.join(call)})")
+        overloads = self.overloads(member, func, name)
+        if overloads and ret:  # mypy joins the overloads' results: state the declared type
+            value = f"{self.out.bind(Ref('typing', 'cast'))}({ret[4:]!r}, {value})"
         doc = docstring_literal(node.body, node_source(node), 8, self.renames)
-        lines = [f"    def {name}({sig}){ret}:"]
+        lines = [*overloads, f"    def {name}({sig}){ret}:"]
         if doc:
             lines.append(f"        {doc}")
         return [*lines, *body, f"        return {value}", ""]
+
+    def overloads(self, member: Member, func: Any, name: str) -> list[str]:
+        """``@overload`` stubs of the twin, one per overload of the async method."""
+        lines = []
+        types_ = Types(self.out, Scope.of(member.owner.__module__))
+        for variant in typing.get_overloads(inspect.unwrap(func)):
+            node = function_node(variant)
+            sig, _ = self.signature(member.owner, node, variant)
+            ret = self.returns(types_, node, member.owner)
+            lines += [f"    @{self.out.bind(Ref('typing', 'overload'))}"]
+            lines += [f"    def {name}({sig}){ret}: ..."]
+        return lines
 
     def callbacks(self, types_: Types, node: FunctionNode) -> list[tuple[str, str]]:
         found = []

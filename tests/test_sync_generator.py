@@ -91,7 +91,7 @@ FAKE: dict[str, str] = {
         import threading
         from collections.abc import AsyncIterator, Callable
         from contextlib import AbstractAsyncContextManager, asynccontextmanager
-        from typing import TYPE_CHECKING
+        from typing import TYPE_CHECKING, overload
 
         import anyio
 
@@ -160,6 +160,14 @@ FAKE: dict[str, str] = {
                         on_progress(i)
                     await anyio.sleep(0)
                 return n
+
+            @overload
+            async def pick(self, key: int) -> int: ...
+            @overload
+            async def pick(self, key: str) -> str: ...
+            async def pick(self, key: int | str) -> int | str:
+                """Overloaded: the same type back."""
+                return key
 
             async def fail(self, kind: str) -> None:
                 """Raise an error chosen by name."""
@@ -414,6 +422,7 @@ def test_client_lives_on_its_own_loop_thread(fake: Any) -> None:
 
 def test_coroutines_pager_iterators_and_contexts(fake: Any, fakesync: ModuleType) -> None:
     assert fake.things.get(7, label="x") == fakesync.Item(7)
+    assert (fake.things.pick(3), fake.things.pick("a")) == (3, "a")
     pager = fake.things.list(5)
     assert isinstance(pager, fakesync.Pager)
     assert [item.id for item in pager] == [0, 1, 2, 3, 4]
