@@ -10,7 +10,9 @@ Built-in actions: ``status`` (answer ``status``/``body``/``headers``, e.g. a 503
 (sleep ``seconds``, then serve — long enough for a client timeout), ``drop`` (close the
 connection before any response byte), ``cut`` (serve, but close after ``bytes`` body bytes),
 ``corrupt`` (flip the body byte at offset ``bytes``), ``ignore_range`` (strip ``Range`` so
-the app answers 200 with the whole body).
+the app answers 200 with the whole body), ``cut_request`` (read ``bytes`` of the request
+body, then reset the connection: an upload cut mid-chunk), ``expire_token`` (answer the 401
+an expired access token gets, only to requests that carry one; issue #7).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from flowbio_async.testing._asgi import (
     Receive,
     Scope,
     Send,
+    header,
     is_control,
     send_json,
 )
@@ -238,6 +241,49 @@ async def _ignore_range(
 ) -> None:
     headers = [(k, v) for k, v in scope.get("headers", []) if bytes(k).lower() != b"range"]
     await app({**scope, "headers": headers}, receive, send)
+
+
+@action("cut_request")
+async def _cut_request(
+    rule: FaultRule, scope: Scope, receive: Receive, send: Send, app: ASGIApp
+) -> None:
+    # Issue #7: the other direction of `cut`. The app sees (and may store) the first `bytes`
+    # body bytes, then the connection goes away mid-request, as when a proxy or a flaky
+    # link drops an upload; the client must resend from an offset the server agrees with.
+    remaining = rule.bytes
+
+    async def cut_receive() -> Message:
+        nonlocal remaining
+        message = await receive()
+        if message["type"] != "http.request":
+            return message
+        body = bytes(message.get("body", b""))
+        if len(body) >= remaining:
+            if not reset_connection(scope):
+                await send_json(send, 200, {"cut": True}, {"content-length": "999"})
+            raise DropConnection("fault: cut the request body")
+        remaining -= len(body)
+        return message
+
+    await app(scope, cut_receive, send)
+
+
+@action("expire_token")
+async def _expire_token(
+    rule: FaultRule, scope: Scope, receive: Receive, send: Send, app: ASGIApp
+) -> None:
+    # Issue #7: what an access token that expired in the middle of a transfer gets (contract
+    # §2.2, §9.2). Requests without credentials are served normally, so presigned or public
+    # URLs are unaffected. The body is drained first, as the real server reads it.
+    query = bytes(scope.get("query_string", b""))
+    if header(scope, b"authorization") is None and b"token=" not in query:
+        await app(scope, receive, send)
+        return
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            break
+    await send_json(send, 401, {"error": "Not authorized"})
 
 
 def reset_connection(scope: Scope) -> bool:

@@ -1,0 +1,130 @@
+"""Seeded fault plans: which server faults hit one transfer (issue #7 fault layer).
+
+Every plan is a list of rules for ``FlowServer.add_fault`` scoped to the transfer's own
+requests (the upload endpoint or the file's download path), so the client code under test
+sees exactly what a flaky network, proxy or server would show it. Counts sometimes exceed
+the client's retry budget on purpose: the transfer must then fail with a typed error.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+UPLOAD_PATH = "^/api/upload$"
+"""Every chunk of a data upload goes to this path (contract §3.3)."""
+
+
+def download_path(data_id: str) -> str:
+    """The download route of one data file, on the API and the files server (§5.1)."""
+    return f"^/(api|files)/downloads/{data_id}/"
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One named fault and the server rule that produces it."""
+
+    name: str
+    rule: dict[str, Any]
+
+
+@dataclass
+class Plan:
+    """The faults applied to one transfer."""
+
+    faults: list[Fault] = field(default_factory=list)
+
+    @property
+    def names(self) -> list[str]:
+        return [fault.name for fault in self.faults]
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The client's read timeout, so stalls can be made to outlast it."""
+
+    read_timeout: float
+
+
+def _status_burst(rng: random.Random) -> tuple[str, dict[str, Any]]:
+    status = rng.choice([502, 503, 504])
+    # 1-3 are absorbed by the retry budgets; 7 exhausts every budget (typed failure).
+    count = rng.choice([1, 1, 2, 3, 7])
+    body = rng.choice(["<html>bad gateway</html>", {"error": "busy"}, None])
+    return f"{status}x{count}", {"action": "status", "status": status, "count": count, "body": body}
+
+
+def _rate_limited(rng: random.Random) -> tuple[str, dict[str, Any]]:
+    retry_after = rng.choice(["0", "0", "1"])
+    rule = {"action": "status", "status": 429, "count": rng.choice([1, 2])}
+    rule |= {"headers": {"Retry-After": retry_after}, "body": {"error": "Too many requests"}}
+    return f"429(retry-after={retry_after})", rule
+
+
+def _stall(rng: random.Random, timing: Timing) -> tuple[str, dict[str, Any]]:
+    return "stall", {"action": "stall", "seconds": timing.read_timeout + 0.5}
+
+
+def _expire(rng: random.Random) -> tuple[str, dict[str, Any]]:
+    return "token-expired", {"action": "expire_token"}
+
+
+def _drop(rng: random.Random) -> tuple[str, dict[str, Any]]:
+    return "drop", {"action": "drop", "count": rng.choice([1, 2])}
+
+
+def upload_plan(rng: random.Random, timing: Timing, chunk_size: int, requests: int) -> Plan:
+    """Up to two faults on the upload endpoint, at random chunks of the transfer."""
+    plan = Plan()
+    for _ in range(rng.choice([0, 1, 1, 2, 2])):
+        pick = rng.choice(["burst", "429", "cut", "drop", "stall", "expire"])
+        if pick == "cut":
+            cut = rng.randrange(1, chunk_size)
+            name, rule = f"cut-request@{cut}", {"action": "cut_request", "bytes": cut}
+        elif pick == "burst":
+            name, rule = _status_burst(rng)
+        elif pick == "429":
+            name, rule = _rate_limited(rng)
+        elif pick == "stall":
+            name, rule = _stall(rng, timing)
+        elif pick == "expire":
+            name, rule = _expire(rng)
+        else:
+            name, rule = _drop(rng)
+        rule |= {"path": UPLOAD_PATH, "method": "POST", "nth": rng.randint(1, max(1, requests))}
+        plan.faults.append(Fault(name, rule))
+    return plan
+
+
+def download_plan(rng: random.Random, timing: Timing, data_id: str, size: int) -> Plan:
+    """Up to two faults on one file's download path (cut, corrupt, Range ignored...)."""
+    plan = Plan()
+    for _ in range(rng.choice([0, 1, 1, 2, 2])):
+        pick = rng.choice(["burst", "429", "cut", "corrupt", "ignore", "drop", "stall", "expire"])
+        if pick == "cut":
+            cut = rng.randrange(0, max(1, size))
+            name, rule = f"cut@{cut}", {"action": "cut", "bytes": cut, "count": rng.choice([1, 3])}
+        elif pick == "corrupt":
+            at = rng.randrange(0, max(1, size))
+            name, rule = f"corrupt@{at}", {"action": "corrupt", "bytes": at}
+        elif pick == "ignore":
+            # Range ignored only matters on a resumed request: cut first, then answer 200.
+            cut = rng.randrange(1, max(2, size))
+            plan.faults.append(
+                Fault(f"cut@{cut}", {"action": "cut", "bytes": cut, "path": download_path(data_id)})
+            )
+            name, rule = "range-ignored", {"action": "ignore_range", "nth": 2, "count": 3}
+        elif pick == "burst":
+            name, rule = _status_burst(rng)
+        elif pick == "429":
+            name, rule = _rate_limited(rng)
+        elif pick == "stall":
+            name, rule = _stall(rng, timing)
+        elif pick == "expire":
+            name, rule = _expire(rng)
+        else:
+            name, rule = _drop(rng)
+        rule = {"nth": rng.randint(1, 3), **rule, "path": download_path(data_id)}
+        plan.faults.append(Fault(name, rule))
+    return plan

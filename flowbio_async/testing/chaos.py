@@ -1,0 +1,127 @@
+"""``python -m flowbio_async.testing.chaos``: the seeded fault matrix behind ``make chaos``.
+
+Starts a local Flow server, runs ``--transfers`` uploads, downloads, segmented and many-file
+transfers under random server faults (5xx bursts, 429 with ``Retry-After``, connections cut
+in both directions, stalls past the read timeout, tokens expiring mid-transfer, corrupted
+bytes, ``Range`` ignored), then ``--cancellations`` transfers interrupted at random points
+(task-group cancel and the sync facade's Ctrl-C) and resumed. Prints a summary and exits 1
+unless every must-be-zero count is zero (issue #7; docs/reliability.md).
+
+Example:
+    ```bash
+    python -m flowbio_async.testing.chaos --transfers 500 --cancellations 100 --seed 7
+    ```
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from pathlib import Path
+
+import anyio
+
+import flowbio_async._transfers._download as download_engine
+from flowbio_async import ClientConfig
+from flowbio_async.testing._chaos._cancel import run_cancellations
+from flowbio_async.testing._chaos._checks import Unraisables
+from flowbio_async.testing._chaos._kinds import Env, Outcome
+from flowbio_async.testing._chaos._matrix import Summary, run_matrix
+from flowbio_async.testing._chaos._plan import Timing
+from flowbio_async.testing._process import FlowServer
+from flowbio_async.testing._store import Store
+
+KiB = 1024
+READ_TIMEOUT = 1.0
+"""Short, so a stall fault outlasts it quickly; loopback answers take milliseconds."""
+
+
+def chaos_config(state_dir: Path) -> ClientConfig:
+    """Small chunks and pieces so small files still take many requests; fast backoff."""
+    return ClientConfig(
+        show_progress=False,
+        chunk_size=32 * KiB,
+        max_chunk_size=64 * KiB,
+        backoff_initial=0.01,
+        backoff_max=0.05,
+        max_retry_after=2.0,
+        request_timeout=timedelta(seconds=READ_TIMEOUT),
+        connect_timeout=timedelta(seconds=5),
+        download_buffer_size=64 * KiB,
+        segment_threshold=64 * KiB,
+        segments_per_file=4,
+        max_concurrency=3,
+        state_dir=state_dir,
+    )
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m flowbio_async.testing.chaos")
+    parser.add_argument("--transfers", type=int, default=500, help="transfers in the matrix")
+    parser.add_argument(
+        "--cancellations", type=int, default=None, help="cancelled transfers (default: 1/5)"
+    )
+    parser.add_argument("--seed", type=int, default=7, help="seed of every random choice")
+    parser.add_argument("--workdir", type=Path, default=None, help="scratch directory")
+    parser.add_argument("-v", "--verbose", action="store_true", help="one line per transfer")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the matrix and the cancellations; print the summary; 0 only if the zeros hold."""
+    args = parse_args(argv)
+    cancellations = args.transfers // 5 if args.cancellations is None else args.cancellations
+    # Pieces of a segmented download are at least 8 MiB in the engine; the matrix keeps files
+    # small, so shrink the floor here (same code path, many pieces per small file).
+    download_engine._MIN_PIECE = 16 * KiB
+    summary = Summary(seed=args.seed)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="flowbio-chaos-", dir=args.workdir) as tmp:
+        root = Path(tmp)
+        with FlowServer(root / "server") as server, Unraisables().installed() as unraisables:
+            store = Store(server.data_dir)
+            try:
+                user = store.get_user_by_username("demo")
+                assert user is not None, "the demo user is missing"
+                env = Env(
+                    server=server,
+                    store=store,
+                    root=root / "work",
+                    config=chaos_config(root / "state"),
+                    timing=Timing(read_timeout=READ_TIMEOUT),
+                    owner=int(user["id"]),
+                )
+                rng = random.Random(args.seed)  # noqa: S311 - reproducible test plan
+                log = _printer(args.verbose)
+                anyio.run(run_matrix, env, summary, args.transfers, rng, log)
+                run_cancellations(env, summary, cancellations, rng)
+            finally:
+                store.close()
+        summary.resource_warnings = len(unraisables.seen)
+        summary.problems += unraisables.seen
+    summary.render(sys.stdout)
+    print(f"  elapsed              {time.monotonic() - started:.0f} s")
+    return 0 if summary.zeros_hold() else 1
+
+
+def _printer(verbose: bool) -> Callable[[Outcome], None] | None:
+    if not verbose:
+        return None
+
+    def show(outcome: Outcome) -> None:
+        resumed = "" if outcome.resumed is None else f" resumed={outcome.resumed}"
+        print(
+            f"{outcome.kind:<14} {outcome.status:<13}{resumed} fired={outcome.injected} "
+            f"{outcome.faults} {outcome.detail}"
+        )
+
+    return show
+
+
+if __name__ == "__main__":
+    sys.exit(main())
