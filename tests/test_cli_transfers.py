@@ -306,3 +306,35 @@ def test_bulk_download_usage_and_unknown_ids(cli: Cli, tmp_path: Path) -> None:
     assert cli("bulk-download").code == 2
     assert cli("bulk-download", "1", "--job", "abc").code == 2
     assert cli("bulk-download", "987654321", "--dest", str(tmp_path)).code == 4
+
+
+def test_download_a_sample_round_trips_its_reads(cli: Cli, tmp_path: Path) -> None:
+    r1 = tmp_path / "rt_R1.fq"
+    r2 = tmp_path / "rt_R2.fq"
+    r1.write_bytes(b"@a\nACGT\n+\nIIII\n" * 999)
+    r2.write_bytes(b"@a\nTGCA\n+\nIIII\n" * 1001)
+    sample = cli(
+        "samples", "upload", "--json", "--name", "cli_round_trip", "--sample-type", "generic",
+        "--reads1", str(r1), "--reads2", str(r2), "--metadata", "scientist=Ada",
+    )  # fmt: skip
+    assert sample.code == 0, sample.stderr
+    done = cli("download", "--sample", sample.json()["id"], "--dest", str(tmp_path / "d"))
+    assert done.code == 0, done.stderr
+    folder = tmp_path / "d" / "samples" / "cli_round_trip"
+    assert (folder / "rt_R1.fq").read_bytes() == r1.read_bytes()
+    assert (folder / "rt_R2.fq").read_bytes() == r2.read_bytes()
+
+
+def test_download_execution_outputs_with_include(cli: Cli, tmp_path: Path) -> None:
+    dest = tmp_path / "d"
+    some = cli("download", "--execution", "1", "--include", "*.tsv", "--dest", str(dest), "--json")
+    assert some.code == 0, some.stderr
+    paths = [Path(r["path"]) for r in some.json()["results"]]
+    assert paths and all(p.suffix == ".tsv" and p.is_file() for p in paths)
+    assert all(dest / "executions" / "1" in p.parents for p in paths)
+    everything = cli("download", "--execution", "1", "--dest", str(dest), "--json").json()
+    statuses = {Path(r["path"]).name: r["status"] for r in everything["results"]}
+    assert len(statuses) > len(paths)
+    assert {statuses[p.name] for p in paths} == {"skipped"}  # already complete
+    assert cli("download", "--execution", "987654321", "--dest", str(dest)).code == 4
+    assert cli("download", "1", "--include", "*.tsv").code == 2

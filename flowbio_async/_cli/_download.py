@@ -1,4 +1,4 @@
-"""``download``: data files by id, or every file of a sample, project or execution (#6).
+"""``download``: data files by id, or every file of a sample or an execution (#6).
 
 Downloads stream into part files and resume where they stopped: after Ctrl-C (exit 130)
 the same command continues, and files already complete are skipped.
@@ -6,14 +6,17 @@ the same command continues, and files already complete are skipped.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from flowbio_async._cli._batch import report_items
+from flowbio_async._cli._batch import ItemOutcome, report_items
 from flowbio_async._cli._command import Invocation, Verbs
 from flowbio_async._cli._data import add_concurrency
 from flowbio_async._cli._exit import CliUsageError
+from flowbio_async._models._data import Data
 from flowbio_async._transfers._many import ItemResult
+from flowbio_async._transfers._paths import safe_filename
 
 DOWNLOAD_COLUMNS = [("item", "ID"), ("status", "Status"), ("size", "Bytes"), ("path", "Path")]
 
@@ -23,11 +26,21 @@ def register(verbs: Verbs) -> None:
     download = verbs.add(
         "download",
         _download,
-        "download data files (resumable; many at once)",
-        "Download data files by id into --dest. Interrupted downloads resume when the same "
-        "command is run again; complete files are skipped.",
+        "download data files, or a sample's or an execution's files",
+        "Download data files by id, or every file of a sample (into DIR/samples/<name>/) "
+        "or every output of an execution (into DIR/executions/<id>/). Interrupted downloads "
+        "resume when the same command is run again; complete files are skipped.",
     )
     download.add_argument("data_ids", nargs="*", metavar="DATA_ID", help="data ids")
+    source = download.add_mutually_exclusive_group()
+    source.add_argument("--sample", metavar="ID", help="every file of this sample")
+    source.add_argument("--execution", metavar="ID", help="every output of this execution")
+    download.add_argument(
+        "--include",
+        action="append",
+        metavar="GLOB",
+        help="with --sample/--execution: only matching files (repeatable), e.g. '*.bam'",
+    )
     download.add_argument(
         "--dest", type=Path, default=Path(), metavar="DIR", help="directory (default .)"
     )
@@ -39,7 +52,7 @@ def register(verbs: Verbs) -> None:
 
 def _describe(item: Any, result: Any) -> dict[str, Any]:
     return {
-        "item": str(item),
+        "item": _label(item),
         "status": result.status,
         "size": result.size,
         "path": str(result.path),
@@ -48,18 +61,36 @@ def _describe(item: Any, result: Any) -> dict[str, Any]:
     }
 
 
+def _label(item: Any) -> str:
+    return str(item.id) if isinstance(item, Data) else str(item)
+
+
 async def _download(inv: Invocation) -> int:
     args = inv.args
     ids: list[str] = args.data_ids
-    if not ids:
-        raise CliUsageError("give at least one DATA_ID")
     dest: Path = args.dest
-    data = inv.client.data
-    if len(ids) == 1:
+    whole = args.sample or args.execution
+    if bool(ids) == bool(whole):
+        raise CliUsageError("give DATA_IDs, or one of --sample / --execution")
+    if args.include and not whole:
+        raise CliUsageError("--include goes with --sample or --execution")
+    client = inv.client
+    report: Iterable[ItemOutcome]
+    if args.sample:
+        report = await client.samples.download(
+            args.sample, dest, include=args.include, overwrite=args.overwrite
+        )
+    elif args.execution:
+        folder = dest / "executions" / safe_filename(args.execution)
+        report = await client.executions.download_outputs(
+            args.execution, folder, include=args.include, overwrite=args.overwrite
+        )
+    elif len(ids) == 1:
         # One file: its error is the command's error (exit 4 for an unknown id...).
-        result = await data.download(ids[0], f"{dest}/", overwrite=args.overwrite)
+        result = await client.data.download(ids[0], f"{dest}/", overwrite=args.overwrite)
         return report_items(
             inv.output, [ItemResult(ids[0], value=result)], DOWNLOAD_COLUMNS, _describe
         )
-    report = await data.download_many(ids, dest, overwrite=args.overwrite)
-    return report_items(inv.output, list(report), DOWNLOAD_COLUMNS, _describe)
+    else:
+        report = await client.data.download_many(ids, dest, overwrite=args.overwrite)
+    return report_items(inv.output, list(report), DOWNLOAD_COLUMNS, _describe, _label)
