@@ -36,14 +36,15 @@ from flowbio_async import (
 )
 from flowbio_async._client import AsyncClient
 from flowbio_async._http import QueryParams
+from flowbio_async._models._downloads import BulkDownload, ProjectDownload
 from flowbio_async._pagination import AsyncPager, T
 from flowbio_async._resources._data import DataResource as AsyncDataResource
 from flowbio_async._resources._data_downloads import DataOrId
 from flowbio_async._resources._data_reads import DateLike
 from flowbio_async._resources._data_uploads import PathLike
 from flowbio_async._resources._download_support import Dest, Include, ProgressArg
-from flowbio_async._resources._downloads import BulkDownload, Ids, JobOrId
 from flowbio_async._resources._downloads import DownloadsResource as AsyncDownloadsResource
+from flowbio_async._resources._downloads import Ids, JobOrId
 from flowbio_async._resources._executions import ExecutionResource as AsyncExecutionResource
 from flowbio_async._resources._executions_reads import (
     DateLike as _flowbio_async_resources_executions_reads_DateLike,
@@ -51,6 +52,7 @@ from flowbio_async._resources._executions_reads import (
 from flowbio_async._resources._files import FilesResource as AsyncFilesResource
 from flowbio_async._resources._files import PathLike as _flowbio_async_resources_files_PathLike
 from flowbio_async._resources._projects import ProjectResource as AsyncProjectResource
+from flowbio_async._resources._projects_downloads import BULK_THRESHOLD
 from flowbio_async._resources._projects_reads import (
     DateLike as _flowbio_async_resources_projects_reads_DateLike,
 )
@@ -984,6 +986,46 @@ class ProjectResource:
         return Pager(
             self._portal,
             self._async.get_executions(project_id=project_id, filter=filter, page_size=page_size),
+        )
+
+    def download(
+        self,
+        project_id: str | int,
+        dest: Dest = ".",
+        *,
+        include: Include = None,
+        bulk_threshold: int = BULK_THRESHOLD,
+        overwrite: bool = False,
+        progress: ProgressArg = None,
+        log: Dest | None = None,
+        fail_fast: bool = False,
+    ) -> ProjectDownload:
+        """Download every sample file of a project into ``dest/<project name>/``.
+
+        Up to ``bulk_threshold`` files are fetched one by one, concurrently, laid out as
+        ``samples/<sample name>/<file>``. Larger projects use one bulk job instead (seed
+        002): the server zips the files, the archive is fetched with resume and extracted
+        safely into the project folder, in the server's archive layout.
+
+        Example:
+            ```python
+            done = client.projects.download("5", "downloads")
+            print(done.folder, len(done.files))
+            ```
+        """
+        include = self._portal.callback(include)
+        progress = self._portal.callback(progress)
+        return self._portal.call_with_callbacks(
+            [include, progress],
+            self._async.download,
+            project_id=project_id,
+            dest=dest,
+            include=include,
+            bulk_threshold=bulk_threshold,
+            overwrite=overwrite,
+            progress=progress,
+            log=log,
+            fail_fast=fail_fast,
         )
 
 

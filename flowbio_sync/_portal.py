@@ -188,13 +188,17 @@ class Portal:
         """Build the async object on the loop (so pools bind to it) and enter it if it is a
         context manager; :meth:`close` exits it."""
         self._check()
-        obj = self._portal.call(lambda: factory(*args, **kwargs))
-        if isinstance(obj, AbstractAsyncContextManager):
-            resource = self._portal.wrap_async_context_manager(obj)
-            resource.__enter__()
-            self._state.resource = resource
-        elif callable(aclose := getattr(obj, "aclose", None)):
-            self._state.resource = _AcloseOnExit(self, aclose)
+        try:
+            obj = self._portal.call(lambda: factory(*args, **kwargs))
+            if isinstance(obj, AbstractAsyncContextManager):
+                resource = self._portal.wrap_async_context_manager(obj)
+                resource.__enter__()
+                self._state.resource = resource
+            elif callable(aclose := getattr(obj, "aclose", None)):
+                self._state.resource = _AcloseOnExit(self._portal, aclose)
+        except BaseException:
+            self.close()  # bad arguments: do not leave the loop thread behind
+            raise
         return obj
 
     def close(self) -> None:
@@ -373,7 +377,7 @@ def _flatten(callbacks: Sequence[object]) -> Iterator[_Relay]:
 
 
 class _AcloseOnExit(AbstractContextManager[None]):
-    def __init__(self, portal: Portal, aclose: Callable[[], Awaitable[Any]]) -> None:
+    def __init__(self, portal: BlockingPortal, aclose: Callable[[], Awaitable[Any]]) -> None:
         self._portal = portal
         self._aclose = aclose
 

@@ -263,3 +263,10 @@ def test_an_unclosed_client_is_closed_by_gc_and_at_exit(
         timeout=60,
     )
     assert (done.returncode, done.stdout, done.stderr) == (0, "None\n", "")
+
+
+def test_bad_arguments_raise_and_leave_no_thread_behind() -> None:
+    threads = threading.active_count()
+    with pytest.raises(flowbio_sync.ConfigurationError):
+        Client("ftp://127.0.0.1/api")
+    assert threading.active_count() == threads

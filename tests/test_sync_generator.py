@@ -28,12 +28,13 @@ FAKE: dict[str, str] = {
     "__init__.py": '''
         """A fake async SDK."""
         from fakeflow._client import AsyncFake
+        from fakeflow._lite import AsyncLite
         from fakeflow._errors import FakeError
         from fakeflow._models import Item
         from fakeflow._pager import AsyncPager
 
         __version__ = "1.2.3"
-        __all__ = ["AsyncFake", "AsyncPager", "FakeError", "Item", "__version__"]
+        __all__ = ["AsyncFake", "AsyncLite", "AsyncPager", "FakeError", "Item", "__version__"]
     ''',
     "_errors.py": '''
         """Errors."""
@@ -204,6 +205,25 @@ FAKE: dict[str, str] = {
 
         class ThingResource(Reads):
             """Things."""
+    ''',
+    "_lite.py": '''
+        """A second root: not a context manager, only ``aclose``."""
+        CLOSED: list[str] = []
+
+
+        class AsyncLite:
+            """A light client."""
+
+            def __init__(self, name: str) -> None:
+                self.name = name
+
+            async def ping(self) -> str:
+                """Answer."""
+                return f"pong from {self.name}"
+
+            async def aclose(self) -> None:
+                """Close it."""
+                CLOSED.append(self.name)
     ''',
     "_job.py": '''
         """A job handle: async methods and an async context manager, returned by a coroutine."""
@@ -483,6 +503,13 @@ def test_ctrl_c_cancels_the_task_and_waits_for_its_cleanup(fake: Any) -> None:
     timer.join()
     assert ("slow cancelled", 0) in fake._async.log  # its shielded cleanup ran before return
     assert fake.things.get(2).id == 2  # the client is still usable
+
+
+def test_a_root_with_only_aclose_is_closed_with_it(fakesync: ModuleType) -> None:
+    closed = importlib.import_module("fakeflow._lite").CLOSED
+    with fakesync.Lite("x") as lite:
+        assert lite.ping() == "pong from x"
+    assert closed == ["x"]
 
 
 def test_close_is_idempotent_and_later_use_is_refused(fakesync: ModuleType) -> None:
