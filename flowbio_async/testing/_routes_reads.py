@@ -327,9 +327,13 @@ async def project_samples(request: Request) -> JSONResponse:
 async def project_executions(request: Request) -> JSONResponse:
     """``/projects/<id>/executions`` with ``filter``."""
     user = current_user(request)
-    project = visible_project(request, user)
+    return _executions_of(request, user, "e.project", visible_project(request, user)["id"])
+
+
+def _executions_of(request: Request, user: Row | None, column: str, parent: int) -> JSONResponse:
+    """Executions whose ``column`` is ``parent``, newest first, with ``filter``."""
     query = Query(v.EXECUTION_SELECT, order="e.created DESC, e.id DESC")
-    query.add("e.project = ?", project["id"])
+    query.add(f"{column} = ?", parent)
     query.add(v.EXECUTION_VISIBLE, v.uid(user))
     _free_text(request, query, "e.identifier", "e.pipeline_name")
     return paged(request, query, "executions", _render_executions)
@@ -466,12 +470,7 @@ async def sample_data(request: Request) -> JSONResponse:
 async def sample_executions(request: Request) -> JSONResponse:
     """``/samples/<id>/executions``."""
     user = current_user(request)
-    sample = visible_sample(request, user)
-    query = Query(v.EXECUTION_SELECT, order="e.created DESC, e.id DESC")
-    query.add("e.sample = ?", sample["id"])
-    query.add(v.EXECUTION_VISIBLE, v.uid(user))
-    _free_text(request, query, "e.identifier", "e.pipeline_name")
-    return paged(request, query, "executions", _render_executions)
+    return _executions_of(request, user, "e.sample", visible_sample(request, user)["id"])
 
 
 # -- data -------------------------------------------------------------------------------------
