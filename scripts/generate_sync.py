@@ -232,7 +232,22 @@ class Output:
             raise GenerationError(f"no import path for {obj!r}")
         if id(obj) in self.public and ref.module.startswith(self.source + "."):
             ref = Ref(self.source, self.public[id(obj)])  # prefer the public path
-        return self.bind(ref)
+        return self.bind(self.defining(ref))
+
+    def defining(self, ref: Ref) -> Ref:
+        """Follow re-imports inside the source package to the module defining the name
+        (mypy --strict refuses names a module only imported, without ``__all__``)."""
+        seen = {ref}
+        while ref.module.startswith(self.source + "."):
+            scope = Scope.of(ref.module)
+            if ref.name in getattr(scope.module, "__all__", ()):
+                return ref
+            entry = scope.names.get(ref.name)
+            if not isinstance(entry, Ref) or entry in seen:
+                return ref
+            seen.add(entry)
+            ref = entry
+        return ref
 
     def bind(self, ref: Ref, preferred: str | None = None) -> str:
         if ref in self.imports:
