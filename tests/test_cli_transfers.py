@@ -338,3 +338,34 @@ def test_download_execution_outputs_with_include(cli: Cli, tmp_path: Path) -> No
     assert {statuses[p.name] for p in paths} == {"skipped"}  # already complete
     assert cli("download", "--execution", "987654321", "--dest", str(dest)).code == 4
     assert cli("download", "1", "--include", "*.tsv").code == 2
+
+
+def test_ctrl_c_during_an_upload_exits_130_and_the_rerun_resumes(
+    cli: Cli, flow_server: FlowServer, tmp_path: Path
+) -> None:
+    (path,) = _files(tmp_path / "src", {"resumable.bin": 6 << 20})
+    records = cli.home / ".cache" / "flowbio-async" / "uploads"
+    # The third chunk stalls: two chunks are acknowledged when Ctrl-C arrives.
+    stall = flow_server.add_fault("stall", route="upload", nth=3, seconds=60)
+    try:
+        process = cli.popen("data", "upload", str(path), "--no-progress")
+        deadline = time.monotonic() + 60
+        while not _applied(flow_server, stall["path"], "stall"):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the upload never reached the stall"
+            time.sleep(0.05)
+        interrupt(process)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        flow_server.clear_faults()
+    assert process.returncode == 130, stderr
+    saved = [json.loads(p.read_text()) for p in records.glob("*.json")]
+    assert [r["offset"] > 0 for r in saved if r["path"] == str(path.resolve())] == [True]
+
+    resumed = cli("data", "upload", str(path), "--json")
+    assert resumed.code == 0, resumed.stderr
+    data_id = resumed.json()["results"][0]["id"]
+    assert data_id == next(r["data_id"] for r in saved if r["path"] == str(path.resolve()))
+    fetched = cli("download", data_id, "--dest", str(tmp_path / "back"))
+    assert fetched.code == 0, fetched.stderr
+    assert _md5(tmp_path / "back" / "resumable.bin") == _md5(path)
