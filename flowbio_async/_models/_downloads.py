@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import Field, model_validator
 
 from flowbio_async._models._base import FlowModel, Id, OptionalId, Timestamp
 from flowbio_async._transfers._many import ItemResult
+
+if TYPE_CHECKING:
+    from flowbio_async._models._data import Data
 
 K = TypeVar("K")
 
@@ -160,3 +163,45 @@ class BulkDownloadJob(FlowModel):
     def is_pending(self) -> bool:
         """Still queued or being built."""
         return self.status in _IN_PROGRESS
+
+
+@dataclass(frozen=True)
+class BulkDownload:
+    """A finished bulk download: the job, the archive on disk and, if extracted, its files.
+
+    After extraction the archive itself is deleted; ``archive`` still describes it.
+
+    Example:
+        ```python
+        done = await client.downloads.download(["1", "2"], "out/", extract=True)
+        print([str(path) for path in done.files])
+        ```
+    """
+
+    job: BulkDownloadJob
+    archive: DownloadResult
+    files: list[Path] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ProjectDownload:
+    """What ``client.projects.download`` did: per-file downloads, or one bulk job.
+
+    Example:
+        ```python
+        done = await client.projects.download("5", "downloads")
+        print(done.files)
+        ```
+    """
+
+    folder: Path
+    report: DownloadReport[Data] | None = None
+    bulk: BulkDownload | None = None
+
+    @property
+    def files(self) -> list[Path]:
+        """Every file now on disk for the project."""
+        if self.bulk is not None:
+            return list(self.bulk.files)
+        assert self.report is not None
+        return [item.value.path for item in self.report if item.value is not None]

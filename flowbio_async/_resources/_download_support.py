@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
@@ -34,6 +35,7 @@ K = TypeVar("K")
 
 Dest = str | os.PathLike[str]
 ProgressArg = ProgressCallback | Sequence[ProgressCallback] | None
+Include = str | Sequence[str] | Callable[["Data"], bool] | None
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,35 @@ def data_urls(ctx: ClientContext, data: Data) -> tuple[str, ...]:
     path = f"downloads/{quote(data.id, safe='')}/{name}"
     urls = [data.download_url or f"{http.files_url}/{path}", f"{http.base_url}/{path}"]
     return tuple(dict.fromkeys(urls))  # drop the duplicate when both bases are the same
+
+
+def output_path(data: Data) -> str:
+    """An execution output's relative path (``results/x.tsv``), else its filename (§4.7)."""
+    extra = data.model_extra or {}
+    path = extra.get("path")
+    return str(path) if path else (data.filename or data.id)
+
+
+def matches(data: Data, include: Include) -> bool:
+    """Whether ``data`` passes an ``include`` filter: glob patterns or a predicate."""
+    if include is None:
+        return True
+    if callable(include):
+        return bool(include(data))
+    patterns = [include] if isinstance(include, str) else list(include)
+    names = {output_path(data), data.filename or ""}
+    return any(fnmatch(name, pattern) for name in names for pattern in patterns)
+
+
+async def sample_files(ctx: ClientContext, sample_id: str) -> list[Data]:
+    """Every data file of a sample: raw inputs plus outputs (``/samples/<id>/data``)."""
+    from flowbio_async._models._data import Data
+    from flowbio_async._pagination import AsyncPager
+
+    pager = AsyncPager(
+        ctx.http, f"samples/{quote(sample_id, safe='')}/data", "data", Data.model_validate
+    )
+    return [data async for data in pager]
 
 
 def data_target(ctx: ClientContext, data: Data, dest: Path) -> Target:
@@ -158,11 +189,11 @@ class DownloadLog:
 
 
 def _log_record(
-    target: Target | None, result: DownloadResult | None, error: Exception | None
+    item: object, target: Target | None, result: DownloadResult | None, error: Exception | None
 ) -> dict[str, Any]:
     record: dict[str, Any] = dict(target.meta or {}) if target else {}
-    if target is not None:
-        record.setdefault("file_id", target.key)
+    # The item itself names the file when planning failed (e.g. an unknown id).
+    record.setdefault("file_id", target.key if target else str(getattr(item, "id", item)))
     if result is not None:
         record.update(path=str(result.path), size=result.size, md5=result.md5, status=result.status)
     else:
@@ -202,10 +233,10 @@ async def fetch_many(
             result = await fetch(ctx, target, reporter, overwrite=overwrite)
         except Exception as exc:
             if writer is not None:
-                await writer.write(_log_record(target, None, exc))
+                await writer.write(_log_record(item, target, None, exc))
             raise
         if writer is not None:
-            await writer.write(_log_record(target, result, None))
+            await writer.write(_log_record(item, target, result, None))
         return result
 
     with ctx.progress(progress, aggregate_label=label) as reporter:

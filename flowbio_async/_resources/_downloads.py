@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
 import anyio.to_thread
 
-from flowbio_async._models._downloads import BulkDownloadJob, DownloadResult
+from flowbio_async._models._downloads import BulkDownload, BulkDownloadJob, DownloadResult
 from flowbio_async._resources._base import Resource, segment
 from flowbio_async._resources._download_support import (
     Dest,
@@ -24,22 +23,6 @@ from flowbio_async._transfers._paths import extract_archive, safe_filename
 
 Ids = Iterable[str | int]
 JobOrId = BulkDownloadJob | str
-
-
-@dataclass(frozen=True)
-class BulkDownload:
-    """A finished bulk download: the job, the archive on disk and, if extracted, its files.
-
-    Example:
-        ```python
-        done = await client.downloads.download(["1", "2"], "out/", extract=True)
-        print(done.archive.path, [str(p) for p in done.files])
-        ```
-    """
-
-    job: BulkDownloadJob
-    archive: DownloadResult
-    files: list[Path] = field(default_factory=list)
 
 
 def _job_id(job: JobOrId) -> str:

@@ -1,0 +1,171 @@
+"""Many files, segmented downloads, execution results, sample and project helpers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from download_helpers import MiB, add_file, client_for, md5_of, part_files, payload
+
+from flowbio_async import AsyncClient, Execution, NotFoundError, UnsafePathError
+from flowbio_async.testing import FlowServer
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FlowServer]:
+    with FlowServer(bulk_job_delay=0.01) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def _clean(server: FlowServer) -> Iterator[None]:
+    server.reset()
+    yield
+    server.reset()
+
+
+async def test_many_reports_done_skipped_failed_and_logs(
+    server: FlowServer, tmp_path: Path
+) -> None:
+    contents = [payload(200_000 + i, seed=i) for i in range(3)]
+    ids = [add_file(server, c, f"m{i}.bin") for i, c in enumerate(contents)]
+    log = tmp_path / "log.jsonl"
+    async with client_for(server, tmp_path) as client:
+        report = await client.data.download_many([*ids, "999999"], tmp_path / "out", log=log)
+        assert [i.item for i in report.done] == ids
+        assert [i.item for i in report.failed] == ["999999"]
+        assert isinstance(report.failed[0].error, NotFoundError)
+        again = await client.data.download_many(ids, tmp_path / "out", log=log)
+    assert len(again.skipped) == 3 and again.ok
+    for index, content in enumerate(contents):
+        assert (tmp_path / "out" / f"m{index}.bin").read_bytes() == content
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [line["status"] for line in lines].count("downloaded") == 3
+    assert [line["status"] for line in lines].count("skipped") == 3
+    failed = [line for line in lines if line["status"] == "failed"]
+    assert failed[0]["file_id"] == "999999" and "NotFoundError" in failed[0]["error"]
+    done = next(line for line in lines if line["status"] == "downloaded")
+    assert {"action", "file_id", "filename", "size", "md5", "path", "timestamp"} <= set(done)
+
+
+async def test_concurrency_is_bounded_by_the_client_limiter(
+    server: FlowServer, tmp_path: Path
+) -> None:
+    ids = [add_file(server, payload(10_000, seed=i), f"c{i}.bin") for i in range(8)]
+    server.add_fault("latency", route="download", seconds=0.2, count=0)
+    async with client_for(server, tmp_path, max_concurrency=3) as client:
+        report = await client.data.download_many(ids, tmp_path)
+    assert report.ok
+    assert server.max_in_flight()["download"] == 3
+
+
+async def test_same_name_twice_lands_in_separate_folders(
+    server: FlowServer, tmp_path: Path
+) -> None:
+    first = add_file(server, b"first", "same.txt")
+    second = add_file(server, b"second", "same.txt")
+    async with client_for(server, tmp_path) as client:
+        report = await client.data.download_many([first, second], tmp_path)
+    # Whichever finishes planning first keeps the name; the other goes under its id.
+    paths = {i.item: i.value.path.relative_to(tmp_path).as_posix() for i in report if i.value}
+    assert sorted(paths.values()) in (
+        sorted(["same.txt", f"{second}/same.txt"]),
+        sorted(["same.txt", f"{first}/same.txt"]),
+    )
+    assert {(tmp_path / p).read_bytes() for p in paths.values()} == {b"first", b"second"}
+
+
+async def test_segmented_download_with_cuts_is_exact(server: FlowServer, tmp_path: Path) -> None:
+    content = payload(24 * MiB + 5, seed=11)
+    data_id = add_file(server, content, "seg.bin")
+    server.add_fault("cut", route="download", bytes=3 * MiB, count=0)
+    async with client_for(
+        server, tmp_path, segment_threshold=4 * MiB, segments_per_file=4
+    ) as client:
+        result = await client.data.download(data_id, tmp_path)
+    assert result.md5 == md5_of(content) and result.path.read_bytes() == content
+    assert server.max_in_flight()["download"] >= 2  # pieces really ran in parallel
+    assert part_files(tmp_path) == []
+
+
+async def test_segmented_falls_back_when_ranges_are_ignored(
+    server: FlowServer, tmp_path: Path
+) -> None:
+    content = payload(12 * MiB, seed=12)
+    data_id = add_file(server, content, "noseg.bin")
+    server.add_fault("ignore_range", route="download", count=0)
+    async with client_for(server, tmp_path, segment_threshold=MiB) as client:
+        result = await client.data.download(data_id, tmp_path)
+    assert result.path.read_bytes() == content
+
+
+async def finished_execution(client: AsyncClient) -> Execution:
+    """The demo's execution that has outputs (status OK)."""
+    finished = [e async for e in client.executions.search(owned=True) if e.status == "OK"]
+    return finished[0]
+
+
+async def test_execution_outputs_with_include_and_single_result(
+    server: FlowServer, tmp_path: Path
+) -> None:
+    async with client_for(server, tmp_path) as client:
+        execution = await finished_execution(client)
+        report = await client.executions.download_outputs(
+            execution.id, tmp_path / "ex", include=["*.tsv", "*.html"]
+        )
+        got = sorted(str(i.value.path.relative_to(tmp_path / "ex")) for i in report if i.value)
+        assert got == ["multiqc_report.html", "results/counts/all.gene_counts.tsv"]
+        single = await client.executions.download_result(
+            execution.id, "results/counts/all.gene_counts.tsv", f"{tmp_path}/one/"
+        )
+        assert single.path.read_bytes() == (tmp_path / "ex" / got[1]).read_bytes()
+        with pytest.raises(NotFoundError):
+            await client.executions.download_result(execution.id, "nope.txt", tmp_path)
+        with pytest.raises(UnsafePathError):
+            await client.executions.download_result(execution.id, "../x", tmp_path)
+
+
+async def test_server_names_cannot_escape_the_destination(
+    server: FlowServer, tmp_path: Path
+) -> None:
+    async with client_for(server, tmp_path) as client:
+        execution = await finished_execution(client)
+        add_file(server, b"evil", "evil.txt", execution=int(execution.id), path="../../evil.txt")
+        report = await client.executions.download_outputs(execution.id, tmp_path / "a" / "b")
+    failed = [i for i in report.failed if isinstance(i.error, UnsafePathError)]
+    assert len(failed) == 1 and failed[0].item.filename == "evil.txt"
+    assert not list(tmp_path.rglob("evil.txt"))
+
+
+async def test_sample_download_layout(server: FlowServer, tmp_path: Path) -> None:
+    async with client_for(server, tmp_path) as client:
+        sample = (await client.samples.search(name="liver_1"))[0]
+        report = await client.samples.download(sample.id, tmp_path, include="*.fastq.gz")
+    assert report.ok
+    folder = tmp_path / "samples" / "liver_1"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "liver_1_R1.fastq.gz",
+        "liver_1_R2.fastq.gz",
+    ]
+
+
+async def test_project_download_per_file_and_bulk(server: FlowServer, tmp_path: Path) -> None:
+    async with client_for(server, tmp_path, bulk_poll_interval=0.02) as client:
+        found = (await client.samples.search(name="liver_1"))[0]
+        sample = await client.samples.get(found.id)  # the detail names the project
+        assert sample.project is not None
+        project = await client.projects.get(sample.project.id)
+        small = await client.projects.download(project.id, tmp_path / "a", include="*.fastq.gz")
+        assert small.report is not None and small.report.ok and small.bulk is None
+        names = sorted(p.name for p in small.files)
+        big = await client.projects.download(
+            project.id, tmp_path / "b", include="*.fastq.gz", bulk_threshold=1
+        )
+    assert big.bulk is not None and big.bulk.job.is_completed
+    assert sorted(p.name for p in big.files) == names
+    for path in small.files:
+        assert path.relative_to(small.folder).parts[0] == "samples"
