@@ -14,14 +14,22 @@ from flowbio_async.testing._demo import DEMO_PROJECT_COUNT
 
 
 @pytest.fixture(scope="module")
-def client(flow_server: FlowServer) -> Iterator[httpx.Client]:
-    with api(flow_server) as logged_in:
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlowServer]:
+    """A server of its own: the shared `flow_server` gains samples from other tests, and these
+    assertions are about the demo data exactly."""
+    with FlowServer(data_dir=tmp_path_factory.mktemp("reads-server")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def client(demo_server: FlowServer) -> Iterator[httpx.Client]:
+    with api(demo_server) as logged_in:
         yield logged_in
 
 
 @pytest.fixture(scope="module")
-def anonymous(flow_server: FlowServer) -> Iterator[httpx.Client]:
-    with api(flow_server, None) as anon:
+def anonymous(demo_server: FlowServer) -> Iterator[httpx.Client]:
+    with api(demo_server, None) as anon:
         yield anon
 
 
@@ -116,7 +124,7 @@ def test_unknown_things_are_404_not_found(client: httpx.Client, path: str) -> No
 
 
 def test_visibility_private_vs_public(
-    flow_server: FlowServer, client: httpx.Client, anonymous: httpx.Client
+    demo_server: FlowServer, client: httpx.Client, anonymous: httpx.Client
 ) -> None:
     projects = client.get("projects/search", params={"count": 100}).json()["projects"]
     names = {p["name"] for p in projects}
@@ -128,7 +136,7 @@ def test_visibility_private_vs_public(
     assert anonymous.get("projects/owned").status_code == 401
     anonymous_names = {p["name"] for p in anonymous.get("projects/search").json()["projects"]}
     assert "Liver RNA-Seq" not in anonymous_names and "Public atlas" in anonymous_names
-    with api(flow_server, OTHER) as other:
+    with api(demo_server, OTHER) as other:
         assert other.get(f"projects/{liver_id}").status_code == 404
         owned = other.get("projects/owned").json()
         assert {p["name"] for p in owned["projects"]} == {"Public atlas", "Other private"}
@@ -174,22 +182,22 @@ def test_samples_search_filters(client: httpx.Client) -> None:
     assert [s["name"] for s in ordered["samples"]] == ["atlas_1", "ctcf_chip_1", "ctcf_chip_2"]
 
 
-def test_data_detail_md5_and_download_url(flow_server: FlowServer, client: httpx.Client) -> None:
+def test_data_detail_md5_and_download_url(demo_server: FlowServer, client: httpx.Client) -> None:
     found = client.get("data/search", params={"filename": "liver_1_R1"}).json()["data"]
     data = client.get(f"data/{found[0]['id']}").json()
-    blob = (flow_server.data_dir / "blobs" / data["id"]).read_bytes()
+    blob = (demo_server.data_dir / "blobs" / data["id"]).read_bytes()
     assert data["size"] == len(blob)
     assert data["md5"] == hashlib.md5(blob).hexdigest()
     assert data["download_url"] == (
-        f"{flow_server.files_url}/downloads/{data['id']}/liver_1_R1.fastq.gz"
+        f"{demo_server.files_url}/downloads/{data['id']}/liver_1_R1.fastq.gz"
     )
     assert data["is_binary"] is True and data["data_type"]["identifier"] == "fastq"
 
 
-def test_data_contents_chunks(flow_server: FlowServer, client: httpx.Client) -> None:
+def test_data_contents_chunks(demo_server: FlowServer, client: httpx.Client) -> None:
     table = client.get("data/search", params={"pattern": r"gene_counts\.tsv$"}).json()["data"]
     data_id = table[0]["id"]
-    blob = (flow_server.data_dir / "blobs" / data_id).read_bytes()
+    blob = (demo_server.data_dir / "blobs" / data_id).read_bytes()
     assert len(blob) > 10_240  # the demo table spans two chunks
     first = client.get(f"data/{data_id}/contents").json()
     second = client.get(f"data/{data_id}/contents", params={"position": 1}).json()

@@ -110,7 +110,10 @@ async def test_sample_refusals(flow_server: FlowServer, tmp_path: Path) -> None:
 async def test_upload_samples_many(flow_server: FlowServer, tmp_path: Path) -> None:
     specs = [
         SampleUploadSpec(
-            f"batch_{i}", "RNA-Seq", {"reads1": random_file(tmp_path / f"b{i}.fq", 500)}, METADATA
+            f"many-sample-{i}",
+            "RNA-Seq",
+            {"reads1": random_file(tmp_path / f"b{i}.fq", 500)},
+            METADATA,
         )
         for i in range(3)
     ]
@@ -121,9 +124,10 @@ async def test_upload_samples_many(flow_server: FlowServer, tmp_path: Path) -> N
     assert [r.ok for r in results] == [True, True, True, False]
     assert isinstance(results[-1].error, BadRequestError)
     names = {
-        r["name"] for r in rows(flow_server, "SELECT name FROM samples WHERE name LIKE 'batch_%'")
+        r["name"]
+        for r in rows(flow_server, "SELECT name FROM samples WHERE name LIKE 'many-sample-%'")
     }
-    assert names == {"batch_0", "batch_1", "batch_2"}
+    assert names == {"many-sample-0", "many-sample-1", "many-sample-2"}
 
 
 @pytest.mark.anyio
