@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import threading
+import types
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -270,3 +271,20 @@ def test_bad_arguments_raise_and_leave_no_thread_behind() -> None:
     with pytest.raises(flowbio_sync.ConfigurationError):
         Client("ftp://127.0.0.1/api")
     assert threading.active_count() == threads
+
+
+def test_no_warning_inside_ipython(
+    flow_server: FlowServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(portal_module, "_running_loop_warned", False)
+    fake_ipython = types.ModuleType("IPython")
+    fake_ipython.get_ipython = lambda: object()  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "IPython", fake_ipython)
+
+    async def notebook_cell() -> str | None:
+        with Client(flow_server.url, _config(tmp_path)) as client:
+            return client.get_raw("me")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert '"username"' in (asyncio.run(notebook_cell()) or "")
