@@ -80,7 +80,9 @@ __all__ = [
 
 
 class Client:
-    """Asynchronous client for the Flow REST API.
+    """Blocking twin of ``flowbio_async.AsyncClient``.
+
+    Asynchronous client for the Flow REST API.
 
     ``base_url`` defaults to ``$FLOW_API_URL``, else ``https://app.flow.bio/api``. Use it as an
     async context manager (or call :meth:`aclose`) so connections are released.

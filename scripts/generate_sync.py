@@ -570,6 +570,10 @@ class Emitter:
         scope = Scope.of(cls.__module__)
         node = class_node(cls)
         doc = docstring_literal(node.body, scope.source, 4, self.renames)
+        if twin.root and doc and doc.startswith('"""'):
+            # The copied text describes the async class: say first what this one is.
+            lead = f"Blocking twin of ``{self.out.source}.{cls.__name__}``"
+            doc = f'"""{lead}.\n\n    {doc[3:]}'
         params = self.type_params(cls, scope)
         bases = (
             f"({self.out.bind(Ref('typing', 'Generic'))}[{', '.join(params)}])" if params else ""
