@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Generic, Self
@@ -766,7 +767,7 @@ class FilesResource:
 
     def list(
         self, workspace_id: str, *, prefix: str | None = None, limit: int = 100
-    ) -> list[WorkspaceFile]:
+    ) -> builtins.list[WorkspaceFile]:
         """List a workspace's files (metadata only), optionally under a key ``prefix``.
 
         Example:

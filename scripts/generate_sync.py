@@ -217,16 +217,21 @@ class Output:
     taken: dict[str, Ref] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
     public: dict[int, str] = field(default_factory=dict)
+    modules: set[str] = field(default_factory=set)
+    shadowed: set[str] = field(default_factory=set)  # member names of the twin being written
 
     def local(self, obj: object, ref: Ref | None) -> str:
         """The local name of ``obj`` in the generated module, importing it if needed."""
         twin = self.twins.get(obj) if isinstance(obj, type) else None
         if twin is not None:
             return twin.name
+        name = getattr(obj, "__name__", None)
+        if isinstance(name, str) and getattr(builtins, name, None) is obj:
+            if name in self.shadowed:  # a method of the twin has this name (``def list``)
+                self.modules.add("builtins")
+                return f"builtins.{name}"
+            return name
         if ref is None:
-            name = getattr(obj, "__name__", None)
-            if isinstance(name, str) and getattr(builtins, name, None) is obj:
-                return name
             if obj is None:
                 return "None"
             raise GenerationError(f"no import path for {obj!r}")
@@ -263,7 +268,7 @@ class Output:
         return name
 
     def import_lines(self) -> list[str]:
-        lines = []
+        lines = [f"import {module}" for module in sorted(self.modules)]
         for ref, name in sorted(self.imports.items(), key=lambda item: (item[0].module, item[1])):
             suffix = f" as {name}" if name != ref.name else ""
             lines.append(f"from {ref.module} import {ref.name}{suffix}")
@@ -592,7 +597,9 @@ class Emitter:
                 "        self._async = inner",
                 "",
             ]
-        for member in members(cls, self.out.source):
+        found = members(cls, self.out.source)
+        self.out.shadowed = {DUNDERS.get(m.name, m.name) for m in found} | {"close"}
+        for member in found:
             try:
                 lines += self.member(twin, member)
             except GenerationError as exc:
@@ -821,6 +828,11 @@ class Emitter:
         def one(arg: ast.arg, default: ast.expr | None) -> str:
             text = arg.arg
             if arg.annotation is not None:
+                passed = referenced_classes(arg.annotation, types_.scope, self.out.source)
+                if any(cls in self.out.twins for cls in passed):
+                    # The caller would hand us a twin where the async side expects the
+                    # async object; refuse loudly rather than forward the wrong thing.
+                    raise GenerationError(f"parameter {arg.arg!r} takes an object with a twin")
                 text += f": {ast.unparse(types_.sync(arg.annotation))}"
             if default is not None:
                 text += (
