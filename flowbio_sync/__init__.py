@@ -70,10 +70,7 @@ from flowbio_async import (
     WorkspaceFile,
     __version__,
 )
-from flowbio_sync._generated import (
-    Client,
-    Pager,
-)
+from flowbio_sync._generated import Client, Pager
 from flowbio_sync._portal import SyncUsageError
 
 __all__ = [

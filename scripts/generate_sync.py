@@ -1026,12 +1026,14 @@ def init_module(source: str, package: str, twins: dict[type, Twin]) -> str:
     """``__init__.py``: twins first, then everything else of the async package re-exported."""
     module = importlib.import_module(source)
     twin_names = {t.cls: t.name for t in twins.values()}
-    shared = []
-    exported = []
+    shared: list[str] = []
+    exported: list[str] = []
+    twin_exports: list[str] = []
     for name in module.__all__:
         obj = getattr(module, name)
         if isinstance(obj, type) and obj in twin_names:
             exported.append(twin_names[obj])
+            twin_exports.append(twin_names[obj])
         elif not (isinstance(obj, type) and name.startswith("Async")):
             shared.append(name)
             exported.append(name)
@@ -1060,7 +1062,7 @@ def init_module(source: str, package: str, twins: dict[type, Twin]) -> str:
         '"""',
         "",
         f"from {source} import {', '.join(shared)}",
-        f"from {package}._generated import {', '.join(sorted(set(twin_names.values())))}",
+        f"from {package}._generated import {', '.join(sorted(set(twin_exports)))}",
         f"from {RUNTIME} import SyncUsageError",
         "",
         f"__all__ = {sorted(exported)!r}",
