@@ -293,13 +293,18 @@ _sources: dict[int, str] = {}
 
 
 def function_node(func: Any) -> FunctionNode:
-    """The parsed definition of ``func`` (its text is kept for :func:`node_source`)."""
+    """The parsed definition of ``func``, found in its module's tree by line number (so odd
+    indentation inside a docstring cannot break it); its text is kept for :func:`node_source`."""
     func = inspect.unwrap(func)
-    source = textwrap.dedent(inspect.getsource(func))
-    node = ast.parse(source).body[0]
-    assert isinstance(node, FunctionNode)
-    _sources[id(node)] = source
-    return node
+    scope = Scope.of(func.__module__)
+    first_line = func.__code__.co_firstlineno
+    for node in ast.walk(scope.tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            start = min([d.lineno for d in node.decorator_list] + [node.lineno])
+            if start == first_line and node.name == func.__name__:
+                _sources[id(node)] = scope.source
+                return node
+    raise GenerationError(f"source of {func.__qualname__} not found")
 
 
 def node_source(node: FunctionNode) -> str:
