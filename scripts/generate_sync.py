@@ -235,8 +235,10 @@ class Output:
             if obj is None:
                 return "None"
             raise GenerationError(f"no import path for {obj!r}")
-        if id(obj) in self.public and ref.module.startswith(self.source + "."):
-            ref = Ref(self.source, self.public[id(obj)])  # prefer the public path
+        shareable = isinstance(obj, type) or callable(obj) or typing.get_origin(obj) is not None
+        if shareable and id(obj) in self.public and ref.module.startswith(self.source + "."):
+            # Prefer the public path; never for plain values (equal small ints share an id).
+            ref = Ref(self.source, self.public[id(obj)])
         return self.bind(self.defining(ref))
 
     def defining(self, ref: Ref) -> Ref:
