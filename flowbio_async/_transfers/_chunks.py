@@ -54,6 +54,20 @@ class ChunkSizer:
         if elapsed < self.target and sent * 2 >= self.size:
             self.size = min(self.size * 2, self.ceiling)
 
+    def span(self, remaining: int) -> int:
+        """How many of the ``remaining`` bytes the next chunk carries.
+
+        A tail of at most a quarter chunk rides along with the chunk before it (never past
+        ``ceiling``): a 2 MiB file at 1 MB chunks is two requests, not three. Per-request
+        overhead dominates small files, so this matters most for many small uploads.
+        """
+        stretched = min(self.ceiling, self.size + self.size // 4)
+        return remaining if remaining <= stretched else min(self.size, remaining)
+
+    def fits(self, length: int) -> bool:
+        """Whether a chunk read earlier is still acceptable after the size changed."""
+        return length <= min(self.ceiling, self.size + self.size // 4)
+
     def shrink(self, *, too_large: bool = False) -> bool:
         """Halve the size; ``False`` when it is already at the minimum.
 

@@ -331,23 +331,23 @@ class ChunkedUploader:
         offset = start.offset
         data_id = start.data_id
         async with anyio.create_task_group() as tg:
-            pending = self._prefetch(tg, fd, offset, min(sizer.size, size - offset))
+            pending = self._prefetch(tg, fd, offset, sizer.span(size - offset))
             while True:
                 chunk = await pending.result()
-                if len(chunk) > sizer.size:  # shrunk since this read was started
+                if not sizer.fits(len(chunk)):  # shrunk since this read was started
                     chunk = chunk[: sizer.size]
                 end = offset + len(chunk)
                 if end < size:
-                    pending = self._prefetch(tg, fd, end, min(sizer.size, size - end))
+                    pending = self._prefetch(tg, fd, end, sizer.span(size - end))
                 response, chunk = await self._post_chunk(job, chunk, offset, data_id, size, sizer)
                 end = offset + len(chunk)
                 data_id = _next_data_id(response) or data_id
                 report(len(chunk))
                 if end >= size:
                     return response
-                if pending.offset != end or pending.length > sizer.size:
+                if pending.offset != end or not sizer.fits(pending.length):
                     # A 413/timeout shrank this chunk; the read-ahead no longer lines up.
-                    pending = self._prefetch(tg, fd, end, min(sizer.size, size - end))
+                    pending = self._prefetch(tg, fd, end, sizer.span(size - end))
                 offset = end
                 if persist:
                     self._store.save(key, start.advanced(data_id, offset))
