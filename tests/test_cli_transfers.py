@@ -369,3 +369,21 @@ def test_ctrl_c_during_an_upload_exits_130_and_the_rerun_resumes(
     fetched = cli("download", data_id, "--dest", str(tmp_path / "back"))
     assert fetched.code == 0, fetched.stderr
     assert _md5(tmp_path / "back" / "resumable.bin") == _md5(path)
+
+
+def test_download_a_project_lays_out_samples(cli: Cli, tmp_path: Path) -> None:
+    project = cli("projects", "--json").json()[0]
+    r1 = tmp_path / "proj_R1.fq"
+    r1.write_bytes(b"@p\nGATTACA\n+\nIIIIIII\n" * 321)
+    sample = cli(
+        "samples", "upload", "--name", "cli_in_project", "--sample-type", "generic",
+        "--reads1", str(r1), "--metadata", "scientist=Ada", "--project", project["id"],
+    )  # fmt: skip
+    assert sample.code == 0, sample.stderr
+    done = cli(
+        "download", "--project", project["id"], "--include", "proj_*", "--dest", str(tmp_path)
+    )
+    assert done.code == 0, done.stderr
+    (saved,) = tmp_path.glob("*/samples/cli_in_project/proj_R1.fq")
+    assert saved.read_bytes() == r1.read_bytes()
+    assert cli("download", "--project", "987654321", "--dest", str(tmp_path)).code == 4

@@ -1,4 +1,4 @@
-"""``download``: data files by id, or every file of a sample or an execution (#6).
+"""``download``: data files by id, or every file of a sample, project or execution (#6).
 
 Downloads stream into part files and resume where they stopped: after Ctrl-C (exit 130)
 the same command continues, and files already complete are skipped.
@@ -26,20 +26,22 @@ def register(verbs: Verbs) -> None:
     download = verbs.add(
         "download",
         _download,
-        "download data files, or a sample's or an execution's files",
-        "Download data files by id, or every file of a sample (into DIR/samples/<name>/) "
-        "or every output of an execution (into DIR/executions/<id>/). Interrupted downloads "
-        "resume when the same command is run again; complete files are skipped.",
+        "download data files, or all of a sample, project or execution",
+        "Download data files by id; or every file of a sample (into DIR/samples/<name>/), "
+        "of a project (into DIR/<project>/samples/<name>/; one bulk archive above 100 "
+        "files) or every output of an execution (into DIR/executions/<id>/). Interrupted "
+        "downloads resume when the same command is run again; complete files are skipped.",
     )
     download.add_argument("data_ids", nargs="*", metavar="DATA_ID", help="data ids")
     source = download.add_mutually_exclusive_group()
     source.add_argument("--sample", metavar="ID", help="every file of this sample")
+    source.add_argument("--project", metavar="ID", help="every sample file of this project")
     source.add_argument("--execution", metavar="ID", help="every output of this execution")
     download.add_argument(
         "--include",
         action="append",
         metavar="GLOB",
-        help="with --sample/--execution: only matching files (repeatable), e.g. '*.bam'",
+        help="only files matching GLOB (repeatable), e.g. '*.bam'",
     )
     download.add_argument(
         "--dest", type=Path, default=Path(), metavar="DIR", help="directory (default .)"
@@ -69,17 +71,27 @@ async def _download(inv: Invocation) -> int:
     args = inv.args
     ids: list[str] = args.data_ids
     dest: Path = args.dest
-    whole = args.sample or args.execution
+    whole = args.sample or args.project or args.execution
     if bool(ids) == bool(whole):
-        raise CliUsageError("give DATA_IDs, or one of --sample / --execution")
+        raise CliUsageError("give DATA_IDs, or one of --sample / --project / --execution")
     if args.include and not whole:
-        raise CliUsageError("--include goes with --sample or --execution")
+        raise CliUsageError("--include goes with --sample, --project or --execution")
     client = inv.client
     report: Iterable[ItemOutcome]
     if args.sample:
         report = await client.samples.download(
             args.sample, dest, include=args.include, overwrite=args.overwrite
         )
+    elif args.project:
+        project = await client.projects.download(
+            args.project, dest, include=args.include, overwrite=args.overwrite
+        )
+        if project.report is None:
+            # A large project came as one bulk archive, extracted into the project folder.
+            files = "".join(f"\n  {path}" for path in project.files)
+            inv.output.result(project, f"Extracted {len(project.files)} files:{files}")
+            return 0
+        report = project.report
     elif args.execution:
         folder = dest / "executions" / safe_filename(args.execution)
         report = await client.executions.download_outputs(

@@ -135,8 +135,10 @@ class Output:
             self._json(document, self.stderr)
             return
         print(f"Error: {message}", file=self.stderr)
-        for detail in details or ():
-            print(f"  {format_issue(detail)}", file=self.stderr)
+        lines = [format_issue(detail) for detail in details or ()]
+        if not all(line in str(message) for line in lines):  # else they only repeat it
+            for line in lines:
+                print(f"  {line}", file=self.stderr)
 
     @staticmethod
     def _json(document: Any, stream: TextIO) -> None:
