@@ -117,3 +117,13 @@ def test_ordered_reads_and_sources(tmp_path: Path) -> None:
     tarball = tmp_path / "x.tar"
     tarball.write_bytes(b"\0" * 257 + b"ustar" + b"\0" * 250)
     assert check_source(tarball, archive=True).filename == "x.tar"
+
+
+def test_a_short_tail_rides_with_the_previous_chunk() -> None:
+    sizer = ChunkSizer(initial=1_000_000, maximum=16 * MiB)
+    assert sizer.span(2 * MiB) == 1_000_000  # 2 MiB: one chunk, then the 1.097 MB rest
+    assert sizer.span(2 * MiB - 1_000_000) == 2 * MiB - 1_000_000
+    assert sizer.span(1_300_000) == 1_000_000  # a tail over a quarter chunk stays separate
+    assert sizer.fits(1_250_000) and not sizer.fits(1_250_001)
+    capped = ChunkSizer(initial=MiB, maximum=MiB)
+    assert capped.span(MiB + 10) == MiB  # never past the maximum (the server's limit)
