@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test lint types generate check-generated docs pytest chaos bench clean
+.PHONY: venv demo test lint types generate check-generated docs pytest chaos chaos-small bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ demo: venv
 	$(PY) scripts/run_examples.py --demo
 
 ## Lint, types, generated-code check, docs build and the test suite.
-test: venv lint types check-generated docs pytest
+test: venv lint types check-generated docs pytest chaos-small
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -43,7 +43,11 @@ pytest: venv
 
 ## Seeded fault-injection matrix at full size (make test runs a smaller one).
 chaos: venv
-	$(PY) -m flowbio_async.testing.chaos --transfers 500
+	$(PY) -m flowbio_async.testing.chaos --transfers 500 --cancellations 100
+
+## The same matrix at a small size (part of `make test`; about a minute on 2 cores).
+chaos-small: venv
+	$(PY) -m flowbio_async.testing.chaos --transfers 60 --cancellations 20
 
 ## Side-by-side benchmarks (installs the official client for comparison).
 bench: venv

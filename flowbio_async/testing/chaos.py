@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import sys
 import tempfile
@@ -29,8 +30,8 @@ import anyio
 import flowbio_async._transfers._download as download_engine
 from flowbio_async import ClientConfig
 from flowbio_async.testing._chaos._cancel import run_cancellations
-from flowbio_async.testing._chaos._checks import Unraisables
-from flowbio_async.testing._chaos._kinds import Env, Outcome
+from flowbio_async.testing._chaos._checks import Unraisables, open_sockets
+from flowbio_async.testing._chaos._kinds import SEGMENT_PIECE, Env, Outcome
 from flowbio_async.testing._chaos._matrix import Summary, run_matrix
 from flowbio_async.testing._chaos._plan import Timing
 from flowbio_async.testing._process import FlowServer
@@ -78,13 +79,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     cancellations = args.transfers // 5 if args.cancellations is None else args.cancellations
     # Pieces of a segmented download are at least 8 MiB in the engine; the matrix keeps files
     # small, so shrink the floor here (same code path, many pieces per small file).
-    download_engine._MIN_PIECE = 16 * KiB
+    download_engine._MIN_PIECE = SEGMENT_PIECE
     summary = Summary(seed=args.seed)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="flowbio-chaos-", dir=args.workdir) as tmp:
         root = Path(tmp)
         with FlowServer(root / "server") as server, Unraisables().installed() as unraisables:
             store = Store(server.data_dir)
+            sockets = open_sockets()
             try:
                 user = store.get_user_by_username("demo")
                 assert user is not None, "the demo user is missing"
@@ -102,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 run_cancellations(env, summary, cancellations, rng)
             finally:
                 store.close()
+            gc.collect()
+            summary.leaked_sockets = max(summary.leaked_sockets, open_sockets() - sockets)
         summary.resource_warnings = len(unraisables.seen)
         summary.problems += unraisables.seen
     summary.render(sys.stdout)

@@ -23,6 +23,8 @@ from flowbio_async.testing._store import Store
 # The local server's seeded demo account (docs/local-server.md), not a secret.
 DEMO = UsernamePasswordCredentials(username="demo", password="demo-password")  # noqa: S106
 KiB = 1024
+SEGMENT_PIECE = 16 * KiB
+"""Piece size of segmented downloads in the matrix (``chaos.main`` sets the engine floor)."""
 
 COMPLETED = "completed"
 FAILED_TYPED = "failed-typed"
@@ -207,7 +209,8 @@ async def download(
     wanted = [server_file(env, rng, size_of(rng)) for _ in range(files)]
     plan = Plan()
     for data_id, _, size in wanted:
-        faults = download_plan(rng, env.timing, data_id, size).faults
+        piece = SEGMENT_PIECE if segmented else None
+        faults = download_plan(rng, env.timing, data_id, size, piece=piece).faults
         plan.faults += faults[: 2 if files == 1 else 1]
     expected = {data_id: md5 for data_id, md5, _ in wanted}
     finals: list[Path] = []

@@ -97,20 +97,27 @@ def upload_plan(rng: random.Random, timing: Timing, chunk_size: int, requests: i
     return plan
 
 
-def download_plan(rng: random.Random, timing: Timing, data_id: str, size: int) -> Plan:
-    """Up to two faults on one file's download path (cut, corrupt, Range ignored...)."""
+def download_plan(
+    rng: random.Random, timing: Timing, data_id: str, size: int, *, piece: int | None = None
+) -> Plan:
+    """Up to two faults on one file's download path (cut, corrupt, Range ignored...).
+
+    ``piece`` is the largest body one request returns (segmented downloads), so body
+    offsets are drawn where they can land.
+    """
     plan = Plan()
+    body = max(1, min(size, piece or size))
     for _ in range(rng.choice([0, 1, 1, 2, 2])):
         pick = rng.choice(["burst", "429", "cut", "corrupt", "ignore", "drop", "stall", "expire"])
         if pick == "cut":
-            cut = rng.randrange(0, max(1, size))
+            cut = rng.randrange(0, body)
             name, rule = f"cut@{cut}", {"action": "cut", "bytes": cut, "count": rng.choice([1, 3])}
         elif pick == "corrupt":
-            at = rng.randrange(0, max(1, size))
+            at = rng.randrange(0, body)
             name, rule = f"corrupt@{at}", {"action": "corrupt", "bytes": at}
         elif pick == "ignore":
             # Range ignored only matters on a resumed request: cut first, then answer 200.
-            cut = rng.randrange(1, max(2, size))
+            cut = rng.randrange(1, max(2, body))
             plan.faults.append(
                 Fault(f"cut@{cut}", {"action": "cut", "bytes": cut, "path": download_path(data_id)})
             )
@@ -125,6 +132,7 @@ def download_plan(rng: random.Random, timing: Timing, data_id: str, size: int) -
             name, rule = _expire(rng)
         else:
             name, rule = _drop(rng)
-        rule = {"nth": rng.randint(1, 3), **rule, "path": download_path(data_id)}
+        # Mostly the first request: a small unsegmented file often takes only one.
+        rule = {"nth": rng.choice([1, 1, 1, 2, 3]), **rule, "path": download_path(data_id)}
         plan.faults.append(Fault(name, rule))
     return plan
