@@ -33,7 +33,13 @@ from typing import Any
 
 import anyio
 
-from flowbio_async import AsyncClient, ClientConfig, ProgressEvent, UsernamePasswordCredentials
+from flowbio_async import (
+    AsyncClient,
+    ClientConfig,
+    Data,
+    ProgressEvent,
+    UsernamePasswordCredentials,
+)
 from flowbio_async.testing import FlowServer
 from flowbio_async.testing._store import Store
 
@@ -184,10 +190,17 @@ def bench_many(server: FlowServer, work: Path, count: int, size: int) -> list[st
                 url = f"{server.url}/downloads/{data_id}/{name}"
                 download_streaming(url, str(out / name), token)
 
+        # Both sides start from the same file list (id, name, size), as a listing gives it;
+        # with bare ids ours would first ask /data/<id> for each name.
+        listing = [
+            Data(id=data_id, filename=f"small_{index:04d}.bin", size=size)
+            for index, data_id in enumerate(ids)
+        ]
+
         async def go() -> None:
             async with AsyncClient(server.url, config()) as client:
                 await client.log_in(DEMO)
-                report = await client.data.download_many(ids, out)
+                report = await client.data.download_many(listing, out)
                 report.raise_for_failures()
 
         t_seed = timed(seed, 1, clean)
@@ -242,14 +255,24 @@ RSS_SCRIPT = textwrap.dedent(
     import resource, sys, anyio
     from flowbio_async import AsyncClient, ClientConfig, UsernamePasswordCredentials
 
+    def peak_mib():
+        # VmHWM belongs to this process image; ru_maxrss may carry the parent's peak over exec.
+        try:
+            with open("/proc/self/status") as status:
+                for line in status:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
     async def main(url, data_id, dest):
         async with AsyncClient(url, ClientConfig(show_progress=False)) as client:
             await client.log_in(UsernamePasswordCredentials(username="demo",
                                                             password="demo-password"))
-            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            before = peak_mib()
             await client.data.download(data_id, dest)
-        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        print(before, after)
+        print(before, peak_mib())
 
     anyio.run(main, *sys.argv[1:])
     """
@@ -266,7 +289,7 @@ def bench_rss(server: FlowServer, work: Path, size: int) -> list[str]:
         capture_output=True,
         text=True,
     )
-    before, after = (int(v) / 1024 for v in done.stdout.split())
+    before, after = (float(v) for v in done.stdout.split())
     (work / "rss.out").unlink()
     return [
         f"peak RSS downloading {size // MiB} MiB in a fresh process:",

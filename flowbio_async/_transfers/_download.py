@@ -65,7 +65,7 @@ from flowbio_async._transfers._partfile import (
 from flowbio_async._transfers._ranges import parse_content_range, range_header
 
 MiB = 1024 * 1024
-_HASH_BLOCK = 8 * MiB
+_HASH_BLOCK = MiB
 _SAVE_EVERY = 16 * MiB
 """Sidecar writes at most once per this many bytes (and always on exit)."""
 _MIN_PIECE = 8 * MiB
@@ -169,6 +169,9 @@ class _PartFile:
         self.hashed = 0
         self.unsaved = 0
         self.discarded = False
+        # One reusable buffer for reading back bytes to hash: fresh multi-MiB allocations
+        # in worker threads would each grow a malloc arena (peak RSS, issue #4).
+        self.read_buffer: bytearray | None = None
 
     def record(self, offset: int, chunks: list[bytes]) -> int:
         """Write ``chunks`` at ``offset`` and note them in the state (worker thread)."""
@@ -186,6 +189,12 @@ class _PartFile:
                 self.unsaved = 0
         return size
 
+    def record_and_hash(self, offset: int, chunks: list[bytes]) -> int:
+        """Both steps in one worker-thread call (a body that fit in one buffer)."""
+        size = self.record(offset, chunks)
+        self.hash_chunks(offset, chunks, offset)
+        return size
+
     def hash_chunks(self, offset: int, chunks: list[bytes] | None, limit: int) -> None:
         """Extend the md5 in file order (worker thread, concurrent with ``record``).
 
@@ -199,12 +208,15 @@ class _PartFile:
                     frontier = min(self.state.prefix, limit)
                 if self.hashed >= frontier:
                     break
-                want = min(_HASH_BLOCK, frontier - self.hashed)
-                block = os.pread(self.fd, want, self.hashed)
-                if not block:
+                if self.read_buffer is None:
+                    self.read_buffer = bytearray(_HASH_BLOCK)
+                want = min(len(self.read_buffer), frontier - self.hashed)
+                view = memoryview(self.read_buffer)[:want]
+                got = os.preadv(self.fd, [view], self.hashed)
+                if not got:
                     break
-                self.md5.update(block)
-                self.hashed += len(block)
+                self.md5.update(view[:got])
+                self.hashed += got
             if chunks is not None and self.hashed == offset:
                 for chunk in chunks:
                     self.md5.update(chunk)
@@ -559,66 +571,86 @@ class _Job:
 
         Each stream keeps at most a buffer being filled, one queued for each consumer and
         one in each thread, so memory stays a few buffers per stream (``_config`` bound).
+        A body that fits in one buffer skips the pipeline: one thread call writes and
+        hashes it (many small files are dominated by per-file overhead).
         """
         assert self.part is not None
         part = self.part
-        to_writer, writes = anyio.create_memory_object_stream[tuple[int, list[bytes]]](1)
-        to_hasher, hashes = anyio.create_memory_object_stream[tuple[int, list[bytes]]](1)
-        failure: Exception | None = None
-
-        async def writer() -> None:
-            async with writes:
-                async for offset, chunks in writes:
-                    size = await anyio.to_thread.run_sync(part.record, offset, chunks)
-                    cursor.pos = offset + size
-
-        async def hasher() -> None:
-            async with hashes:
-                async for offset, chunks in hashes:
-                    await anyio.to_thread.run_sync(part.hash_chunks, offset, chunks, offset)
-
+        chunks = aiter(response.aiter_raw())
         # Parallel streams share the buffer budget so memory does not grow with segments.
         limit = self.config.download_buffer_size
         if self.parallel:
             limit = max(256 * 1024, limit // self.config.segments_per_file)
+        offset = cursor.pos
+        pending, size, failure, ended = await self._fill(chunks, cursor, offset, limit)
+        if ended:
+            if pending:
+                await anyio.to_thread.run_sync(part.record_and_hash, offset, pending)
+                cursor.pos = offset + size
+            if failure is not None:
+                raise failure
+            return
+
+        to_writer, writes = anyio.create_memory_object_stream[tuple[int, list[bytes]]](1)
+        to_hasher, hashes = anyio.create_memory_object_stream[tuple[int, list[bytes]]](1)
+
+        async def writer() -> None:
+            async with writes:
+                async for at, items in writes:
+                    written = await anyio.to_thread.run_sync(part.record, at, items)
+                    cursor.pos = at + written
+
+        async def hasher() -> None:
+            async with hashes:
+                async for at, items in hashes:
+                    await anyio.to_thread.run_sync(part.hash_chunks, at, items, at)
+
         try:
             async with anyio.create_task_group() as group:
                 group.start_soon(writer)
                 group.start_soon(hasher)
                 async with to_writer, to_hasher:
-                    pending: list[bytes] = []
-                    pending_len = 0
-                    offset = cursor.pos
-                    try:
-                        async for chunk in response.aiter_raw():
-                            if cursor.end is not None:
-                                chunk = chunk[: cursor.end - offset - pending_len]
-                            if not chunk:
-                                break
-                            pending.append(chunk)
-                            pending_len += len(chunk)
-                            self.progress.advance(self.task, len(chunk))
-                            if pending_len >= limit:
-                                await to_writer.send((offset, pending))
-                                await to_hasher.send((offset, pending))
-                                offset += pending_len
-                                pending, pending_len = [], 0
-                    except Exception as exc:
-                        failure = exc  # keep what arrived: flushed below, then re-raised
-                    if pending:
+                    while pending:
                         await to_writer.send((offset, pending))
                         await to_hasher.send((offset, pending))
+                        offset += size
+                        if ended:
+                            break
+                        pending, size, failure, ended = await self._fill(
+                            chunks, cursor, offset, limit
+                        )
         except BaseExceptionGroup as grouped:
             raise _single(grouped) from None
         if failure is not None:
-            raise failure
+            raise failure  # what arrived before the failure is on disk: resume from there
+
+    async def _fill(
+        self, chunks: AsyncIterator[bytes], cursor: _Cursor, offset: int, limit: int
+    ) -> tuple[list[bytes], int, Exception | None, bool]:
+        """Gather up to ``limit`` bytes: ``(chunks, size, failure, body_ended)``."""
+        pending: list[bytes] = []
+        size = 0
+        try:
+            while size < limit:
+                chunk = await anext(chunks, b"")
+                if cursor.end is not None:
+                    chunk = chunk[: cursor.end - offset - size]
+                if not chunk:
+                    return pending, size, None, True
+                pending.append(chunk)
+                size += len(chunk)
+                self.progress.advance(self.task, len(chunk))
+        except Exception as exc:
+            return pending, size, exc, True  # keep what arrived; the caller re-raises
+        return pending, size, None, False
 
     async def _finish(self) -> DownloadResult:
         assert self.part is not None
         part = self.part
         length = os.fstat(part.fd).st_size
         expected = self.size if self.size is not None else length
-        await anyio.to_thread.run_sync(part.hash_chunks, expected, None, expected)
+        if part.hashed < expected:  # bytes from an earlier call or out-of-order pieces
+            await anyio.to_thread.run_sync(part.hash_chunks, expected, None, expected)
         if length != expected or self.state.prefix != expected or part.hashed != expected:
             part.discard()
             raise IntegrityError(
