@@ -38,15 +38,10 @@ def unpack(archive: Path, destination: Path) -> list[str]:
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as bundle:
             for info in bundle.infolist():
-                relative = _safe_relative(info.filename)
-                target = destination.joinpath(*relative.parts)
-                if info.is_dir():
-                    target.mkdir(parents=True, exist_ok=True)
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with bundle.open(info) as source, target.open("wb") as sink:
-                    shutil.copyfileobj(source, sink, 1024 * 1024)
-                names.append(relative.as_posix())
+                target = _target(destination, info.filename, names, directory=info.is_dir())
+                if target is not None:
+                    with bundle.open(info) as source, target.open("wb") as sink:
+                        shutil.copyfileobj(source, sink, 1024 * 1024)
         return names
     try:
         bundle_tar = tarfile.open(archive, "r:*")  # noqa: SIM115 - closed below
@@ -54,18 +49,23 @@ def unpack(archive: Path, destination: Path) -> list[str]:
         raise UnsafeArchiveError("not a zip or tar archive") from exc
     with bundle_tar:
         for member in bundle_tar.getmembers():
-            relative = _safe_relative(member.name)
-            target = destination.joinpath(*relative.parts)
-            if member.isdir():
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            if not member.isfile():
+            if not (member.isdir() or member.isfile()):
                 raise UnsafeArchiveError(f"archive entry {member.name!r} is not a regular file")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            extracted = bundle_tar.extractfile(member)
-            if extracted is None:
-                continue
-            with extracted, target.open("wb") as sink:
-                shutil.copyfileobj(extracted, sink, 1024 * 1024)
-            names.append(relative.as_posix())
+            target = _target(destination, member.name, names, directory=member.isdir())
+            extracted = bundle_tar.extractfile(member) if target is not None else None
+            if target is not None and extracted is not None:
+                with extracted, target.open("wb") as sink:
+                    shutil.copyfileobj(extracted, sink, 1024 * 1024)
     return names
+
+
+def _target(destination: Path, name: str, names: list[str], *, directory: bool) -> Path | None:
+    """Where entry ``name`` goes (None for a directory, created here); records file names."""
+    relative = _safe_relative(name)
+    target = destination.joinpath(*relative.parts)
+    if directory:
+        target.mkdir(parents=True, exist_ok=True)
+        return None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    names.append(relative.as_posix())
+    return target

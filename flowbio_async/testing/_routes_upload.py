@@ -215,6 +215,15 @@ def _md5_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _finished_upload(store: Store, user: Row, data_id: str, endpoint: str) -> Row | None:
+    """The caller's finished upload ``data_id`` made through ``endpoint``, else None."""
+    row = store.get_data(data_id)
+    session = store.get_upload_session(data_id)
+    if row is None or session is None or row["owner"] != user["id"] or not row["ready"]:
+        return None
+    return row if session["endpoint"] == endpoint else None
+
+
 def _discard(store: Store, data_id: int) -> None:
     """Forget a refused upload entirely (a refused sheet is re-sent from offset 0, §3.6)."""
     store.delete_upload_session(data_id)
@@ -276,16 +285,8 @@ class SampleUpload(UploadEndpoint):
             raise bad_request(f"Invalid organism '{organism}'")
         self._check_metadata(store, sample_type, fields)
         for previous in self._previous(fields):
-            row = store.get_data(previous)
-            session = store.get_upload_session(previous)
-            if (
-                row is None
-                or row["owner"] != user["id"]
-                or not row["ready"]
-                or row["sample"] is not None
-                or session is None
-                or session["endpoint"] != self.name
-            ):
+            row = _finished_upload(store, user, previous, self.name)
+            if row is None or row["sample"] is not None:
                 raise error(400, {"previous_data": [f"Invalid data id '{previous}'"]})
 
     @staticmethod
@@ -370,15 +371,7 @@ class MultiplexedUpload(UploadEndpoint):
         first = _one(fields, "reads1")
         if not first:
             return
-        row = store.get_data(first)
-        session = store.get_upload_session(first)
-        if (
-            row is None
-            or row["owner"] != user["id"]
-            or not row["ready"]
-            or session is None
-            or session["endpoint"] != self.name
-        ):
+        if _finished_upload(store, user, first, self.name) is None:
             raise error(400, {"reads1": [f"Invalid data id '{first}'"]})
 
 

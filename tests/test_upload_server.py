@@ -1,0 +1,95 @@
+"""Server-side pieces of uploads tested directly: safe unpacking, annotation validation."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from flowbio_async.testing._annotation import template_columns, validate_sheet
+from flowbio_async.testing._archives import UnsafeArchiveError, unpack
+from flowbio_async.testing._demo import seed_demo
+from flowbio_async.testing._store import Store
+
+
+def _tar(path: Path, members: list[tarfile.TarInfo]) -> Path:
+    with tarfile.open(path, "w") as bundle:
+        for info in members:
+            bundle.addfile(info, io.BytesIO(b"x" * info.size) if info.isfile() else None)
+    return path
+
+
+def test_unpack_refuses_escapes_and_links(tmp_path: Path) -> None:
+    evil_zip = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil_zip, "w") as bundle:
+        bundle.writestr("../outside.txt", b"no")
+    with pytest.raises(UnsafeArchiveError):
+        unpack(evil_zip, tmp_path / "a")
+    assert not (tmp_path / "outside.txt").exists()
+
+    absolute = tarfile.TarInfo("/etc/evil")
+    absolute.size = 1
+    with pytest.raises(UnsafeArchiveError):
+        unpack(_tar(tmp_path / "abs.tar", [absolute]), tmp_path / "b")
+
+    link = tarfile.TarInfo("link")
+    link.type = tarfile.SYMTYPE
+    link.linkname = "/etc/passwd"
+    with pytest.raises(UnsafeArchiveError, match="regular file"):
+        unpack(_tar(tmp_path / "link.tar", [link]), tmp_path / "c")
+
+    plain = tmp_path / "plain.txt"
+    plain.write_text("not an archive")
+    with pytest.raises(UnsafeArchiveError):
+        unpack(plain, tmp_path / "d")
+
+    folder = tarfile.TarInfo("data")
+    folder.type = tarfile.DIRTYPE
+    inner = tarfile.TarInfo("data/inner.txt")
+    inner.size = 3
+    assert unpack(_tar(tmp_path / "ok.tar", [folder, inner]), tmp_path / "e") == ["data/inner.txt"]
+    assert (tmp_path / "e" / "data" / "inner.txt").read_bytes() == b"xxx"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    demo = Store(tmp_path / "server")
+    seed_demo(demo)
+    return demo
+
+
+def test_annotation_findings(store: Store) -> None:
+    good = b"Sample Name,File,Type,Organism\nliver,l.fq,RNA-Seq,Hs\n"
+    assert validate_sheet(store, good, "a.csv").validation == []
+    findings = validate_sheet(
+        store,
+        b"Sample Name,File,Type,Organism,Mood,PubMed ID,Scientist (Required)\n"
+        b"a,a.fq,RNA-Seq,Martian,happy,123,Ada\n"
+        b"a,b.fq,Nope,Hs,sad,abc,\n"
+        b",c.fq,RNA-Seq,Hs,ok,,Ada\n",
+        "sheet.csv",
+    )
+    messages = [(f["row"], f["message"]) for f in findings.validation]
+    assert (3, "Unknown sample type 'Nope'") in messages
+    assert (3, "PubMed ID must be a number") in messages
+    assert (3, "'Scientist' is required") in messages
+    assert (4, "Sample Name is required") in messages
+    warned = " | ".join(f["message"] for f in findings.warnings)
+    assert "Mood" in warned and "Martian" in warned and "repeats row 2" in warned
+    missing = validate_sheet(store, b"Name,Path\nx,y\n", "s.csv").validation
+    assert {"row": 1, "message": "Missing column 'Sample Name'"} in missing
+    assert validate_sheet(store, b"\xff\xfe", "s.csv").validation[0]["row"] == 0
+    assert validate_sheet(store, b"not a zip", "s.xlsx").validation
+
+
+def test_template_columns(store: Store) -> None:
+    generic = template_columns(store, "generic")
+    assert generic is not None and generic[:2] == ["Sample Name", "File"]
+    rna = template_columns(store, "RNA-Seq") or []
+    assert "Strandedness (Required)" in rna and "Scientist (Required)" in rna
+    chip = template_columns(store, "ChIP-Seq") or []
+    assert "Strandedness (Required)" not in chip
+    assert template_columns(store, "No-Such-Type") is None
