@@ -26,6 +26,7 @@ import anyio
 import httpcore
 import httpx
 
+from flowbio_async import _log_redaction as redaction
 from flowbio_async._auth import TokenState, token_from_body
 from flowbio_async._config import DEFAULT_BASE_URL, ClientConfig
 from flowbio_async._errors import (
@@ -45,6 +46,7 @@ from flowbio_async._retry import (
 from flowbio_async._version import __version__
 
 logger = logging.getLogger("flowbio_async")
+redaction.install()  # httpx/httpcore log URLs and headers themselves (#7)
 
 # httpcore runs `import sniffio` on every request to detect trio; when sniffio is not
 # installed (anyio 4 no longer needs it) each failed import walks sys.path: ~1-2 ms of CPU
