@@ -1,0 +1,112 @@
+"""Pure pieces of the download engine: ranges, intervals, the sidecar, safe names."""
+
+from __future__ import annotations
+
+import json
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from flowbio_async import UnsafePathError
+from flowbio_async._transfers._partfile import (
+    PartState,
+    add_interval,
+    load_state,
+    missing_intervals,
+    part_path,
+    save_state,
+    sidecar_path,
+)
+from flowbio_async._transfers._paths import folder_name, safe_filename, safe_join
+from flowbio_async._transfers._ranges import ContentRange, parse_content_range, range_header
+
+
+def test_range_header() -> None:
+    assert range_header(100) == "bytes=100-"
+    assert range_header(0, 1024) == "bytes=0-1023"
+    with pytest.raises(ValueError):
+        range_header(10, 10)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("bytes 0-99/1000", ContentRange(0, 99, 1000)),
+        ("bytes 5-5/*", ContentRange(5, 5, None)),
+        ("bytes */1000", ContentRange(None, None, 1000)),
+        ("BYTES 1-2/3", ContentRange(1, 2, 3)),
+        ("bytes 9-1/10", None),
+        ("bytes 0-10/10", None),
+        ("items 0-1/2", None),
+        ("bytes */*", None),
+        (None, None),
+    ],
+)
+def test_parse_content_range(value: str | None, expected: ContentRange | None) -> None:
+    assert parse_content_range(value) == expected
+
+
+intervals = st.lists(
+    st.tuples(st.integers(0, 200), st.integers(1, 50)).map(lambda t: (t[0], t[0] + t[1])),
+    max_size=12,
+)
+
+
+@given(intervals, st.integers(1, 300))
+def test_intervals_cover_exactly_what_was_added(parts: list[tuple[int, int]], total: int) -> None:
+    merged: list[tuple[int, int]] = []
+    for lo, hi in parts:
+        merged = add_interval(merged, lo, hi)
+    covered = {i for lo, hi in parts for i in range(lo, hi)}
+    assert {i for lo, hi in merged for i in range(lo, hi)} == covered
+    assert all(a[1] < b[0] for a, b in pairwise(merged))  # disjoint, merged
+    gaps = missing_intervals(merged, total)
+    assert {i for lo, hi in gaps for i in range(lo, hi)} == set(range(total)) - covered
+
+
+def test_sidecar_round_trip_and_mismatch(tmp_path: Path) -> None:
+    dest = tmp_path / "f.bin"
+    part_path(dest).write_bytes(b"x" * 50)
+    save_state(dest, PartState(size=100, md5="ab", etag='"e"', done=[(0, 40), (60, 80)]))
+    state = load_state(dest, size=100, md5="AB")
+    # Intervals are clipped to the part file's real length (50 bytes).
+    assert state.done == [(0, 40)] and state.validator == '"e"' and state.prefix == 40
+    fresh = load_state(dest, size=101, md5=None)  # a different file now: start over
+    assert fresh.done == [] and not part_path(dest).exists()
+
+
+def test_corrupt_or_foreign_sidecar_is_ignored(tmp_path: Path) -> None:
+    dest = tmp_path / "g.bin"
+    part_path(dest).write_bytes(b"x")
+    sidecar_path(dest).write_text(json.dumps({"version": 99}))
+    assert load_state(dest, size=1, md5=None).done == []
+    part_path(dest).write_bytes(b"x")
+    sidecar_path(dest).write_text("{not json")
+    assert load_state(dest, size=1, md5=None).done == []
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "a/b", "a\\b", "C:evil", "nul\x00byte"])
+def test_unsafe_filenames(name: str) -> None:
+    with pytest.raises(UnsafePathError):
+        safe_filename(name)
+
+
+@pytest.mark.parametrize(
+    "relative", ["../x", "a/../../x", "/etc/passwd", "C:/x", "a\\..\\x", "", "./.."]
+)
+def test_safe_join_refuses_escapes(tmp_path: Path, relative: str) -> None:
+    with pytest.raises(UnsafePathError):
+        safe_join(tmp_path, relative)
+
+
+def test_safe_join_keeps_folders(tmp_path: Path) -> None:
+    assert safe_join(tmp_path, "results//counts/./a.tsv") == tmp_path / "results/counts/a.tsv"
+
+
+def test_folder_name() -> None:
+    assert folder_name("Liver rep 1/2", "42") == "Liver rep 1_2"
+    assert folder_name("..", "42") == "42"
+    assert folder_name("a:b*c?", "1") == "a_b_c_"
