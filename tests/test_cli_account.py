@@ -7,6 +7,7 @@ temporary directory so the token file lands there.
 from __future__ import annotations
 
 import json
+import os
 import re
 import stat
 import subprocess
@@ -176,3 +177,26 @@ def test_a_terminal_gets_a_table(cli: Cli) -> None:
     code, screen = cli.in_pty("organisms", answers=[])
     assert code == 0, screen
     assert "Latin name" in screen and "Homo sapiens" in screen
+
+
+def test_json_login_keeps_prompts_off_stdout(cli: Cli) -> None:
+    controller, terminal = os.openpty()
+    process = subprocess.Popen(
+        [*COMMAND, "login", "--json"],
+        env=cli.env,
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    try:
+        screen = b""
+        for prompt, reply in ((b"username:", b"demo"), (b"password:", b"demo-password")):
+            while prompt not in screen:
+                screen += os.read(controller, 1024)
+            os.write(controller, reply + b"\n")
+        stdout, _ = process.communicate(timeout=60)
+    finally:
+        os.close(controller)
+    assert process.returncode == 0
+    assert json.loads(stdout)["username"] == "demo"  # the whole of stdout is one document

@@ -88,8 +88,18 @@ def prompt_credentials(username: str | None) -> UsernamePasswordCredentials:
             "no credentials and stdin is not a terminal: run `flowbio-async login` first, "
             "or pass --token / FLOW_API_TOKEN or --token-file / FLOW_TOKEN_FILE"
         )
-    name = username if username else input("Flow username: ").strip()
-    password = getpass.getpass("Flow password: ")
+    name = username if username else _ask("Flow username: ")
+    password = getpass.getpass("Flow password: ")  # from the terminal, never echoed
     if not name or not password:
         raise CliUsageError("username and password must not be empty")
     return UsernamePasswordCredentials(username=name, password=password)
+
+
+def _ask(prompt: str) -> str:
+    # The prompt goes to stderr: stdout carries only the result (one document under --json).
+    sys.stderr.write(prompt)
+    sys.stderr.flush()
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line.strip()
