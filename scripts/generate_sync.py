@@ -421,6 +421,11 @@ class Types:
             raise GenerationError(f"cannot wrap twins inside {ast.unparse(node)!r}")
         return None
 
+    def callbacks_in(self, node: FunctionNode) -> bool:
+        args = node.args
+        every = [*args.posonlyargs, *args.args, *args.kwonlyargs]
+        return any(self.callback_kind(arg.annotation) for arg in every)
+
     def callback_kind(self, node: ast.expr | None) -> str | None:
         """``"sync"``/``"async"`` when a parameter takes a callable (relayed off the loop)."""
         if node is None:
@@ -672,6 +677,23 @@ class Emitter:
             ]
         return self.method(twin, member, value)
 
+    def function(self, name: str, func: Any) -> str:
+        """A module-level coroutine function: run it on a short-lived private loop thread."""
+        node = function_node(func)
+        types_ = Types(self.out, Scope.of(func.__module__))
+        if types_.conversion(node.returns) or types_.callbacks_in(node):
+            raise GenerationError(f"function {name} returns twins or takes callbacks")
+        sig, call = self.signature(func, node, func, bound=False)
+        ret = f" -> {ast.unparse(types_.sync(node.returns))}" if node.returns else ""
+        target = self.out.bind(Ref(func.__module__, func.__name__), f"_async_{name}")
+        run = self.out.bind(Ref(RUNTIME, "run_standalone"))
+        doc = docstring_literal(node.body, node_source(node), 4, self.renames)
+        lines = [f"def {name}({sig}){ret}:"]
+        if doc:
+            lines.append(f"    {doc}")
+        lines.append(f"    return {run}({', '.join([target, *call])})")
+        return "\n".join(lines) + "\n"
+
     def factory(self, twin: Twin, member: Member, func: Any) -> list[str]:
         """A classmethod of the root building an instance: build it on a new portal."""
         node = function_node(func)
@@ -824,12 +846,18 @@ class Emitter:
             return f"self._portal.{method}({expr})"
         return f"self._portal.{method}({expr}, lambda item: {self.wrap(conv.inner, 'item')})"
 
-    def signature(self, owner: type, node: FunctionNode, func: Any) -> tuple[str, list[str]]:
-        """The twin's parameter list and the forwarding arguments for the async call."""
+    def signature(
+        self, owner: Any, node: FunctionNode, func: Any, *, bound: bool = True
+    ) -> tuple[str, list[str]]:
+        """The twin's parameter list and the forwarding arguments for the async call.
+
+        ``owner`` is the class (or, for a module-level function, the function) whose module
+        the annotations are resolved in; ``bound`` methods drop their first parameter.
+        """
         types_ = Types(self.out, Scope.of(owner.__module__))
         defaults = Defaults(self.out, Scope.of(owner.__module__))
         args = node.args
-        params: list[str] = ["self"]
+        params: list[str] = ["self"] if bound else []
         call: list[str] = []
 
         def one(arg: ast.arg, default: ast.expr | None) -> str:
@@ -853,7 +881,7 @@ class Emitter:
         pos_defaults: list[ast.expr | None] = [None] * (len(positional) - len(args.defaults))
         pos_defaults += list(args.defaults)
         for index, (arg, default) in enumerate(zip(positional, pos_defaults, strict=True)):
-            if index == 0:
+            if index == 0 and bound:
                 continue  # self
             params.append(one(arg, default))
             if index < len(args.posonlyargs):
@@ -1007,7 +1035,12 @@ def generate(
     renames |= {source: package, "aclose": "close"}
     emitter = Emitter(out, renames)
     classes = [emitter.klass(twin) for twin in twins.values()]
-    exported = sorted(t.name for t in twins.values())
+    for name, func in async_functions(source).items():
+        try:
+            classes.append(emitter.function(name, func))
+        except GenerationError as exc:
+            out.skipped.append(f"{name}: {exc}")
+    exported = sorted([t.name for t in twins.values()] + list(async_functions(source)))
     head = [
         HEADER.format(source=source),
         f'"""Sync twins of the classes of ``{source}`` (see ``scripts/generate_sync.py``)."""',
@@ -1029,6 +1062,13 @@ def generate(
     }, out.skipped
 
 
+def async_functions(source: str) -> dict[str, Any]:
+    """Coroutine functions the source package exports (they get blocking twins)."""
+    module = importlib.import_module(source)
+    found = {name: getattr(module, name) for name in module.__all__}
+    return {name: obj for name, obj in found.items() if inspect.iscoroutinefunction(obj)}
+
+
 def init_module(source: str, package: str, twins: dict[type, Twin]) -> str:
     """``__init__.py``: twins first, then everything else of the async package re-exported."""
     module = importlib.import_module(source)
@@ -1041,6 +1081,9 @@ def init_module(source: str, package: str, twins: dict[type, Twin]) -> str:
         if isinstance(obj, type) and obj in twin_names:
             exported.append(twin_names[obj])
             twin_exports.append(twin_names[obj])
+        elif inspect.iscoroutinefunction(obj):
+            exported.append(name)
+            twin_exports.append(name)
         elif not (isinstance(obj, type) and name.startswith("Async")):
             shared.append(name)
             exported.append(name)

@@ -28,13 +28,16 @@ FAKE: dict[str, str] = {
     "__init__.py": '''
         """A fake async SDK."""
         from fakeflow._client import AsyncFake
-        from fakeflow._lite import AsyncLite
+        from fakeflow._lite import AsyncLite, fetch_version
         from fakeflow._errors import FakeError
         from fakeflow._models import Item
         from fakeflow._pager import AsyncPager
 
         __version__ = "1.2.3"
-        __all__ = ["AsyncFake", "AsyncLite", "AsyncPager", "FakeError", "Item", "__version__"]
+        __all__ = [
+            "AsyncFake", "AsyncLite", "AsyncPager", "FakeError", "Item", "__version__",
+            "fetch_version",
+        ]
     ''',
     "_errors.py": '''
         """Errors."""
@@ -217,7 +220,14 @@ FAKE: dict[str, str] = {
     ''',
     "_lite.py": '''
         """A second root: not a context manager, only ``aclose``."""
+        import threading
+
         CLOSED: list[str] = []
+
+
+        async def fetch_version(prefix: str = "v") -> tuple[str, int]:
+            """An exported coroutine function (and the thread it ran on)."""
+            return prefix + "1.2.3", threading.get_ident()
 
 
         class AsyncLite:
@@ -538,6 +548,12 @@ def test_a_blocked_callback_does_not_stall_the_transfer(fake: Any) -> None:
 
     assert fake.things.transfer(7, on_progress=blocked) == 7
     assert seen == [True] * 7  # the loop never waited for the callback
+
+
+def test_exported_coroutine_functions_get_blocking_twins(fakesync: ModuleType) -> None:
+    version, thread = fakesync.fetch_version(prefix="v=")
+    assert version == "v=1.2.3" and thread != threading.get_ident()
+    assert not inspect.iscoroutinefunction(fakesync.fetch_version)
 
 
 def test_close_is_idempotent_and_later_use_is_refused(fakesync: ModuleType) -> None:
