@@ -11,6 +11,7 @@ import ssl
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from security_helpers import Recorded, recording_server
@@ -18,7 +19,7 @@ from security_helpers import Recorded, recording_server
 from flowbio_async import ClientConfig, ConfigurationError, FlowConnectionError
 from flowbio_async._http import HttpClient
 
-FAST = {"backoff_initial": 0.001, "backoff_max": 0.002, "connection_retries": 1}
+FAST: dict[str, Any] = {"backoff_initial": 0.001, "backoff_max": 0.002, "connection_retries": 1}
 
 
 @pytest.fixture(scope="module")
