@@ -171,7 +171,7 @@ def test_ctrl_c_during_an_upload_cancels_it_and_it_resumes(
     md5 = _file(source, 4 * MiB)
     flow_server.reset()
     # Small chunks, each delayed, so the upload is surely still running when Ctrl-C lands.
-    flow_server.add_fault("latency", path="^/api/upload$", seconds=0.05, count=0)
+    flow_server.add_fault("latency", path="^/api/upload$", seconds=0.1, count=0)
     config = _config(tmp_path, chunk_size=128 * 1024, max_chunk_size=128 * 1024)
     with Client(flow_server.url, config) as client:
         client.log_in(DEMO)
@@ -227,6 +227,11 @@ def test_ctrl_c_during_a_download_cancels_it_and_leaves_no_final_file(
         assert client.data.download(data.id, dest).path == dest / "payload.bin"  # resumable
 
 
+def _loop_threads() -> int:
+    """Private loop threads alive in this process (other tests' helper threads come and go)."""
+    return sum(thread.name == "flowbio-sync-loop" for thread in threading.enumerate())
+
+
 def _loop_tasks(client: Client) -> int:
     """Tasks alive on the client's private loop (counted on the loop itself)."""
     return client._portal._portal.call(lambda: len(asyncio.all_tasks()))
@@ -234,10 +239,10 @@ def _loop_tasks(client: Client) -> int:
 
 def test_closed_client_refuses_calls(flow_server: FlowServer, tmp_path: Path) -> None:
     client = Client(flow_server.url, _config(tmp_path))
-    thread_count = threading.active_count()
+    thread_count = _loop_threads()
     client.close()
     client.close()
-    assert threading.active_count() == thread_count - 1  # the loop thread is gone
+    assert _loop_threads() == thread_count - 1  # the loop thread is gone
     with pytest.raises(SyncUsageError, match="closed"):
         client.me()
 
@@ -245,12 +250,12 @@ def test_closed_client_refuses_calls(flow_server: FlowServer, tmp_path: Path) ->
 def test_an_unclosed_client_is_closed_by_gc_and_at_exit(
     flow_server: FlowServer, tmp_path: Path
 ) -> None:
-    threads = threading.active_count()
+    threads = _loop_threads()
     client = Client(flow_server.url, _config(tmp_path))
     assert client.me().id is None
     del client
     gc.collect()
-    assert threading.active_count() == threads  # the finalizer stopped the loop thread
+    assert _loop_threads() == threads  # the finalizer stopped the loop thread
     script = (
         "import sys\n"
         "from flowbio_sync import Client, ClientConfig\n"
@@ -267,10 +272,10 @@ def test_an_unclosed_client_is_closed_by_gc_and_at_exit(
 
 
 def test_bad_arguments_raise_and_leave_no_thread_behind() -> None:
-    threads = threading.active_count()
+    threads = _loop_threads()
     with pytest.raises(flowbio_sync.ConfigurationError):
         Client("ftp://127.0.0.1/api")
-    assert threading.active_count() == threads
+    assert _loop_threads() == threads
 
 
 def test_no_warning_inside_ipython(
