@@ -26,8 +26,15 @@ def cli(flow_server: FlowServer, tmp_path: Path) -> Cli:
 
 def test_help_lists_every_verb() -> None:
     done = subprocess.run([*COMMAND, "--help"], capture_output=True, text=True, check=True)
-    for verb in ("login", "logout", "whoami", "server"):
-        assert f"\n  {verb} " in done.stdout, verb
+    commands = (
+        "login", "logout", "whoami", "data upload", "samples upload", "samples upload-batch",
+        "samples types", "samples metadata", "organisms", "projects", "download",
+        "bulk-download", "files list", "files upload", "files download", "files delete",
+        "server",
+    )  # fmt: skip
+    for command in commands:
+        assert f"\n  {command} " in done.stdout, command
+        assert subprocess.run([*COMMAND, *command.split(), "--help"], check=False).returncode == 0
 
 
 def test_login_prompts_for_the_password_and_writes_a_0600_token_file(cli: Cli) -> None:

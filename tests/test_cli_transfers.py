@@ -387,3 +387,16 @@ def test_download_a_project_lays_out_samples(cli: Cli, tmp_path: Path) -> None:
     (saved,) = tmp_path.glob("*/samples/cli_in_project/proj_R1.fq")
     assert saved.read_bytes() == r1.read_bytes()
     assert cli("download", "--project", "987654321", "--dest", str(tmp_path)).code == 4
+
+
+def test_directory_uploads_take_archives_only(cli: Cli, tmp_path: Path) -> None:
+    archive = tmp_path / "results.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("results/table.tsv", "a\tb\n1\t2\n")
+    done = cli("data", "upload", str(archive), "--directory", "--json")
+    assert done.code == 0, done.stderr
+    assert done.json()["results"][0]["id"]
+    (plain,) = _files(tmp_path, {"plain.txt": 3})
+    refused = cli("data", "upload", str(plain), "--directory", "--json")
+    assert refused.code == 2
+    assert refused.error_json()["message"]
