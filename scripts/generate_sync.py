@@ -929,14 +929,20 @@ class Defaults(ast.NodeTransformer):
 
 
 def annotations_of(cls: type, source: str) -> list[tuple[ast.expr, Scope]]:
-    """Every return/property annotation of the public members of ``cls``."""
+    """Every return/property annotation of the public members of ``cls``.
+
+    A member whose source cannot be found is left out here (and reported when emitted).
+    """
     found = []
     for member in members(cls, source):
         value = member.value
         func = value.fget if isinstance(value, property) else value
         if not inspect.isfunction(func):
             continue
-        node = function_node(func)
+        try:
+            node = function_node(func)
+        except (GenerationError, OSError, TypeError):
+            continue
         if node.returns is not None:
             found.append((node.returns, Scope.of(member.owner.__module__)))
     return found
@@ -962,17 +968,13 @@ def referenced_classes(node: ast.expr, scope: Scope, source: str) -> list[type]:
 
 def has_async_members(cls: type, source: str, twins: set[type]) -> bool:
     for member in members(cls, source):
-        value = member.value
-        if is_async_callable(value) or member.name in DUNDERS:
+        if is_async_callable(member.value) or member.name in DUNDERS:
             return True
-        func = value.fget if isinstance(value, property) else value
-        if inspect.isfunction(func):
-            node = function_node(func)
-            if node.returns is not None:
-                scope = Scope.of(member.owner.__module__)
-                if any(c in twins for c in referenced_classes(node.returns, scope, source)):
-                    return True
-    return False
+    return any(
+        cls_ in twins
+        for node, scope in annotations_of(cls, source)
+        for cls_ in referenced_classes(node, scope, source)
+    )
 
 
 def discover(source: str) -> tuple[dict[type, Twin], dict[int, str]]:
@@ -1175,7 +1177,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     directory = args.output or ROOT / args.package.replace(".", "/")
-    files, skipped = generate(args.source, args.package)
+    try:
+        files, skipped = generate(args.source, args.package)
+    except GenerationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     for line in skipped:
         print(f"warning: not translated: {line}", file=sys.stderr)
     if args.check:
