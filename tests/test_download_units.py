@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 from itertools import pairwise
 from pathlib import Path
 
@@ -20,7 +22,12 @@ from flowbio_async._transfers._partfile import (
     save_state,
     sidecar_path,
 )
-from flowbio_async._transfers._paths import folder_name, safe_filename, safe_join
+from flowbio_async._transfers._paths import (
+    extract_archive,
+    folder_name,
+    safe_filename,
+    safe_join,
+)
 from flowbio_async._transfers._ranges import ContentRange, parse_content_range, range_header
 
 
@@ -110,3 +117,36 @@ def test_folder_name() -> None:
     assert folder_name("Liver rep 1/2", "42") == "Liver rep 1_2"
     assert folder_name("..", "42") == "42"
     assert folder_name("a:b*c?", "1") == "a_b_c_"
+
+
+def _tar(path: Path, entries: dict[str, bytes], link: str | None = None) -> Path:
+    with tarfile.open(path, "w:gz") as archive:
+        for name, content in entries.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            archive.addfile(info, io.BytesIO(content))
+        if link is not None:
+            info = tarfile.TarInfo(link)
+            info.type = tarfile.SYMTYPE
+            info.linkname = "/etc/passwd"
+            archive.addfile(info)
+    return path
+
+
+def test_tar_gz_archives_extract_and_refuse_escapes(tmp_path: Path) -> None:
+    good = _tar(tmp_path / "good.tar.gz", {"dir/a.txt": b"a", "b.txt": b"b"})
+    files = extract_archive(good, tmp_path / "out")
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in files) == [
+        "b.txt",
+        "dir/a.txt",
+    ]
+    for bad in (
+        _tar(tmp_path / "slip.tar.gz", {"ok.txt": b"", "../evil.txt": b"x"}),
+        _tar(tmp_path / "link.tar.gz", {"ok.txt": b""}, link="innocent"),
+    ):
+        with pytest.raises(UnsafePathError):
+            extract_archive(bad, tmp_path / "bad")
+    assert not (tmp_path / "bad").exists() and not (tmp_path / "evil.txt").exists()
+    (tmp_path / "junk.bin").write_bytes(b"neither zip nor tar")
+    with pytest.raises(UnsafePathError):
+        extract_archive(tmp_path / "junk.bin", tmp_path / "junk")

@@ -14,7 +14,10 @@ import shutil
 import stat
 import tarfile
 import zipfile
+from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 from flowbio_async._errors import UnsafePathError
 
@@ -133,34 +136,35 @@ def extract_archive(archive: str | os.PathLike[str], target: str | os.PathLike[s
     root = Path(target)
     with source.open("rb") as handle:
         magic = handle.read(4)
-    written: list[Path] = []
     if magic.startswith(b"PK"):
         with zipfile.ZipFile(source) as zipped:
             zip_plan = _check_zip(zipped, root)
-            for info, path in zip_plan:
-                if info.is_dir():
-                    path.mkdir(parents=True, exist_ok=True)
-                    continue
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with zipped.open(info) as src, path.open("wb") as dst:
-                    shutil.copyfileobj(src, dst, 1024 * 1024)
-                written.append(path)
-        return written
+            return _write_plan(
+                (path, info.is_dir(), partial(zipped.open, info)) for info, path in zip_plan
+            )
     try:
         tarred = tarfile.open(source, mode="r:*")  # noqa: SIM115 - closed just below
     except tarfile.TarError as exc:
         raise UnsafePathError(f"not a zip or tar archive: {source.name}") from exc
     with tarred:
         tar_plan = _check_tar(tarred, root)
-        for member, path in tar_plan:
-            if member.isdir():
-                path.mkdir(parents=True, exist_ok=True)
-                continue
-            path.parent.mkdir(parents=True, exist_ok=True)
-            extracted = tarred.extractfile(member)
-            if extracted is None:  # pragma: no cover - isfile() members always have data
-                continue
-            with extracted as src, path.open("wb") as dst:
-                shutil.copyfileobj(src, dst, 1024 * 1024)
-            written.append(path)
+        return _write_plan(
+            (path, member.isdir(), partial(tarred.extractfile, member)) for member, path in tar_plan
+        )
+
+
+def _write_plan(plan: Iterable[tuple[Path, bool, Callable[[], IO[bytes] | None]]]) -> list[Path]:
+    """Create the checked entries: folders, then each file streamed from its opener."""
+    written: list[Path] = []
+    for path, is_dir, open_entry in plan:
+        if is_dir:
+            path.mkdir(parents=True, exist_ok=True)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        source = open_entry()
+        if source is None:  # pragma: no cover - regular tar members always have data
+            continue
+        with source as src, path.open("wb") as dst:
+            shutil.copyfileobj(src, dst, 1024 * 1024)
+        written.append(path)
     return written

@@ -187,40 +187,53 @@ async def create_job(request: Request) -> Response:
     return _start_job(request, user, rows, body, bool(body.get("by_execution", False)))
 
 
-async def create_execution_job(request: Request) -> Response:
-    """``POST /downloads/executions``: every output of the given executions."""
+async def _create_grouped_job(
+    request: Request,
+    keys: tuple[str, str],
+    kind: str,
+    get: Callable[[Store], Callable[[int], Row | None]],
+    files: Callable[[Store], Callable[[int], list[Row]]],
+    by_execution: bool,
+) -> Response:
+    """A job over every readable file of some executions or samples (§5.3)."""
     user = require_user(request)
     body = await _json_body(request)
     store = store_of(request)
-    ids = _ids(body, "execution_ids", "executions")
-    _visible_owned(store, ids, int(user["id"]), store.get_execution, "Execution")
+    ids = _ids(body, *keys)
+    _visible_owned(store, ids, int(user["id"]), get(store), kind)
     rows = [
         row
-        for execution_id in ids
-        for row in store.execution_outputs(execution_id)
-        if readable(row, int(user["id"]))
+        for item_id in ids
+        for row in files(store)(item_id)
+        if readable(row, int(user["id"])) and not row["is_directory"]
     ]
     if not rows:
-        raise bad_request("These executions have no downloadable files")
-    return _start_job(request, user, rows, body, bool(body.get("by_execution", True)))
+        raise bad_request(f"These {kind.lower()}s have no downloadable files")
+    return _start_job(request, user, rows, body, bool(body.get("by_execution", by_execution)))
+
+
+async def create_execution_job(request: Request) -> Response:
+    """``POST /downloads/executions``: every output of the given executions."""
+    return await _create_grouped_job(
+        request,
+        ("execution_ids", "executions"),
+        "Execution",
+        lambda store: store.get_execution,
+        lambda store: store.execution_outputs,
+        by_execution=True,
+    )
 
 
 async def create_sample_job(request: Request) -> Response:
     """``POST /downloads/samples``: every file of the given samples."""
-    user = require_user(request)
-    body = await _json_body(request)
-    store = store_of(request)
-    ids = _ids(body, "sample_ids", "samples")
-    _visible_owned(store, ids, int(user["id"]), store.get_sample, "Sample")
-    rows = [
-        row
-        for sample_id in ids
-        for row in store.sample_data(sample_id)
-        if readable(row, int(user["id"])) and not row["is_directory"]
-    ]
-    if not rows:
-        raise bad_request("These samples have no downloadable files")
-    return _start_job(request, user, rows, body, bool(body.get("by_execution", False)))
+    return await _create_grouped_job(
+        request,
+        ("sample_ids", "samples"),
+        "Sample",
+        lambda store: store.get_sample,
+        lambda store: store.sample_data,
+        by_execution=False,
+    )
 
 
 def _owned_job(request: Request) -> Row:
