@@ -10,6 +10,7 @@ import pytest
 from download_helpers import MiB, add_file, client_for, md5_of, part_files, payload
 
 from flowbio_async import AsyncClient, Execution, NotFoundError, UnsafePathError
+from flowbio_async._transfers._partfile import PartState, part_path, save_state
 from flowbio_async.testing import FlowServer
 
 pytestmark = pytest.mark.anyio
@@ -169,3 +170,25 @@ async def test_project_download_per_file_and_bulk(server: FlowServer, tmp_path: 
     assert sorted(p.name for p in big.files) == names
     for path in small.files:
         assert path.relative_to(small.folder).parts[0] == "samples"
+
+
+async def test_complete_part_of_unknown_size_finishes_on_416(
+    server: FlowServer, tmp_path: Path
+) -> None:
+    # A crash after the last byte but before the rename: the part holds the whole file and
+    # the record does not know the size (result files have none). Resuming asks for the
+    # bytes after the end; the 416 says the server has exactly that many, so we are done.
+    async with client_for(server, tmp_path) as client:
+        execution = await finished_execution(client)
+        first = await client.executions.download_result(
+            execution.id, "multiqc_report.html", tmp_path / "first.html"
+        )
+        content = first.path.read_bytes()
+        dest = tmp_path / "again.html"
+        part_path(dest).write_bytes(content)
+        save_state(dest, PartState(size=None, done=[(0, len(content))]))
+        server.reset_counters()
+        result = await client.executions.download_result(execution.id, "multiqc_report.html", dest)
+    assert result.resumed_from == len(content) and result.md5 == md5_of(content)
+    assert dest.read_bytes() == content and part_files(tmp_path) == []
+    assert server.counters()["execution_file"] == 1
