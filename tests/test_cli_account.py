@@ -207,3 +207,14 @@ def test_json_login_keeps_prompts_off_stdout(cli: Cli) -> None:
         os.close(controller)
     assert process.returncode == 0
     assert json.loads(stdout)["username"] == "demo"  # the whole of stdout is one document
+
+
+def test_server_error_is_a_runtime_error_exit_1(cli: Cli, flow_server: FlowServer) -> None:
+    assert cli.login()[0] == 0
+    flow_server.add_fault(path="/api/me$", status=500, body={"error": "database on fire"})
+    try:
+        done = cli("whoami", "--json")
+    finally:
+        flow_server.clear_faults()
+    assert done.code == 1
+    assert done.error_json() == {"message": "database on fire", "status_code": 500}

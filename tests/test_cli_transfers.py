@@ -400,3 +400,19 @@ def test_directory_uploads_take_archives_only(cli: Cli, tmp_path: Path) -> None:
     refused = cli("data", "upload", str(plain), "--directory", "--json")
     assert refused.code == 2
     assert refused.error_json()["message"]
+
+
+def test_bulk_download_timeout_is_exit_1_and_names_the_job(
+    cli: Cli, flow_server: FlowServer, tmp_path: Path
+) -> None:
+    (path,) = _files(tmp_path, {"slow.bin": 10})
+    data_id = cli("data", "upload", str(path), "--json").json()["results"][0]["id"]
+    before = flow_server.set()["bulk_job_delay"]
+    flow_server.set(bulk_job_delay=30)
+    try:
+        done = cli("bulk-download", data_id, "--timeout", "0.5", "--dest", str(tmp_path / "b"))
+    finally:
+        flow_server.set(bulk_job_delay=before)
+    assert done.code == 1
+    assert "TimeoutError: bulk job " in done.stderr
+    assert "not ready after 0.5 s" in done.stderr

@@ -49,13 +49,19 @@ async def _bulk_download(inv: Invocation) -> int:
         inv.output.advisory(
             f"bulk job {job.id} created; if interrupted, continue with --job {job.id}"
         )
-    done = await downloads.finish(
-        job,
-        f"{args.dest}/",
-        extract=args.extract,
-        overwrite=args.overwrite,
-        timeout=args.timeout,
-    )
+    try:
+        done = await downloads.finish(
+            job,
+            f"{args.dest}/",
+            extract=args.extract,
+            overwrite=args.overwrite,
+            timeout=args.timeout,
+        )
+    except TimeoutError:
+        raise TimeoutError(
+            f"bulk job {job.id} was not ready after {args.timeout} s; "
+            f"continue later with --job {job.id}"
+        ) from None
     lines = [f"Job {done.job.id}: {done.archive.path} ({done.archive.size} bytes)"]
     if args.extract:
         lines = [f"Job {done.job.id}: extracted {len(done.files)} files into {args.dest}"]

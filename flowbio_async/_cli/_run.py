@@ -48,7 +48,7 @@ def run_command(args: argparse.Namespace) -> int:
         return int(ExitCode.USAGE)
     except BaseExceptionGroup as group:
         return _report(output, _first_leaf(group))
-    except (CliUsageError, FlowError, OSError) as exc:
+    except Exception as exc:
         return _report(output, exc)
 
 
@@ -108,10 +108,15 @@ def _report(output: Output, exc: BaseException) -> int:
     if isinstance(exc, FlowApiError):
         details = exc.errors if isinstance(exc, AnnotationValidationError) else exc.details
         output.error(exc.message, status_code=exc.status_code, details=details, problem=exc.problem)
-    elif isinstance(exc, OSError) and not isinstance(exc, FlowError):
-        output.error(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc))
     elif isinstance(exc, CliUsageError | FlowError):
         output.error(str(exc))
+    elif isinstance(exc, OSError) and exc.filename:
+        output.error(f"{exc.strerror or exc}: {exc.filename}")
+    elif isinstance(exc, Exception):
+        # Anything else (TimeoutError from --timeout, a malformed answer): still one clear
+        # line or JSON document, and the runtime exit code.
+        text = str(exc)
+        output.error(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
     else:
         raise exc
     return int(exit_code_for(exc))
