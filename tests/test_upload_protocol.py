@@ -27,10 +27,12 @@ from flowbio_async import (
 BASE = "https://flow.test/api"
 
 
-def _form(request: httpx.Request) -> dict[str, list[Any]]:
+async def _form(request: httpx.Request) -> dict[str, list[Any]]:
     """Decode a multipart body: text fields as str, the blob as (filename, type, bytes)."""
+    content = await request.aread()
+    assert len(content) == int(request.headers["content-length"])
     raw = b"Content-Type: " + request.headers["content-type"].encode() + b"\r\n\r\n"
-    message = BytesParser(policy=HTTP).parsebytes(raw + request.content)
+    message = BytesParser(policy=HTTP).parsebytes(raw + content)
     fields: dict[str, list[Any]] = {}
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
@@ -66,8 +68,8 @@ async def test_chunk_fields_and_id_threading(tmp_path: Path) -> None:
     path.write_bytes(b"0123456789")
     seen: list[dict[str, list[Any]]] = []
 
-    def answer(request: httpx.Request) -> httpx.Response:
-        seen.append(_form(request))
+    async def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(await _form(request))
         return httpx.Response(200, json={"data_id": "d1"})  # only data_id (§8 row 8)
 
     with respx.mock() as mock:
@@ -92,8 +94,8 @@ async def test_empty_file_is_one_empty_last_chunk(tmp_path: Path) -> None:
     path.write_bytes(b"")
     seen: list[dict[str, list[Any]]] = []
 
-    def answer(request: httpx.Request) -> httpx.Response:
-        seen.append(_form(request))
+    async def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(await _form(request))
         return httpx.Response(200, json={"id": "e1"})
 
     with respx.mock() as mock:
@@ -113,8 +115,8 @@ async def test_sample_threads_previous_data(tmp_path: Path) -> None:
     r2.write_bytes(b"CC")
     seen: list[dict[str, list[Any]]] = []
 
-    def answer(request: httpx.Request) -> httpx.Response:
-        form = _form(request)
+    async def answer(request: httpx.Request) -> httpx.Response:
+        form = await _form(request)
         seen.append(form)
         last_file = form["is_last_sample"] == ["true"]
         done = last_file and form["is_last"] == ["true"]
@@ -174,8 +176,8 @@ async def test_annotation_warnings_resend_from_zero(tmp_path: Path) -> None:
     seen: list[dict[str, list[Any]]] = []
     warnings = [{"row": 2, "message": "odd"}]
 
-    def answer(request: httpx.Request) -> httpx.Response:
-        form = _form(request)
+    async def answer(request: httpx.Request) -> httpx.Response:
+        form = await _form(request)
         seen.append(form)
         if form["is_last"] == ["true"] and "ignore_warnings" not in form:
             return httpx.Response(400, json={"warnings": warnings})

@@ -127,3 +127,23 @@ def test_a_short_tail_rides_with_the_previous_chunk() -> None:
     assert sizer.fits(1_250_000) and not sizer.fits(1_250_001)
     capped = ChunkSizer(initial=MiB, maximum=MiB)
     assert capped.span(MiB + 10) == MiB  # never past the maximum (the server's limit)
+
+
+@pytest.mark.anyio
+async def test_chunk_body_is_replayable_and_releasable() -> None:
+    from flowbio_async._transfers._multipart import ChunkBody
+
+    data = bytes(range(256)) * 10_000  # 2.5 MB: several pieces
+    body = ChunkBody({"filename": 'a"b.fq', "previous_data": ["1", "2"]}, "blob", "a.fq", data)
+    first = [piece async for piece in body]
+    second = b"".join([piece async for piece in body])  # a 401 resend iterates again
+    assert len(first) == 5 and b"".join(first) == second and len(second) == len(body)
+    assert second.count(b'name="previous_data"') == 2
+    assert b'name="filename"\r\n\r\na"b.fq\r\n' in second
+    assert b'name="blob"; filename="a.fq"\r\nContent-Type: application/octet-stream' in second
+    assert second.endswith(f"\r\n--{body.boundary}--\r\n".encode())
+    small = ChunkBody({"a": "b"}, "blob", 'q"x', b"tiny")
+    assert len([p async for p in small]) == 1  # one write for a small chunk
+    assert b'filename="q%22x"' in b"".join([p async for p in small])
+    body.close()
+    assert b"".join([p async for p in body]).count(b"\x00\x01\x02") == 0

@@ -15,14 +15,13 @@ name and the extra form fields of their endpoint. What it adds over the official
 
 from __future__ import annotations
 
-import io
 import itertools
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 import anyio.abc
@@ -37,6 +36,7 @@ from flowbio_async._errors import (
 )
 from flowbio_async._retry import RETRYABLE_STATUSES, backoff_delay, retry_after_seconds
 from flowbio_async._transfers._chunks import ChunkSizer
+from flowbio_async._transfers._multipart import ChunkBody
 from flowbio_async._transfers._resume import ResumeRecord, ResumeStore, upload_key
 
 if TYPE_CHECKING:
@@ -63,9 +63,9 @@ class ChunkPoster(Protocol):
         method: str,
         url: str,
         *,
-        data: Mapping[str, str | list[str]] | None = ...,
-        files: Mapping[str, tuple[str, bytes | IO[bytes], str]] | None = ...,
+        headers: Mapping[str, str] | None = ...,
         retry: bool | None = ...,
+        body: bytes | AsyncIterable[bytes] | None = ...,
     ) -> _Response: ...
 
 
@@ -122,48 +122,6 @@ class _Prefetch:
         # (the task group keeps its tasks until it exits), and must not pin its memory.
         data, self._data = self._data, b""
         return data
-
-
-class _Blob(io.RawIOBase):
-    """A chunk handed to the multipart encoder as a file, released as soon as it was sent.
-
-    Two reasons not to pass the bytes themselves: httpx's request objects form reference
-    cycles that only the cyclic GC frees, so a 16 MiB chunk referenced from them lingers
-    (RSS grew by whole chunks until a full collection); and asyncio copies the unsent tail
-    of one huge ``write`` into its buffer. Served in 1 MiB pieces (larger than the 64 KiB
-    the encoder asks for, to keep per-piece overhead low) and dropped by :meth:`close`.
-    """
-
-    PIECE = 1024 * 1024
-
-    def __init__(self, data: bytes) -> None:
-        super().__init__()
-        self._data = data
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        start = self._pos
-        end = len(self._data) if size < 0 else min(len(self._data), start + max(size, self.PIECE))
-        self._pos = end
-        return self._data[start:end]
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self._data)}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
-
-    def close(self) -> None:
-        self._data = b""
-        super().close()
 
 
 def _read_exact(fd: int, length: int, offset: int) -> bytes:
@@ -382,15 +340,13 @@ class ChunkedUploader:
                 **job.key_fields,
             }
             started = time.monotonic()
-            blob = _Blob(chunk)
+            body = ChunkBody(form, "blob", job.filename, chunk)
             try:
                 response = await self._http.request(
                     "POST",
                     job.endpoint,
-                    data=form,
-                    files={
-                        "blob": (job.filename, cast(IO[bytes], blob), "application/octet-stream")
-                    },
+                    body=body,
+                    headers={"Content-Type": body.content_type, "Content-Length": str(len(body))},
                     retry=False,
                 )
             except PayloadTooLargeError:
@@ -421,10 +377,10 @@ class ChunkedUploader:
                 await anyio.sleep(delay)
                 continue
             finally:
-                blob.close()
+                body.close()
             sizer.record_success(len(chunk), time.monotonic() - started)
-            body = response.json()
-            return (body if isinstance(body, dict) else {"id": body}), chunk
+            answer = response.json()
+            return (answer if isinstance(answer, dict) else {"id": answer}), chunk
 
 
 def _first(group: BaseExceptionGroup[Exception]) -> Exception:
