@@ -755,6 +755,11 @@ class Emitter:
         sig, call = self.signature(member.owner, node, func)
         name = DUNDERS.get(member.name, member.name)
         if member.name == "__await__":
+            # A pager (awaitable and async-iterable) gives its first page; other awaitables
+            # (a job handle, say) give their result.
+            iterable = any(m.name == "__aiter__" for m in members(twin.cls, self.out.source))
+            name = DUNDERS["__await__"] if iterable else "result"
+            what = "the first page" if iterable else "the result"
             if any(m.name == name for m in members(twin.cls, self.out.source)):
                 return []
             # ``__await__`` returns Generator[Any, None, T]: the twin returns T.
@@ -766,7 +771,7 @@ class Emitter:
             value = self.wrap(conv, "self._portal.resolve(self._async)")
             return [
                 f"    def {name}(self){ret}:",
-                '        """Fetch the first page (what ``await`` gives on the async side)."""',
+                f'        """Fetch {what} (what ``await`` gives on the async side)."""',
                 f"        return {value}",
                 "",
             ]

@@ -248,8 +248,9 @@ FAKE: dict[str, str] = {
         """A job handle: async methods and an async context manager, returned by a coroutine."""
         from __future__ import annotations
 
+        from collections.abc import Generator
         from types import TracebackType
-        from typing import Self
+        from typing import Any, Self
 
         import anyio
 
@@ -265,6 +266,9 @@ FAKE: dict[str, str] = {
             def finished(self) -> bool:
                 """Whether the job ran."""
                 return ("job done", self.steps) in self.log
+
+            def __await__(self) -> Generator[Any, None, int]:
+                return self.wait().__await__()
 
             async def wait(self) -> int:
                 """Wait for the job."""
@@ -510,7 +514,13 @@ def test_twins_returned_by_coroutines_and_class_factories(fake: Any, fakesync: M
         assert not job.finished
         assert job.wait() == 3
         assert job.finished
-    assert fake._async.log[-3:] == [("job enter", 3), ("job done", 3), ("job exit", 3)]
+        assert job.result() == 3  # ``await job`` on the async side
+    assert fake._async.log[-4:] == [
+        ("job enter", 3),
+        ("job done", 3),
+        ("job done", 3),
+        ("job exit", 3),
+    ]
     with fakesync.Fake.from_env(limit=2) as built:
         assert isinstance(built, fakesync.Fake)
         assert built.describe() == "env!"
