@@ -65,7 +65,7 @@ from flowbio_async._resources._samples_uploads import (
     PathLike as _flowbio_async_resources_samples_uploads_PathLike,
 )
 from flowbio_async._resources._users import UserResource as AsyncUserResource
-from flowbio_sync._portal import Portal
+from flowbio_sync._portal import Portal, twin_repr
 
 __all__ = [
     "Client",
@@ -110,6 +110,9 @@ class Client:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def __repr__(self) -> str:
+        return twin_repr(self, self._async)
 
     @property
     def base_url(self) -> str:
@@ -238,6 +241,9 @@ class Pager(Generic[T]):
     def __init__(self, portal: Portal, inner: AsyncPager[T]) -> None:
         self._portal = portal
         self._async = inner
+
+    def __repr__(self) -> str:
+        return twin_repr(self, self._async)
 
     def first_page(self) -> list[T]:
         """Fetch the first page (what ``await`` gives on the async side)."""

@@ -30,7 +30,7 @@ import anyio
 import anyio.from_thread
 from anyio.from_thread import BlockingPortal
 
-__all__ = ["Portal", "Pull", "SyncUsageError", "run_standalone"]
+__all__ = ["Portal", "Pull", "SyncUsageError", "run_standalone", "twin_repr"]
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -540,6 +540,13 @@ class _Relay:
 class _AsyncRelay(_Relay):
     async def __call__(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         _Relay.__call__(self, *args, **kwargs)
+
+
+def twin_repr(twin: object, inner: object) -> str:
+    """The async object's repr under the twin's name (``AsyncClient(...)`` → ``Client(...)``)."""
+    text = repr(inner)
+    prefix = type(inner).__name__
+    return type(twin).__name__ + text[len(prefix) :] if text.startswith(prefix) else text
 
 
 def run_standalone(fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:

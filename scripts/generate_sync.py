@@ -609,6 +609,14 @@ class Emitter:
                 "        self._async = inner",
                 "",
             ]
+        if any(
+            "__repr__" in vars(k) for k in cls.__mro__ if k.__module__.startswith(self.out.source)
+        ):
+            lines += [
+                "    def __repr__(self) -> str:",
+                f"        return {self.out.bind(Ref(RUNTIME, 'twin_repr'))}(self, self._async)",
+                "",
+            ]
         found = members(cls, self.out.source)
         self.out.shadowed = {DUNDERS.get(m.name, m.name) for m in found} | {"close"}
         for member in found:

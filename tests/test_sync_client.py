@@ -66,6 +66,7 @@ def test_login_me_and_logout(flow_server: FlowServer, tmp_path: Path) -> None:
         assert client.me().id is None
         client.log_in(DEMO)
         assert (client.me().id, client.me().username) == ("1", "demo")
+        assert repr(client).startswith("Client(") and "logged_in=True" in repr(client)
         assert client.is_logged_in
         client.log_out()
         assert not client.is_logged_in
