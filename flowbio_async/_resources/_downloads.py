@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 import anyio.to_thread
 
+from flowbio_async._errors import IntegrityError
 from flowbio_async._models._downloads import BulkDownload, BulkDownloadJob, DownloadResult
 from flowbio_async._resources._base import Resource, segment
 from flowbio_async._resources._download_support import (
@@ -192,6 +193,10 @@ class DownloadsResource(Resource):
         archive = await self.fetch(ready, archive_dest, overwrite=overwrite, progress=progress)
         if not extract:
             return BulkDownload(job=ready, archive=archive)
-        files = await anyio.to_thread.run_sync(extract_archive, archive.path, target_dir)
+        try:
+            files = await anyio.to_thread.run_sync(extract_archive, archive.path, target_dir)
+        except IntegrityError:
+            archive.path.unlink()  # damaged in transit: the next call fetches it again (#7)
+            raise
         archive.path.unlink()
         return BulkDownload(job=ready, archive=archive, files=files)

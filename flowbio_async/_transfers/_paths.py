@@ -14,12 +14,13 @@ import shutil
 import stat
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from flowbio_async._errors import UnsafePathError
+from flowbio_async._errors import IntegrityError, UnsafePathError
 
 # Windows drive letters ("C:") and UNC prefixes are absolute on some platforms even when
 # written with forward slashes; refuse them everywhere so behaviour does not depend on the OS.
@@ -136,6 +137,17 @@ def extract_archive(archive: str | os.PathLike[str], target: str | os.PathLike[s
     root = Path(target)
     with source.open("rb") as handle:
         magic = handle.read(4)
+    try:
+        return _extract(source, root, magic)
+    except (zipfile.BadZipFile, tarfile.ReadError, tarfile.CompressionError, zlib.error) as exc:
+        # A corrupted byte in transit (bulk archives have no md5, contract §5.3) shows up
+        # here: typed, so callers can fetch the archive again (#7).
+        raise IntegrityError(f"{source.name} is damaged: {exc}") from exc
+    except EOFError as exc:
+        raise IntegrityError(f"{source.name} is truncated: {exc}") from exc
+
+
+def _extract(source: Path, root: Path, magic: bytes) -> list[Path]:
     if magic.startswith(b"PK"):
         with zipfile.ZipFile(source) as zipped:
             zip_plan = _check_zip(zipped, root)
@@ -156,15 +168,22 @@ def extract_archive(archive: str | os.PathLike[str], target: str | os.PathLike[s
 def _write_plan(plan: Iterable[tuple[Path, bool, Callable[[], IO[bytes] | None]]]) -> list[Path]:
     """Create the checked entries: folders, then each file streamed from its opener."""
     written: list[Path] = []
-    for path, is_dir, open_entry in plan:
-        if is_dir:
-            path.mkdir(parents=True, exist_ok=True)
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        source = open_entry()
-        if source is None:  # pragma: no cover - regular tar members always have data
-            continue
-        with source as src, path.open("wb") as dst:
-            shutil.copyfileobj(src, dst, 1024 * 1024)
-        written.append(path)
+    try:
+        for path, is_dir, open_entry in plan:
+            if is_dir:
+                path.mkdir(parents=True, exist_ok=True)
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            source = open_entry()
+            if source is None:  # pragma: no cover - regular tar members always have data
+                continue
+            with source as src, path.open("wb") as dst:
+                written.append(path)  # listed before the copy: a failure mid-entry removes it
+                shutil.copyfileobj(src, dst, 1024 * 1024)
+    except BaseException:
+        # A damaged archive fails mid-entry (bad CRC-32, truncated stream): leave no partial
+        # or unverified file behind (#7 "never corrupt a byte").
+        for done in written:
+            done.unlink(missing_ok=True)
+        raise
     return written

@@ -32,7 +32,7 @@ from flowbio_async import ClientConfig
 from flowbio_async.testing._chaos._cancel import run_cancellations
 from flowbio_async.testing._chaos._checks import Unraisables, open_sockets
 from flowbio_async.testing._chaos._kinds import SEGMENT_PIECE, Env, Outcome
-from flowbio_async.testing._chaos._matrix import Summary, run_matrix
+from flowbio_async.testing._chaos._matrix import KIND_WEIGHTS, Summary, run_matrix
 from flowbio_async.testing._chaos._plan import Timing
 from flowbio_async.testing._process import FlowServer
 from flowbio_async.testing._store import Store
@@ -57,6 +57,8 @@ def chaos_config(state_dir: Path) -> ClientConfig:
         segment_threshold=64 * KiB,
         segments_per_file=4,
         max_concurrency=3,
+        bulk_poll_interval=0.02,
+        bulk_poll_max=0.1,
         state_dir=state_dir,
     )
 
@@ -69,6 +71,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=7, help="seed of every random choice")
     parser.add_argument("--workdir", type=Path, default=None, help="scratch directory")
+    parser.add_argument(
+        "--only", action="append", choices=sorted(KIND_WEIGHTS), help="run only these kinds"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per transfer")
     return parser.parse_args(argv)
 
@@ -100,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
                 rng = random.Random(args.seed)  # noqa: S311 - reproducible test plan
                 log = _printer(args.verbose)
-                anyio.run(run_matrix, env, summary, args.transfers, rng, log)
+                anyio.run(run_matrix, env, summary, args.transfers, rng, log, args.only or ())
                 run_cancellations(env, summary, cancellations, rng)
             finally:
                 store.close()

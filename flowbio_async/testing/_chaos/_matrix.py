@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from flowbio_async.testing._chaos._bulk import bulk
 from flowbio_async.testing._chaos._checks import open_sockets, other_tasks
 from flowbio_async.testing._chaos._kinds import (
     COMPLETED,
@@ -28,6 +29,7 @@ KIND_WEIGHTS: dict[str, int] = {
     "segmented": 16,
     "upload-many": 12,
     "download-many": 12,
+    "bulk": 8,
 }
 
 
@@ -43,6 +45,8 @@ async def run_kind(kind: str, env: Env, rng: random.Random) -> Outcome:
         return await download(env, rng, segmented=True)
     if kind == "download-many":
         return await download(env, rng, files=3)
+    if kind == "bulk":
+        return await bulk(env, rng)
     raise ValueError(f"unknown transfer kind {kind!r}")
 
 
@@ -145,10 +149,12 @@ async def run_matrix(
     count: int,
     rng: random.Random,
     on_outcome: Callable[[Outcome], None] | None = None,
+    only: Sequence[str] = (),
 ) -> None:
     """Run ``count`` seeded transfers one after another, checking leaks after each."""
     baseline = open_sockets()
-    kinds, weights = zip(*KIND_WEIGHTS.items(), strict=True)
+    chosen = {k: w for k, w in KIND_WEIGHTS.items() if not only or k in only}
+    kinds, weights = zip(*chosen.items(), strict=True)
     for _ in range(count):
         kind = rng.choices(kinds, weights)[0]
         outcome = await run_kind(kind, env, rng)

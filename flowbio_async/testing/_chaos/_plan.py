@@ -136,3 +136,32 @@ def download_plan(
         rule = {"nth": rng.choice([1, 1, 1, 2, 3]), **rule, "path": download_path(data_id)}
         plan.faults.append(Fault(name, rule))
     return plan
+
+
+BULK_STATUS = r"^/(api|files)/downloads/[0-9a-f-]{36}/status$"
+BULK_ARCHIVE = r"^/(api|files)/downloads/[0-9a-f-]{36}$"
+
+
+def bulk_plan(rng: random.Random, timing: Timing, archive_size: int) -> Plan:
+    """Up to two faults on a bulk job's status polls or its archive download (§5.3)."""
+    plan = Plan()
+    for _ in range(rng.choice([0, 1, 1, 2])):
+        target = rng.choice(["status", "archive", "archive"])
+        path = BULK_STATUS if target == "status" else BULK_ARCHIVE
+        pick = rng.choice(["burst", "429", "drop", "stall", "expire", "cut", "corrupt"])
+        if pick in {"cut", "corrupt"} and target == "archive":
+            at = rng.randrange(0, max(1, archive_size))
+            name, rule = f"{pick}@{at}", {"action": pick, "bytes": at}
+        elif pick == "burst":
+            name, rule = _status_burst(rng)
+        elif pick == "429":
+            name, rule = _rate_limited(rng)
+        elif pick == "stall":
+            name, rule = _stall(rng, timing)
+        elif pick == "expire":
+            name, rule = _expire(rng)
+        else:
+            name, rule = _drop(rng)
+        rule |= {"path": path, "method": "GET", "nth": rng.choice([1, 1, 2])}
+        plan.faults.append(Fault(f"{target}:{name}", rule))
+    return plan
