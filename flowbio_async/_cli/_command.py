@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flowbio_async._cli._credentials import Auth
@@ -24,9 +23,6 @@ class Invocation:
     client: AsyncClient
     output: Output
     options: GlobalOptions
-    token_file: Path | None = None
-    """The token file the credentials came from (``None`` for other credentials)."""
-    anonymous: bool = False
 
 
 Run = Callable[[Invocation], Awaitable[int]]

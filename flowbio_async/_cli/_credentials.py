@@ -19,6 +19,7 @@ from pathlib import Path
 
 from flowbio_async._auth import (
     TOKEN_ENV,
+    TOKEN_FILE_ENV,
     Credentials,
     TokenCredentials,
     TokenFileCredentials,
@@ -27,9 +28,8 @@ from flowbio_async._auth import (
 from flowbio_async._cli._exit import CliUsageError
 from flowbio_async._cli._options import GlobalOptions
 from flowbio_async._cli._tokenfile import token_file_path
+from flowbio_async._client import BASE_URL_ENV
 from flowbio_async._config import DEFAULT_BASE_URL
-
-BASE_URL_ENV = "FLOW_API_URL"
 
 
 class Auth(Enum):
@@ -71,7 +71,7 @@ def resolve(
     if token:
         return Resolved(TokenCredentials(token), base_url)
     path = token_file_path(options.token_file, env)
-    explicit = options.token_file is not None or bool(env.get("FLOW_TOKEN_FILE"))
+    explicit = options.token_file is not None or bool(env.get(TOKEN_FILE_ENV))
     if explicit or path.is_file():
         # A named token file that is missing is the caller's mistake: TokenFileCredentials
         # raises ConfigurationError, which maps to the usage exit code.

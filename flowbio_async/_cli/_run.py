@@ -65,14 +65,7 @@ async def _run_async(
     async with AsyncClient(base_url=resolved.base_url, config=config) as client:
         if resolved.credentials is not None:
             await client.log_in(resolved.credentials)
-        invocation = Invocation(
-            args=args,
-            client=client,
-            output=output,
-            options=options,
-            token_file=resolved.token_file,
-            anonymous=resolved.credentials is None,
-        )
+        invocation = Invocation(args=args, client=client, output=output, options=options)
         try:
             return await command.run(invocation)
         finally:
