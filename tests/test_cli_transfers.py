@@ -126,18 +126,10 @@ def test_ctrl_c_exits_130_and_the_same_command_resumes(
     where = f"/downloads/{data_id}/"
     flow_server.add_fault("cut", path=where, bytes=1 << 20)
     stall = flow_server.add_fault("stall", path=where, nth=2, seconds=60)
-    try:
-        process = cli.popen("download", data_id, "--dest", str(dest), "--no-progress")
-        deadline = time.monotonic() + 60
-        while not _applied(flow_server, stall["path"], "stall"):
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "the download never reached the stall"
-            time.sleep(0.05)
-        interrupt(process)
-        _, stderr = process.communicate(timeout=60)
-    finally:
-        flow_server.clear_faults()
-    assert process.returncode == 130, stderr
+    code, stderr = _ctrl_c_at_stall(
+        cli, flow_server, stall, "download", data_id, "--dest", str(dest), "--no-progress"
+    )
+    assert code == 130, stderr
     assert "resume" in stderr
     assert not (dest / "big.bin").exists()
     assert (dest / "big.bin.part").stat().st_size > 0
@@ -149,9 +141,30 @@ def test_ctrl_c_exits_130_and_the_same_command_resumes(
     assert not (dest / "big.bin.part").exists()
 
 
-def _applied(server: FlowServer, path: str, action: str) -> bool:
+def _ctrl_c_at_stall(
+    cli: Cli, server: FlowServer, stall: dict[str, object], *args: str
+) -> tuple[int, str]:
+    """Run the command, press Ctrl-C once the server holds it at ``stall``; clear faults."""
+    try:
+        process = cli.popen(*args)
+        deadline = time.monotonic() + 60
+        while not _applied(server, stall):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the transfer never reached the stall"
+            time.sleep(0.05)
+        interrupt(process)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        server.clear_faults()
+    return process.returncode, stderr
+
+
+def _applied(server: FlowServer, stall: dict[str, object]) -> bool:
     return any(
-        rule["path"] == path and rule["action"] == action and rule["applied"] >= 1
+        rule["action"] == "stall"
+        and (rule["path"], rule["route"], rule["nth"])
+        == (stall["path"], stall["route"], stall["nth"])
+        and rule["applied"] >= 1
         for rule in server.faults()
     )
 
@@ -347,18 +360,10 @@ def test_ctrl_c_during_an_upload_exits_130_and_the_rerun_resumes(
     records = cli.home / ".cache" / "flowbio-async" / "uploads"
     # The third chunk stalls: two chunks are acknowledged when Ctrl-C arrives.
     stall = flow_server.add_fault("stall", route="upload", nth=3, seconds=60)
-    try:
-        process = cli.popen("data", "upload", str(path), "--no-progress")
-        deadline = time.monotonic() + 60
-        while not _applied(flow_server, stall["path"], "stall"):
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "the upload never reached the stall"
-            time.sleep(0.05)
-        interrupt(process)
-        _, stderr = process.communicate(timeout=60)
-    finally:
-        flow_server.clear_faults()
-    assert process.returncode == 130, stderr
+    code, stderr = _ctrl_c_at_stall(
+        cli, flow_server, stall, "data", "upload", str(path), "--no-progress"
+    )
+    assert code == 130, stderr
     saved = [json.loads(p.read_text()) for p in records.glob("*.json")]
     assert [r["offset"] > 0 for r in saved if r["path"] == str(path.resolve())] == [True]
 
