@@ -107,12 +107,17 @@ def test_many_downloads_report_each_item_and_exit_with_the_first_failure(
 ) -> None:
     (path,) = _files(tmp_path / "src", {"good.bin": 1000})
     data_id = cli("data", "upload", str(path), "--json").json()["results"][0]["id"]
-    done = cli("download", data_id, "987654321", "--dest", str(tmp_path / "d"), "--json")
+    log = tmp_path / "downloads.jsonl"
+    done = cli(
+        "download", data_id, "987654321", "--dest", str(tmp_path / "d"), "--log", str(log),
+        "--json",
+    )  # fmt: skip
     assert done.code == 4
     results = done.json()["results"]
     assert [r["ok"] for r in results] == [True, False]
     assert results[1]["error"]["status_code"] == 404
     assert (tmp_path / "d" / "good.bin").read_bytes() == path.read_bytes()
+    assert len([json.loads(line) for line in log.read_text().splitlines()]) == 2
 
 
 def test_ctrl_c_exits_130_and_the_same_command_resumes(

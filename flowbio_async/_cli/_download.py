@@ -49,6 +49,9 @@ def register(verbs: Verbs) -> None:
     download.add_argument(
         "--overwrite", action="store_true", help="download again even when complete"
     )
+    download.add_argument(
+        "--log", type=Path, metavar="FILE", help="append one JSON line per file to FILE"
+    )
     add_concurrency(download, "downloads")
 
 
@@ -80,11 +83,11 @@ async def _download(inv: Invocation) -> int:
     report: Iterable[ItemOutcome]
     if args.sample:
         report = await client.samples.download(
-            args.sample, dest, include=args.include, overwrite=args.overwrite
+            args.sample, dest, include=args.include, overwrite=args.overwrite, log=args.log
         )
     elif args.project:
         project = await client.projects.download(
-            args.project, dest, include=args.include, overwrite=args.overwrite
+            args.project, dest, include=args.include, overwrite=args.overwrite, log=args.log
         )
         if project.report is None:
             # A large project came as one bulk archive, extracted into the project folder.
@@ -95,14 +98,14 @@ async def _download(inv: Invocation) -> int:
     elif args.execution:
         folder = dest / "executions" / safe_filename(args.execution)
         report = await client.executions.download_outputs(
-            args.execution, folder, include=args.include, overwrite=args.overwrite
+            args.execution, folder, include=args.include, overwrite=args.overwrite, log=args.log
         )
-    elif len(ids) == 1:
+    elif len(ids) == 1 and args.log is None:
         # One file: its error is the command's error (exit 4 for an unknown id...).
         result = await client.data.download(ids[0], f"{dest}/", overwrite=args.overwrite)
         return report_items(
             inv.output, [ItemResult(ids[0], value=result)], DOWNLOAD_COLUMNS, _describe
         )
     else:
-        report = await client.data.download_many(ids, dest, overwrite=args.overwrite)
+        report = await client.data.download_many(ids, dest, overwrite=args.overwrite, log=args.log)
     return report_items(inv.output, list(report), DOWNLOAD_COLUMNS, _describe, _label)
