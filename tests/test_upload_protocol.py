@@ -25,6 +25,7 @@ from flowbio_async import (
 )
 
 BASE = "https://flow.test/api"
+MiB = 1024 * 1024
 
 
 async def _form(request: httpx.Request) -> dict[str, list[Any]]:
@@ -224,3 +225,29 @@ async def test_presigned_put_never_carries_the_token(tmp_path: Path) -> None:
     assert sent.headers["content-type"] == "application/octet-stream"
     assert sent.content == b"x" * 100
     assert json.loads(confirm.calls.last.request.content)["file_key"] == "k/big.bam"
+
+
+@pytest.mark.anyio
+async def test_retried_bodies_are_sent_whole_again(tmp_path: Path) -> None:
+    path = tmp_path / "w.bin"
+    path.write_bytes(bytes(range(256)) * 9000)  # above one 1 MiB piece
+    put_url = "https://storage.test/bucket/w.bin?sig=abc"
+    bodies: list[bytes] = []
+
+    async def flaky(request: httpx.Request) -> httpx.Response:
+        bodies.append(await request.aread())
+        return httpx.Response(503 if len(bodies) == 1 else 200)
+
+    with respx.mock() as mock:
+        mock.put(put_url).mock(side_effect=flaky)
+        chunk_route = mock.post(f"{BASE}/upload").mock(
+            side_effect=[httpx.Response(502), httpx.Response(200, json={"id": "1"})]
+        )
+        client = await _client(tmp_path, chunk_size=4 * MiB, max_chunk_size=4 * MiB)
+        async with client:
+            await client.files.put_presigned(put_url, path)
+            await client.data.upload_data(path)
+    assert bodies == [path.read_bytes(), path.read_bytes()]
+    first, second = (call.request for call in chunk_route.calls)
+    assert (await first.aread()).count(path.read_bytes()) == 1
+    assert (await second.aread()).count(path.read_bytes()) == 1

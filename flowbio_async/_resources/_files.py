@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import anyio
 
-from flowbio_async._errors import FlowApiError, FlowConnectionError, FlowTimeoutError
 from flowbio_async._models._files import DownloadLink, LargeUploadTicket, WorkspaceFile
 from flowbio_async._progress import ProgressCallback
 from flowbio_async._resources._base import Resource
-from flowbio_async._retry import RETRYABLE_STATUSES, backoff_delay
+from flowbio_async._transfers._multipart import FileBlocks, FileBody
 from flowbio_async._transfers._sources import check_source, check_stored_name
 
 PathLike = str | os.PathLike[str]
@@ -39,17 +37,6 @@ def _items(body: Any) -> list[Any]:
             if isinstance(body.get(key), list):
                 return list(body[key])
     return []
-
-
-async def _file_blocks(path: Path, size: int) -> AsyncIterator[bytes]:
-    async with await anyio.open_file(path, "rb") as handle:
-        sent = 0
-        while sent < size:
-            block = await handle.read(min(_BLOCK, size - sent))
-            if not block:
-                raise OSError(f"{path.name!r} shrank while uploading")
-            sent += len(block)
-            yield block
 
 
 def _download_target(dest: PathLike, name: str) -> Path:
@@ -128,20 +115,17 @@ class FilesResource(Resource):
             data["path"] = path
         if description:
             data["description"] = description
-        with self._ctx.progress(progress) as reporter, source.path.open("rb") as handle:
+        body = FileBody(data, "file", source.filename, source.path, source.size, content_type)
+        with self._ctx.progress(progress) as reporter:
             task = f"files-{source.filename}"
             reporter.start(task, source.filename, source.size)
             ok = False
             try:
                 async with self._ctx.limiter:
-                    # A file object is streamed by the multipart encoder (no 500 MB in memory)
-                    # and rewound if the request is retried.
+                    # Streamed from disk in 1 MiB reads; re-read from the start if retried
+                    # (the same key is simply written again).
                     response = await self._ctx.http.request(
-                        "POST",
-                        "v1/files/upload",
-                        data=data,
-                        files={"file": (source.filename, handle, content_type)},
-                        retry=False,
+                        "POST", "v1/files/upload", body=body, headers=body.headers, retry=True
                     )
                 reporter.advance(task, source.size)
                 ok = True
@@ -189,8 +173,8 @@ class FilesResource(Resource):
     ) -> None:
         """Step 2: ``PUT`` the file's bytes to the presigned URL, streamed from disk.
 
-        No ``Authorization`` header is sent. Retried from the start on dropped connections,
-        timeouts and 429/5xx (``config.upload_retries``).
+        No ``Authorization`` header is sent. Retried from the start on dropped connections
+        and 429/502/503/504 (``config.max_retries``).
 
         Example:
             ```python
@@ -198,7 +182,6 @@ class FilesResource(Resource):
             ```
         """
         source = check_source(file)
-        config = self._ctx.config
         headers = {"Content-Type": content_type, "Content-Length": str(source.size)}
         with self._ctx.progress(progress) as reporter:
             task = f"put-{source.filename}"
@@ -206,30 +189,14 @@ class FilesResource(Resource):
             ok = False
             try:
                 async with self._ctx.limiter:
-                    for attempt in range(config.upload_retries + 1):
-                        try:
-                            await self._ctx.http.request(
-                                "PUT",
-                                upload_url,
-                                body=_file_blocks(source.path, source.size),
-                                headers=headers,
-                                authenticated=False,
-                                retry=False,
-                            )
-                            break
-                        except (FlowConnectionError, FlowTimeoutError, FlowApiError) as exc:
-                            retryable = not isinstance(exc, FlowApiError) or (
-                                exc.status_code in RETRYABLE_STATUSES
-                            )
-                            if not retryable or attempt >= config.upload_retries:
-                                raise
-                            await anyio.sleep(
-                                backoff_delay(
-                                    attempt,
-                                    initial=config.backoff_initial,
-                                    maximum=config.backoff_max,
-                                )
-                            )
+                    # PUT is idempotent: the HTTP layer retries it, re-reading the file.
+                    await self._ctx.http.request(
+                        "PUT",
+                        upload_url,
+                        body=FileBlocks(source.path, source.size),
+                        headers=headers,
+                        authenticated=False,
+                    )
                 reporter.advance(task, source.size)
                 ok = True
             finally:

@@ -16,6 +16,9 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
+
+import anyio
 
 _PIECE = 1024 * 1024
 _SMALL = 64 * 1024
@@ -29,23 +32,16 @@ def _quoted(name: str, value: str) -> str:
     return f'{name}="{_ESCAPE_RE.sub(lambda m: _ESCAPES[m.group(0)], value)}"'
 
 
-class ChunkBody:
-    """The multipart body of one chunk: form fields, then the ``blob`` file part.
-
-    Example:
-        ```python
-        body = ChunkBody({"filename": "a.fq", "is_last": "true"}, "blob", "a.fq", data)
-        headers = {"Content-Type": body.content_type, "Content-Length": str(len(body))}
-        ```
-    """
+class _FormBody:
+    """Form fields and one file part's header; subclasses say where the file bytes come from."""
 
     def __init__(
         self,
         fields: Mapping[str, str | Sequence[str]],
         file_field: str,
         filename: str,
-        data: bytes,
-        content_type: str = "application/octet-stream",
+        size: int,
+        content_type: str,
     ) -> None:
         self.boundary = secrets.token_hex(16)
         dash = f"--{self.boundary}\r\n"
@@ -63,16 +59,42 @@ class ChunkBody:
         )
         self._head = "".join(parts).encode()
         self._tail = f"\r\n--{self.boundary}--\r\n".encode()
-        self._data = data
-        self._length = len(self._head) + len(data) + len(self._tail)
+        self._length = len(self._head) + size + len(self._tail)
 
     @property
     def content_type(self) -> str:
         """The ``Content-Type`` header value, with the boundary."""
         return f"multipart/form-data; boundary={self.boundary}"
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """``Content-Type`` and ``Content-Length`` for this body."""
+        return {"Content-Type": self.content_type, "Content-Length": str(self._length)}
+
     def __len__(self) -> int:
         return self._length
+
+
+class ChunkBody(_FormBody):
+    """The multipart body of one chunk held in memory: form fields, then the ``blob`` part.
+
+    Example:
+        ```python
+        body = ChunkBody({"filename": "a.fq", "is_last": "true"}, "blob", "a.fq", data)
+        await http.request("POST", "upload", body=body, headers=body.headers)
+        ```
+    """
+
+    def __init__(
+        self,
+        fields: Mapping[str, str | Sequence[str]],
+        file_field: str,
+        filename: str,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+    ) -> None:
+        super().__init__(fields, file_field, filename, len(data), content_type)
+        self._data = data
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._pieces()
@@ -91,3 +113,64 @@ class ChunkBody:
     def close(self) -> None:
         """Forget the chunk's bytes (the body cannot be sent again afterwards)."""
         self._data = b""
+
+
+class FileBody(_FormBody):
+    """A multipart body whose file part streams from disk in 1 MiB reads (never whole).
+
+    Example:
+        ```python
+        body = FileBody({"workspace_id": "ws"}, "file", "a.vcf", Path("a.vcf"), size)
+        ```
+    """
+
+    def __init__(
+        self,
+        fields: Mapping[str, str | Sequence[str]],
+        file_field: str,
+        filename: str,
+        path: Path,
+        size: int,
+        content_type: str = "application/octet-stream",
+    ) -> None:
+        super().__init__(fields, file_field, filename, size, content_type)
+        self._path = path
+        self._size = size
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._pieces()  # a fresh read of the file on every iteration (retries)
+
+    async def _pieces(self) -> AsyncIterator[bytes]:
+        yield self._head
+        async for block in FileBlocks(self._path, self._size):
+            yield block
+        yield self._tail
+
+
+class FileBlocks:
+    """A file's bytes as 1 MiB blocks, read again from the start on every iteration.
+
+    Used as a raw request body (a presigned ``PUT``) that the HTTP layer may replay.
+
+    Example:
+        ```python
+        await http.request("PUT", url, body=FileBlocks(path, size), authenticated=False)
+        ```
+    """
+
+    def __init__(self, path: Path, size: int) -> None:
+        self._path = path
+        self._size = size
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._blocks()
+
+    async def _blocks(self) -> AsyncIterator[bytes]:
+        sent = 0
+        async with await anyio.open_file(self._path, "rb") as handle:
+            while sent < self._size:
+                block = await handle.read(min(_PIECE, self._size - sent))
+                if not block:
+                    raise OSError(f"{self._path.name!r} shrank while uploading")
+                sent += len(block)
+                yield block

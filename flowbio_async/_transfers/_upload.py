@@ -346,7 +346,7 @@ class ChunkedUploader:
                     "POST",
                     job.endpoint,
                     body=body,
-                    headers={"Content-Type": body.content_type, "Content-Length": str(len(body))},
+                    headers=body.headers,
                     retry=False,
                 )
             except PayloadTooLargeError:
