@@ -46,6 +46,7 @@ from flowbio_async._errors import (
     RateLimitError,
     ServerError,
     TransferError,
+    UnexpectedResponseError,
     UnprocessableError,
     UnsafePathError,
 )
@@ -122,6 +123,7 @@ __all__ = [
     "TokenCredentials",
     "TokenFileCredentials",
     "TransferError",
+    "UnexpectedResponseError",
     "UnprocessableError",
     "UnsafePathError",
     "User",

@@ -123,6 +123,15 @@ class ServerError(FlowApiError):
     """5xx: the server or a proxy in front of it failed."""
 
 
+class UnexpectedResponseError(FlowApiError):
+    """A success answer whose body cannot be read: not JSON, or not the documented shape.
+
+    Seen behind a misconfigured proxy (an HTML page with 200) or after an API change; raised
+    instead of ``JSONDecodeError``/``AttributeError`` so one ``except FlowError`` covers it
+    (issue #7: malformed responses give typed errors).
+    """
+
+
 class FlowTransportError(FlowError):
     """The request did not get an HTTP answer (connection refused, reset, timed out)."""
 

@@ -34,6 +34,7 @@ from flowbio_async._errors import (
     FlowConnectionError,
     FlowTimeoutError,
     FlowTransportError,
+    UnexpectedResponseError,
     error_from_response,
     redact_url,
 )
@@ -146,7 +147,15 @@ class Response:
         return self.content.decode(self._encoding, errors="replace")
 
     def json(self) -> Any:
-        return jsonlib.loads(self.content)
+        try:
+            return jsonlib.loads(self.content)
+        except ValueError:  # JSONDecodeError, UnicodeDecodeError
+            preview = self.content[:200].decode("utf-8", errors="replace")
+            raise UnexpectedResponseError(
+                redact_url(f"expected a JSON body, got {preview!r}"),
+                status_code=self.status_code,
+                url=redact_url(self.url),
+            ) from None
 
 
 class StreamResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from flowbio_async._errors import ConfigurationError
+from flowbio_async._errors import ConfigurationError, UnexpectedResponseError, redact_url
 
 if TYPE_CHECKING:
     from flowbio_async._http import HttpClient
@@ -96,15 +96,29 @@ class AsyncPager(Generic[T]):
         params = {**self._params, "page": number}
         if self._page_size is not None:
             params["count"] = self._page_size
-        body = (await self._http.request("GET", self._path, params=params)).json()
+        response = await self._http.request("GET", self._path, params=params)
+        body = response.json()
         total: int | None
         if isinstance(body, list):  # an unpaginated list: everything is on "page 1"
             raw, total = (body if number == 1 else []), len(body)
-        else:
+        elif isinstance(body, dict):
             raw = body.get(self._items_key) or []
             count = body.get("count")
             total = count if isinstance(count, int) and not isinstance(count, bool) else None
-        result = (total, [self._factory(item) for item in raw])
+        else:
+            raw, total = None, None
+        try:
+            if not isinstance(raw, list):
+                raise TypeError(f"expected a list of {self._items_key!r}")
+            items = [self._factory(item) for item in raw]
+        except (TypeError, ValueError) as exc:  # ValueError includes pydantic's ValidationError
+            # Issue #7: an odd page is a typed error, never an AttributeError mid-iteration.
+            raise UnexpectedResponseError(
+                f"page {number} of {self._path}: {exc}",
+                status_code=response.status_code,
+                url=redact_url(response.url),
+            ) from None
+        result = (total, items)
         if number == 1:
             self._first = result
         return result

@@ -2,7 +2,7 @@
 
 Whatever a page looks like (bare list, envelope with a wrong ``count``, missing or odd item
 lists, not JSON at all), listing must end (no endless paging) and either yield items or raise
-a typed ``FlowError`` — never an unhandled ``AttributeError``/``JSONDecodeError`` (issue #7).
+``UnexpectedResponseError`` — never an unhandled ``AttributeError``/``JSONDecodeError`` (#7).
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ from typing import Any
 
 import anyio
 import httpx
-import pytest
 import respx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flowbio_async import ClientConfig, FlowError
+from flowbio_async import ClientConfig, FlowError, UnexpectedResponseError
 from flowbio_async._http import HttpClient
 from flowbio_async._pagination import AsyncPager
 
@@ -70,16 +69,18 @@ def test_well_formed_pages_always_terminate(pages: list[str]) -> None:
         assert len(result) <= sum(len(_items(p)) for p in pages)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue #7: a 200 whose body is not JSON or not an object/list escapes as "
-    "JSONDecodeError/AttributeError from _http.Response.json()/AsyncPager._fetch, "
-    "not as a typed FlowError",
-)
 @settings(max_examples=150, deadline=None)
 @given(pages=st.lists(bodies, min_size=1, max_size=3))
 def test_malformed_pages_give_typed_errors(pages: list[str]) -> None:
-    anyio.run(_collect, pages)
+    result = anyio.run(_collect, pages)  # raises if anything untyped escapes
+    if isinstance(result, FlowError):
+        assert isinstance(result, UnexpectedResponseError) and result.status_code == 200
+
+
+def test_a_non_json_page_names_the_problem() -> None:
+    result = anyio.run(_collect, ["<html>login</html>"])
+    assert isinstance(result, UnexpectedResponseError)
+    assert "expected a JSON body" in str(result) and "login" in str(result)
 
 
 def _items(page: str) -> list[Any]:
