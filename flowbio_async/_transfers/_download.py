@@ -68,6 +68,8 @@ MiB = 1024 * 1024
 _HASH_BLOCK = MiB
 _SAVE_EVERY = 16 * MiB
 """Sidecar writes at most once per this many bytes (and always on exit)."""
+_INLINE_MAX = 512 * 1024
+"""Bodies up to this size are written and hashed on the event loop (under a millisecond)."""
 _MIN_PIECE = 8 * MiB
 _MAX_PIECE = 64 * MiB
 
@@ -584,7 +586,12 @@ class _Job:
         offset = cursor.pos
         pending, size, failure, ended = await self._fill(chunks, cursor, offset, limit)
         if ended:
-            if pending:
+            if pending and size <= _INLINE_MAX:
+                # A small body: a thread hop (and the GIL hand-over it causes) costs more
+                # than writing and hashing a few hundred KiB right here.
+                part.record_and_hash(offset, pending)
+                cursor.pos = offset + size
+            elif pending:
                 await anyio.to_thread.run_sync(part.record_and_hash, offset, pending)
                 cursor.pos = offset + size
             if failure is not None:
