@@ -23,11 +23,8 @@ up-to-date sidecar, so the next call resumes.
 from __future__ import annotations
 
 import contextlib
-import errno
-import hashlib
 import os
 import shutil
-import threading
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -54,20 +51,15 @@ from flowbio_async._progress import Progress
 from flowbio_async._retry import backoff_delay, retry_after_seconds
 from flowbio_async._transfers._partfile import (
     PartState,
-    add_interval,
-    discard,
     load_state,
     missing_intervals,
     part_path,
-    save_state,
     sidecar_path,
 )
+from flowbio_async._transfers._partwriter import PartFile, hash_file
 from flowbio_async._transfers._ranges import parse_content_range, range_header
 
 MiB = 1024 * 1024
-_HASH_BLOCK = MiB
-_SAVE_EVERY = 16 * MiB
-"""Sidecar writes at most once per this many bytes (and always on exit)."""
 _INLINE_MAX = 512 * 1024
 """Bodies up to this size are written and hashed on the event loop (under a millisecond)."""
 _MIN_PIECE = 8 * MiB
@@ -122,139 +114,6 @@ class _ShortBody(TransferError):
     """The connection ended cleanly before the requested range was complete."""
 
 
-def _write_all(fd: int, chunks: list[bytes], offset: int) -> int:
-    """``pwritev`` the chunks (no join copy), finishing any short write; returns the size."""
-    views = [memoryview(chunk) for chunk in chunks if chunk]
-    total = sum(len(view) for view in views)
-    if len(views) > 512:  # stay well under IOV_MAX
-        views = [memoryview(b"".join(views))]
-    while views:
-        written = os.pwritev(fd, views, offset) if _PWRITEV else os.pwrite(fd, views[0], offset)
-        offset += written
-        while views and written >= len(views[0]):
-            written -= len(views[0])
-            views.pop(0)
-        if views and written:
-            views[0] = views[0][written:]
-    return total
-
-
-_PWRITEV = hasattr(os, "pwritev")
-
-
-def _hash_file(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as handle:
-        while block := handle.read(_HASH_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-class _PartFile:
-    """The open part file: positional writes, the sidecar state and an in-order md5.
-
-    ``record`` runs in worker threads (several at once for segmented downloads): ``lock``
-    guards the state; ``hash_lock`` lets one thread at a time extend the md5 over the
-    contiguous prefix, from memory when the data is next in line, else from the page cache.
-    """
-
-    def __init__(self, dest: Path, state: PartState) -> None:
-        self.dest = dest
-        self.state = state
-        try:
-            self.fd = os.open(part_path(dest), os.O_RDWR | os.O_CREAT, 0o644)
-        except PermissionError as exc:
-            raise DestinationNotWritableError(f"cannot write {dest.parent}: {exc}") from None
-        self.lock = threading.Lock()
-        self.hash_lock = threading.Lock()
-        self.md5 = hashlib.md5(usedforsecurity=False)
-        self.hashed = 0
-        self.unsaved = 0
-        self.discarded = False
-        # One reusable buffer for reading back bytes to hash: fresh multi-MiB allocations
-        # in worker threads would each grow a malloc arena (peak RSS, issue #4).
-        self.read_buffer: bytearray | None = None
-
-    def record(self, offset: int, chunks: list[bytes]) -> int:
-        """Write ``chunks`` at ``offset`` and note them in the state (worker thread)."""
-        try:
-            size = _write_all(self.fd, chunks, offset)
-        except OSError as exc:
-            if exc.errno in {errno.ENOSPC, errno.EDQUOT}:
-                raise InsufficientSpaceError(f"disk full while writing {self.dest}") from None
-            raise
-        with self.lock:
-            self.state.done = add_interval(self.state.done, offset, offset + size)
-            self.unsaved += size
-            if self.unsaved >= _SAVE_EVERY:
-                save_state(self.dest, self.state)
-                self.unsaved = 0
-        return size
-
-    def record_and_hash(self, offset: int, chunks: list[bytes]) -> int:
-        """Both steps in one worker-thread call (a body that fit in one buffer)."""
-        size = self.record(offset, chunks)
-        self.hash_chunks(offset, chunks, offset)
-        return size
-
-    def hash_chunks(self, offset: int, chunks: list[bytes] | None, limit: int) -> None:
-        """Extend the md5 in file order (worker thread, concurrent with ``record``).
-
-        Bytes before ``offset`` come from the page cache, as far as they are written; the
-        chunks themselves are hashed from memory when they are next in line. Otherwise
-        they are left for a later call (or the final catch-up) to read back from disk.
-        """
-        with self.hash_lock:
-            while self.hashed < limit:
-                with self.lock:
-                    frontier = min(self.state.prefix, limit)
-                if self.hashed >= frontier:
-                    break
-                if self.read_buffer is None:
-                    self.read_buffer = bytearray(_HASH_BLOCK)
-                want = min(len(self.read_buffer), frontier - self.hashed)
-                view = memoryview(self.read_buffer)[:want]
-                got = os.preadv(self.fd, [view], self.hashed)
-                if not got:
-                    break
-                self.md5.update(view[:got])
-                self.hashed += got
-            if chunks is not None and self.hashed == offset:
-                for chunk in chunks:
-                    self.md5.update(chunk)
-                    self.hashed += len(chunk)
-
-    def reset(self) -> None:
-        """Forget every byte (the server sent the whole file instead of a range)."""
-        with self.hash_lock, self.lock:
-            os.ftruncate(self.fd, 0)
-            self.state.done = []
-            self.md5 = hashlib.md5(usedforsecurity=False)
-            self.hashed = 0
-            save_state(self.dest, self.state)
-
-    def save(self) -> None:
-        """Persist the sidecar (on failure or cancellation) unless the part was thrown away."""
-        if self.discarded:
-            return
-        with self.lock:
-            save_state(self.dest, self.state)
-            self.unsaved = 0
-
-    def discard(self) -> None:
-        """Close and delete the part file and its sidecar (bad bytes must not be resumed)."""
-        self.close()
-        self.discarded = True
-        discard(self.dest)
-
-    def close(self) -> None:
-        # -1 afterwards: closing a recycled descriptor number twice would hit another file.
-        if self.fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(self.fd)
-            self.fd = -1
-
-
 @dataclass
 class _Cursor:
     """Where one stream stands: the next byte to write and the end (exclusive) it wants."""
@@ -302,7 +161,7 @@ class Downloader:
             )
         digest: str | None = None
         if spec.md5:
-            digest = await anyio.to_thread.run_sync(_hash_file, spec.dest)
+            digest = await anyio.to_thread.run_sync(hash_file, spec.dest)
             if digest != spec.md5.lower():
                 raise DestinationExistsError(
                     f"{spec.dest} exists with different content (md5 {digest}); "
@@ -339,12 +198,12 @@ class _Job:
         self.parallel = False
         self.space_checked = False
         self.resumed_from = state.done_bytes
-        self.part: _PartFile | None = None
+        self.part: PartFile | None = None
 
     # -- driver ------------------------------------------------------------------------------
     async def run(self) -> DownloadResult:
         self._check_space()  # before the part file and the first request (#4)
-        self.part = _PartFile(self.spec.dest, self.state)
+        self.part = PartFile(self.spec.dest, self.state)
         self.progress.start(self.task, self.spec.label, self.size)
         if self.resumed_from:
             self.progress.reset(self.task, self.resumed_from)
