@@ -22,6 +22,7 @@ from flowbio_async import (
     BadRequestError,
     ClientConfig,
     TokenCredentials,
+    UsernamePasswordCredentials,
 )
 
 BASE = "https://flow.test/api"
@@ -251,3 +252,33 @@ async def test_retried_bodies_are_sent_whole_again(tmp_path: Path) -> None:
     first, second = (call.request for call in chunk_route.calls)
     assert (await first.aread()).count(path.read_bytes()) == 1
     assert (await second.aread()).count(path.read_bytes()) == 1
+
+
+@pytest.mark.anyio
+async def test_a_401_mid_upload_refreshes_and_resends_the_same_chunk(tmp_path: Path) -> None:
+    path = tmp_path / "r.bin"
+    path.write_bytes(b"abcdefghij")
+    sent: list[tuple[str, bytes]] = []
+
+    async def chunk(request: httpx.Request) -> httpx.Response:
+        body = await request.aread()
+        sent.append((request.headers["authorization"], body))
+        if len(sent) == 2:  # the second chunk meets an expired token once
+            return httpx.Response(401, json={"error": "Not authorized"})
+        return httpx.Response(200, json={"id": "d7"})
+
+    with respx.mock() as mock:
+        mock.post(f"{BASE}/login").mock(
+            return_value=httpx.Response(
+                200,
+                json={"token": "old"},
+                headers={"Set-Cookie": "flow_refresh_token=r1; HttpOnly; Path=/"},
+            )
+        )
+        mock.get(f"{BASE}/token").mock(return_value=httpx.Response(200, json={"token": "new"}))
+        mock.post(f"{BASE}/upload").mock(side_effect=chunk)
+        async with AsyncClient(BASE, _config(tmp_path)) as client:
+            await client.log_in(UsernamePasswordCredentials("demo", "pw"))
+            assert (await client.data.upload_data(path)).id == "d7"
+    assert [auth for auth, _ in sent] == ["Bearer old", "Bearer old", "Bearer new", "Bearer new"]
+    assert sent[1][1] == sent[2][1]  # byte-identical resend of the refused chunk

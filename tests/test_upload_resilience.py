@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from upload_helpers import data_row, logged_in, md5, random_file
+from upload_helpers import data_row, logged_in, md5, random_file, rows
 
 from flowbio_async import FlowConnectionError, ServerError
 from flowbio_async.testing import FlowServer
@@ -146,3 +146,30 @@ async def test_resume_after_the_process_is_killed(tmp_path: Path) -> None:
         assert data.id == record["data_id"]
         assert sent_again <= 49 - record["offset"] // CHUNK
         assert data_row(server, data.id)["md5"] == md5(path)
+
+
+@pytest.mark.anyio
+async def test_an_interrupted_sample_does_not_resend_finished_files(
+    server: FlowServer, tmp_path: Path
+) -> None:
+    r1 = random_file(tmp_path / "s_R1.fq", 3 * CHUNK)
+    r2 = random_file(tmp_path / "s_R2.fq", 3 * CHUNK - 7)
+    state = tmp_path / "state"
+    metadata = {"scientist": "Ada", "strandedness": "forward"}
+    # reads1 takes chunks 1-3; every attempt at reads2's first chunk fails.
+    server.add_fault("status", route="upload_sample", nth=4, count=3, status=503)
+    async with logged_in(
+        server, state, chunk_size=CHUNK, max_chunk_size=CHUNK, upload_retries=2
+    ) as client:
+        with pytest.raises((ServerError, FlowConnectionError)):
+            await client.samples.upload_sample(
+                "s", "RNA-Seq", {"reads1": r1, "reads2": r2}, metadata
+            )
+        server.reset_counters()
+        sample = await client.samples.upload_sample(
+            "s", "RNA-Seq", {"reads1": r1, "reads2": r2}, metadata
+        )
+    assert server.counters()["upload_sample"] == 3  # reads2 only
+    files = rows(server, "SELECT * FROM data WHERE sample = ? ORDER BY id", (int(sample.id),))
+    assert [f["md5"] for f in files] == [md5(r1), md5(r2)]
+    assert not list(state.rglob("*.json"))
