@@ -853,8 +853,8 @@ class FilesResource:
     ) -> None:
         """Step 2: ``PUT`` the file's bytes to the presigned URL, streamed from disk.
 
-        No ``Authorization`` header is sent. Retried from the start on dropped connections,
-        timeouts and 429/5xx (``config.upload_retries``).
+        No ``Authorization`` header is sent. Retried from the start on dropped connections
+        and 429/502/503/504 (``config.max_retries``).
 
         Example:
             ```python
