@@ -9,7 +9,10 @@ reach storage, even when storage shares the API's host.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,7 @@ PathLike = str | os.PathLike[str]
 #: Seed 004: direct uploads take at most 500 MB; larger files use the presigned flow.
 DIRECT_UPLOAD_LIMIT = 500 * 1000 * 1000
 _BLOCK = 4 * 1024 * 1024
+_task_numbers = itertools.count(1)
 
 
 def _items(body: Any) -> list[Any]:
@@ -56,6 +60,22 @@ class FilesResource(Resource):
         print(result.key)
         ```
     """
+
+    @contextmanager
+    def _whole_file_progress(
+        self, callback: ProgressCallback | None, name: str, size: int
+    ) -> Iterator[None]:
+        """One progress task that completes when the block exits without an error."""
+        with self._ctx.progress(callback) as reporter:
+            task = f"files-{next(_task_numbers)}"
+            reporter.start(task, name, size)
+            ok = False
+            try:
+                yield
+                reporter.advance(task, size)
+                ok = True
+            finally:
+                reporter.finish(task, ok)
 
     async def list(
         self, workspace_id: str, *, prefix: str | None = None, limit: int = 100
@@ -116,21 +136,13 @@ class FilesResource(Resource):
         if description:
             data["description"] = description
         body = FileBody(data, "file", source.filename, source.path, source.size, content_type)
-        with self._ctx.progress(progress) as reporter:
-            task = f"files-{source.filename}"
-            reporter.start(task, source.filename, source.size)
-            ok = False
-            try:
-                async with self._ctx.limiter:
-                    # Streamed from disk in 1 MiB reads; re-read from the start if retried
-                    # (the same key is simply written again).
-                    response = await self._ctx.http.request(
-                        "POST", "v1/files/upload", body=body, headers=body.headers, retry=True
-                    )
-                reporter.advance(task, source.size)
-                ok = True
-            finally:
-                reporter.finish(task, ok)
+        with self._whole_file_progress(progress, source.filename, source.size):
+            async with self._ctx.limiter:
+                # Streamed from disk in 1 MiB reads; re-read from the start if retried
+                # (the same key is simply written again).
+                response = await self._ctx.http.request(
+                    "POST", "v1/files/upload", body=body, headers=body.headers, retry=True
+                )
         return WorkspaceFile.model_validate(response.json())
 
     async def upload_large(
@@ -183,24 +195,16 @@ class FilesResource(Resource):
         """
         source = check_source(file)
         headers = {"Content-Type": content_type, "Content-Length": str(source.size)}
-        with self._ctx.progress(progress) as reporter:
-            task = f"put-{source.filename}"
-            reporter.start(task, source.filename, source.size)
-            ok = False
-            try:
-                async with self._ctx.limiter:
-                    # PUT is idempotent: the HTTP layer retries it, re-reading the file.
-                    await self._ctx.http.request(
-                        "PUT",
-                        upload_url,
-                        body=FileBlocks(source.path, source.size),
-                        headers=headers,
-                        authenticated=False,
-                    )
-                reporter.advance(task, source.size)
-                ok = True
-            finally:
-                reporter.finish(task, ok)
+        with self._whole_file_progress(progress, source.filename, source.size):
+            async with self._ctx.limiter:
+                # PUT is idempotent: the HTTP layer retries it, re-reading the file.
+                await self._ctx.http.request(
+                    "PUT",
+                    upload_url,
+                    body=FileBlocks(source.path, source.size),
+                    headers=headers,
+                    authenticated=False,
+                )
 
     async def upload_confirm(
         self, *, file_key: str, workspace_id: str, filename: str, size: int
