@@ -47,6 +47,7 @@ def add_file(
     owner: str = "demo",
     private: bool = True,
     md5: str | None = None,
+    size: int | None = None,
     **columns: Any,
 ) -> str:
     """Create a ready data row with ``content`` on the running server; returns its id."""
@@ -60,6 +61,8 @@ def add_file(
         store.write_blob(row["id"], content)
         if md5 is not None:  # lie about the checksum (what a corrupted store would say)
             store.update_data(row["id"], md5=md5)
+        if size is not None:  # or about the size (stale metadata)
+            store.update_data(row["id"], size=size)
         return str(row["id"])
     finally:
         store.close()

@@ -161,6 +161,18 @@ async def test_md5_mismatch_raises_and_leaves_no_file(server: FlowServer, tmp_pa
     assert list(tmp_path.glob("bad.bin*")) == []
 
 
+@pytest.mark.parametrize("segmented", [False, True])
+async def test_size_mismatch_raises_and_leaves_no_part(
+    server: FlowServer, tmp_path: Path, segmented: bool
+) -> None:
+    data_id = add_file(server, payload(3 * MiB, seed=13), "stale.bin", size=3 * MiB + 1)
+    changes = {"segment_threshold": MiB} if segmented else {}
+    async with client_for(server, tmp_path, **changes) as client:
+        with pytest.raises(IntegrityError, match="bytes"):
+            await client.data.download(data_id, tmp_path)
+    assert list(tmp_path.glob("stale.bin*")) == []
+
+
 async def test_corrupted_byte_is_caught_by_md5(server: FlowServer, tmp_path: Path) -> None:
     content = payload(2 * MiB, seed=7)
     data_id = add_file(server, content, "flip.bin")

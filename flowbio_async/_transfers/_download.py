@@ -216,6 +216,9 @@ class _Job:
             result = await self._finish()
             ok = True
             return result
+        except IntegrityError:
+            self.part.discard()  # bytes that do not match must never be resumed
+            raise
         finally:
             if not ok and self.state.done:
                 self.part.save()  # resumable next time
@@ -421,8 +424,8 @@ class _Job:
             self.size = self.state.size = total
             self._check_space()
         elif total != self.size:
-            assert self.part is not None
-            self.part.discard()
+            # The part is discarded by `run` once every stream has stopped: closing it here
+            # could pull the descriptor from under a parallel writer.
             raise IntegrityError(
                 f"{self.spec.label}: the server sends {total:,} bytes, Flow recorded {self.size:,}"
             )
@@ -518,13 +521,11 @@ class _Job:
         if part.hashed < expected:  # bytes from an earlier call or out-of-order pieces
             await anyio.to_thread.run_sync(part.hash_chunks, expected, None, expected)
         if length != expected or self.state.prefix != expected or part.hashed != expected:
-            part.discard()
             raise IntegrityError(
                 f"{self.spec.label}: got {self.state.prefix:,} of {expected:,} bytes"
             )
         digest = part.md5.hexdigest()
         if self.spec.md5 and digest != self.spec.md5.strip().lower():
-            part.discard()
             raise IntegrityError(
                 f"{self.spec.label}: md5 mismatch (expected {self.spec.md5}, got {digest}); "
                 "the damaged copy was removed"
