@@ -118,8 +118,8 @@ class _Prefetch:
         await self._done.wait()
         if self._error is not None:
             raise self._error
-        # Hand the bytes over and forget them: a finished task may outlive this chunk
-        # (the task group keeps its tasks until it exits), and must not pin its memory.
+        # Hand the bytes over and forget them: this object may be referenced for longer than
+        # the chunk is needed (by the finished task), and must not pin its memory.
         data, self._data = self._data, b""
         return data
 
