@@ -111,6 +111,7 @@ async def test_bad_input_is_refused_before_any_byte(
             (client.data.upload_data(not_archive, is_directory=True), "archive"),
             (client.data.upload_data(fake_zip, is_directory=True), "archive"),
             (client.data.upload_many([good, tmp_path / "missing.txt"]), "does not exist"),
+            (client.data.upload_many([good, tmp_path / "." / "good.txt"]), "more than once"),
         ]
         if os.geteuid() != 0:  # root reads anything; the check is meaningful for users only
             cases.append((client.data.upload_data(unreadable), "cannot read"))

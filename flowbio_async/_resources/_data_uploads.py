@@ -6,6 +6,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from flowbio_async._errors import ConfigurationError
 from flowbio_async._models._data import Data
 from flowbio_async._progress import Progress, ProgressCallback
 from flowbio_async._resources._base import Resource
@@ -73,6 +74,12 @@ class DataUploads(Resource):
             ```
         """
         sources = [check_source(p, archive=is_directory) for p in paths]
+        seen: set[Path] = set()
+        for source in sources:
+            # Two concurrent uploads of one file would share a resume record (and race on it).
+            if source.path in seen:
+                raise ConfigurationError(f"{str(source.path)!r} is listed more than once")
+            seen.add(source.path)
         by_path = {id(source): Path(path) for source, path in zip(sources, paths, strict=True)}
         with self._ctx.progress(progress, aggregate_label=f"{len(sources)} files") as reporter:
 
