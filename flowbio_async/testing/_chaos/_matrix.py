@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TextIO
 
 from flowbio_async.testing._chaos._bulk import bulk
@@ -75,6 +75,7 @@ class Summary:
     cancel_not_resumed: int = 0
     by_kind: Counter[str] = field(default_factory=Counter)
     by_fault: Counter[str] = field(default_factory=Counter)
+    by_error: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
 
     def add(self, outcome: Outcome) -> None:
@@ -83,11 +84,12 @@ class Summary:
         self.by_kind[outcome.kind] += 1
         self.faults_planned += len(outcome.faults)
         self.faults_injected += outcome.injected
-        self.by_fault.update(name.split("@")[0].split("x")[0] for name in outcome.faults)
+        self.by_fault.update(fault_type(name) for name in outcome.faults)
         if outcome.status == COMPLETED:
             self.completed += 1
         elif outcome.status == FAILED_TYPED:
             self.failed_typed += 1
+            self.by_error[outcome.detail.split(":")[0]] += 1
             if outcome.resumed:
                 self.resumed += 1
             else:
@@ -125,16 +127,17 @@ class Summary:
         """Print the summary block pasted into docs/reliability.md."""
         kinds = ", ".join(f"{k} {n}" for k, n in sorted(self.by_kind.items()))
         faults = ", ".join(f"{k} {n}" for k, n in sorted(self.by_fault.items()))
+        errors = ", ".join(f"{k} {n}" for k, n in self.by_error.most_common())
         lines = [
             f"chaos summary (seed {self.seed})",
             f"  transfers            {self.transfers}  ({self.files} files: {kinds})",
             f"  faults injected      {self.faults_injected}"
             f"  ({self.faults_planned} planned: {faults})",
             f"  completed            {self.completed}",
-            f"  failed-typed         {self.failed_typed}"
-            f"  (then resumed byte-exact: {self.resumed})",
-            f"  cancelled            {self.cancelled}"
-            f"  (then resumed byte-exact: {self.cancel_resumed})",
+            f"  failed-typed         {self.failed_typed}  ({errors})",
+            f"    then resumed       {self.resumed}  (byte-exact, on a second call without faults)",
+            f"  cancelled            {self.cancelled}  (task-group cancel and sync Ctrl-C)",
+            f"    then resumed       {self.cancel_resumed}  (byte-exact)",
         ]
         lines += [f"  {name:<20} {value}" for name, value in self.zeros().items()]
         lines.append("  RESULT               " + ("OK" if self.zeros_hold() else "FAILED"))
@@ -165,7 +168,7 @@ async def run_matrix(
             on_outcome(outcome)
 
 
-def scratch_root(base: Path, seed: int) -> Path:
-    root = base / f"chaos-{seed}"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
+def fault_type(name: str) -> str:
+    """``archive:503x7`` -> ``503``; ``cut@120`` -> ``cut``; ``429(retry-after=1)`` -> ``429``."""
+    base = name.split(":")[-1]
+    return re.sub(r"(@\d+|x\d+|\(.*\))$", "", base)
