@@ -7,7 +7,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from download_helpers import MiB, add_file, client_for, md5_of, part_files, payload
+from download_helpers import (
+    DEMO,
+    MiB,
+    add_file,
+    client_for,
+    md5_of,
+    part_files,
+    payload,
+    quiet_config,
+)
 
 from flowbio_async import AsyncClient, Execution, NotFoundError, UnsafePathError
 from flowbio_async._transfers._partfile import PartState, part_path, save_state
@@ -192,3 +201,26 @@ async def test_complete_part_of_unknown_size_finishes_on_416(
     assert result.resumed_from == len(content) and result.md5 == md5_of(content)
     assert dest.read_bytes() == content and part_files(tmp_path) == []
     assert server.counters()["execution_file"] == 1
+
+
+async def test_files_server_404_falls_back_to_the_api_base(
+    server: FlowServer, tmp_path: Path
+) -> None:
+    # Contract §8 row 20: a private instance may have no files server; the API base serves
+    # the same /downloads route.
+    data_id = add_file(server, b"fallback bytes", "fb.txt")
+    async with client_for(server, tmp_path, files_url=f"{server.root_url}/nowhere") as client:
+        result = await client.data.download(data_id, tmp_path)
+    assert result.path.read_bytes() == b"fallback bytes"
+
+
+def test_sync_facade_downloads(server: FlowServer, tmp_path: Path) -> None:
+    from flowbio_sync import Client
+
+    data_id = add_file(server, b"sync bytes", "sync.txt")
+    with Client(server.url, quiet_config(tmp_path)) as client:
+        client.log_in(DEMO)
+        result = client.data.download(data_id, tmp_path)
+        report = client.data.download_many([data_id], tmp_path)
+    assert result.path.read_bytes() == b"sync bytes"
+    assert [item.value.status for item in report if item.value] == ["skipped"]
