@@ -152,6 +152,16 @@ async def test_server_ignoring_range_restarts_cleanly(server: FlowServer, tmp_pa
     assert events[-1] == ("finish", len(content))
 
 
+async def test_503_burst_is_retried(server: FlowServer, tmp_path: Path) -> None:
+    content = payload(MiB, seed=14)
+    data_id = add_file(server, content, "busy.bin")
+    server.add_fault("status", route="download", status=503, count=3)
+    async with client_for(server, tmp_path) as client:
+        result = await client.data.download(data_id, tmp_path)
+    assert result.path.read_bytes() == content
+    assert server.counters()["download"] == 4
+
+
 async def test_md5_mismatch_raises_and_leaves_no_file(server: FlowServer, tmp_path: Path) -> None:
     content = payload(MiB, seed=6)
     data_id = add_file(server, content, "bad.bin", md5="0" * 32)
