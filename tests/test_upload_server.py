@@ -93,3 +93,38 @@ def test_template_columns(store: Store) -> None:
     chip = template_columns(store, "ChIP-Seq") or []
     assert "Strandedness (Required)" not in chip
     assert template_columns(store, "No-Such-Type") is None
+
+
+@pytest.mark.anyio
+async def test_running_digest_matches_and_falls_back(tmp_path: Path) -> None:
+    import hashlib
+
+    from flowbio_async.testing._digests import RunningDigests
+
+    path = tmp_path / "part"
+    content = bytes(range(256)) * 4000
+    path.write_bytes(content)
+    expected = hashlib.md5(content, usedforsecurity=False).hexdigest()
+    digests = RunningDigests()
+
+    # In order: two chunks hashed in the background, the last one at finish.
+    first = digests.chunk_stored(1, path, 0, 300_000)
+    second = digests.chunk_stored(1, path, 300_000, 700_000)
+    assert first is not None and second is not None
+    digests.schedule(second)  # scheduled out of order: it still waits for the first
+    digests.schedule(first)
+    assert await digests.finish(1, path, 700_000, len(content)) == expected
+
+    # A rewind (a retried chunk) drops the running digest: the file is hashed in full.
+    assert digests.chunk_stored(2, path, 0, 500_000) is not None
+    assert digests.chunk_stored(2, path, 200_000, 600_000) is None
+    assert await digests.finish(2, path, 600_000, len(content)) == expected
+
+    # An update that fails (file gone) marks the digest broken instead of trusting it.
+    update = digests.chunk_stored(3, tmp_path / "missing", 0, 10)
+    assert update is not None
+    await digests.feed(update)
+    assert await digests.finish(3, path, 10, len(content)) == expected
+
+    # Unknown upload (server restarted mid-upload): full hash.
+    assert await digests.finish(4, path, 123, len(content)) == expected

@@ -15,7 +15,6 @@ whose connection dropped after the server finished does not start over.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import time
@@ -23,13 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from flowbio_async.testing._annotation import template_columns, validate_sheet, xlsx_bytes
 from flowbio_async.testing._archives import UnsafeArchiveError, unpack
+from flowbio_async.testing._digests import RunningDigests, Update
 from flowbio_async.testing._security import (
     ApiError,
     bad_request,
@@ -63,6 +62,10 @@ PROTOCOL_FIELDS = frozenset(
         "type_specific_metadata",
     }
 )
+
+
+#: Running md5 of the uploads in progress (one server process, one worker).
+DIGESTS = RunningDigests()
 
 
 @dataclass
@@ -155,7 +158,11 @@ class UploadEndpoint:
             raise error(400, {"blob": ["No file was submitted."]})
         if not plan:
             raise bad_request("Missing upload fields")
-        return JSONResponse(await self._complete(store, user, form, plan[0]))
+        update: list[Update | None] = [None]
+        answer = await self._complete(store, user, form, plan[0], update)
+        # Hash this chunk in the background, while the client sends the next one (_digests).
+        DIGESTS.schedule(update[0])
+        return JSONResponse(answer)
 
     def _plan(self, store: Store, user: Row, fields: Fields) -> _Chunk:
         _check_filename(_one(fields, "filename"))
@@ -202,18 +209,24 @@ class UploadEndpoint:
         return _Chunk(int(session["data_id"]), offset)
 
     async def _complete(
-        self, store: Store, user: Row, form: UploadForm, chunk: _Chunk
+        self,
+        store: Store,
+        user: Row,
+        form: UploadForm,
+        chunk: _Chunk,
+        update: list[Update | None],
     ) -> dict[str, Any]:
         if chunk.replay is not None:
             return chunk.replay
         size = chunk.offset + form.blob_size
+        part = store.upload_path(chunk.data_id)
         if not read_bool(form.one("is_last")):
             store.update_upload_session(chunk.data_id, offset=size)
+            update[0] = DIGESTS.chunk_stored(chunk.data_id, part, chunk.offset, size)
             return self.response(chunk.data_id, self.pending_extra())
-        part = store.upload_path(chunk.data_id)
+        md5 = await DIGESTS.finish(chunk.data_id, part, chunk.offset, size)
         blob = store.blob_path(chunk.data_id)
         part.replace(blob)
-        md5 = await anyio.to_thread.run_sync(_md5_file, blob)
         data = {"id": chunk.data_id, "filename": form.one("filename"), "size": size}
         columns: dict[str, Any] = {}
         try:
@@ -234,14 +247,6 @@ class UploadEndpoint:
         return {}
 
 
-def _md5_file(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as handle:
-        while block := handle.read(4 * 1024 * 1024):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _finished_upload(store: Store, user: Row, data_id: str, endpoint: str) -> Row | None:
     """The caller's finished upload ``data_id`` made through ``endpoint``, else None."""
     row = store.get_data(data_id)
@@ -253,6 +258,7 @@ def _finished_upload(store: Store, user: Row, data_id: str, endpoint: str) -> Ro
 
 def _discard(store: Store, data_id: int) -> None:
     """Forget a refused upload entirely (a refused sheet is re-sent from offset 0, §3.6)."""
+    DIGESTS.forget(data_id)
     store.delete_upload_session(data_id)
     store.execute("DELETE FROM data WHERE id = ?", (data_id,))
     for path in (store.blob_path(data_id), store.upload_path(data_id)):
