@@ -10,9 +10,10 @@ and what Flow says about the file (size, md5). The life of one download:
 3. Missing byte ranges are fetched: one stream below ``config.segment_threshold``, otherwise
    pieces fetched in file order by ``config.segments_per_file`` workers, each with ``Range``
    and ``If-Range`` and its own retry budget, which resets whenever bytes arrive.
-4. Data is gathered to ``config.download_buffer_size`` and written with ``pwrite`` in a
-   worker thread while the event loop keeps reading the socket; the same thread feeds md5 in
-   file order (hashlib releases the GIL), so hashing overlaps the network.
+4. Data is gathered to ``config.download_buffer_size``; each buffer goes to a writer thread
+   (``pwritev``) and an md5 thread (file order, ``_partwriter``) while the event loop keeps
+   reading the socket (hashlib releases the GIL). A body that fits in one small buffer is
+   written and hashed in place: a thread hop would cost more.
 5. Size and md5 are verified, then ``os.replace`` makes the file appear atomically.
 
 A 200 answer to a ``Range`` request restarts cleanly (progress rolls back); 416 with a
@@ -162,7 +163,7 @@ class Downloader:
         digest: str | None = None
         if spec.md5:
             digest = await anyio.to_thread.run_sync(hash_file, spec.dest)
-            if digest != spec.md5.lower():
+            if digest != spec.md5.strip().lower():
                 raise DestinationExistsError(
                     f"{spec.dest} exists with different content (md5 {digest}); "
                     "pass overwrite=True to replace it"
