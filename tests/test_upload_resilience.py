@@ -30,7 +30,7 @@ def server() -> Iterator[FlowServer]:
 
 
 @pytest.mark.anyio
-async def test_retries_through_503s_and_dropped_connections(
+async def test_retries_through_503s_dropped_and_cut_connections(
     server: FlowServer, tmp_path: Path
 ) -> None:
     path = random_file(tmp_path / "flaky.bin", 6 * CHUNK + 11)
@@ -38,12 +38,14 @@ async def test_retries_through_503s_and_dropped_connections(
         "status", route="upload", nth=2, count=2, status=503, headers={"Retry-After": "0"}
     )
     server.add_fault("drop", route="upload", nth=5, count=1)
+    # The server stores half a chunk, then the connection goes: the resend must truncate.
+    server.add_fault("cut_request", route="upload", nth=7, count=1, bytes=CHUNK // 2)
     async with logged_in(
         server, tmp_path / "state", chunk_size=CHUNK, max_chunk_size=CHUNK, upload_retries=3
     ) as client:
         data = await client.data.upload_data(path)
     assert data_row(server, data.id)["md5"] == md5(path)
-    assert [rule["applied"] for rule in server.faults()] == [2, 1]
+    assert [rule["applied"] for rule in server.faults()] == [2, 1, 1]
 
 
 @pytest.mark.anyio
