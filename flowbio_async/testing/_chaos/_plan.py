@@ -9,6 +9,7 @@ the client's retry budget on purpose: the transfer must then fail with a typed e
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +48,11 @@ class Timing:
     read_timeout: float
 
 
-def _status_burst(rng: random.Random) -> tuple[str, dict[str, Any]]:
+Drawn = tuple[str, dict[str, Any]]
+"""A fault's name (for the summary) and its server rule."""
+
+
+def _status_burst(rng: random.Random, timing: Timing) -> Drawn:
     status = rng.choice([502, 503, 504])
     # 1-3 are absorbed by the retry budgets; 7 exhausts every budget (typed failure).
     count = rng.choice([1, 1, 2, 3, 7])
@@ -55,43 +60,45 @@ def _status_burst(rng: random.Random) -> tuple[str, dict[str, Any]]:
     return f"{status}x{count}", {"action": "status", "status": status, "count": count, "body": body}
 
 
-def _rate_limited(rng: random.Random) -> tuple[str, dict[str, Any]]:
+def _rate_limited(rng: random.Random, timing: Timing) -> Drawn:
     retry_after = rng.choice(["0", "0", "1"])
     rule = {"action": "status", "status": 429, "count": rng.choice([1, 2])}
     rule |= {"headers": {"Retry-After": retry_after}, "body": {"error": "Too many requests"}}
     return f"429(retry-after={retry_after})", rule
 
 
-def _stall(rng: random.Random, timing: Timing) -> tuple[str, dict[str, Any]]:
+def _stall(rng: random.Random, timing: Timing) -> Drawn:
     return "stall", {"action": "stall", "seconds": timing.read_timeout + 0.5}
 
 
-def _expire(rng: random.Random) -> tuple[str, dict[str, Any]]:
+def _expire(rng: random.Random, timing: Timing) -> Drawn:
     return "token-expired", {"action": "expire_token"}
 
 
-def _drop(rng: random.Random) -> tuple[str, dict[str, Any]]:
+def _drop(rng: random.Random, timing: Timing) -> Drawn:
     return "drop", {"action": "drop", "count": rng.choice([1, 2])}
+
+
+#: Faults that look the same on every route; each plan adds its body-level ones.
+COMMON: dict[str, Callable[[random.Random, Timing], Drawn]] = {
+    "burst": _status_burst,
+    "429": _rate_limited,
+    "drop": _drop,
+    "stall": _stall,
+    "expire": _expire,
+}
 
 
 def upload_plan(rng: random.Random, timing: Timing, chunk_size: int, requests: int) -> Plan:
     """Up to two faults on the upload endpoint, at random chunks of the transfer."""
     plan = Plan()
     for _ in range(rng.choice([0, 1, 1, 2, 2])):
-        pick = rng.choice(["burst", "429", "cut", "drop", "stall", "expire"])
+        pick = rng.choice([*COMMON, "cut"])
         if pick == "cut":
             cut = rng.randrange(1, chunk_size)
             name, rule = f"cut-request@{cut}", {"action": "cut_request", "bytes": cut}
-        elif pick == "burst":
-            name, rule = _status_burst(rng)
-        elif pick == "429":
-            name, rule = _rate_limited(rng)
-        elif pick == "stall":
-            name, rule = _stall(rng, timing)
-        elif pick == "expire":
-            name, rule = _expire(rng)
         else:
-            name, rule = _drop(rng)
+            name, rule = COMMON[pick](rng, timing)
         rule |= {"path": UPLOAD_PATH, "method": "POST", "nth": rng.randint(1, max(1, requests))}
         plan.faults.append(Fault(name, rule))
     return plan
@@ -108,7 +115,7 @@ def download_plan(
     plan = Plan()
     body = max(1, min(size, piece or size))
     for _ in range(rng.choice([0, 1, 1, 2, 2])):
-        pick = rng.choice(["burst", "429", "cut", "corrupt", "ignore", "drop", "stall", "expire"])
+        pick = rng.choice([*COMMON, "cut", "corrupt", "ignore"])
         if pick == "cut":
             cut = rng.randrange(0, body)
             name, rule = f"cut@{cut}", {"action": "cut", "bytes": cut, "count": rng.choice([1, 3])}
@@ -122,16 +129,8 @@ def download_plan(
                 Fault(f"cut@{cut}", {"action": "cut", "bytes": cut, "path": download_path(data_id)})
             )
             name, rule = "range-ignored", {"action": "ignore_range", "nth": 2, "count": 3}
-        elif pick == "burst":
-            name, rule = _status_burst(rng)
-        elif pick == "429":
-            name, rule = _rate_limited(rng)
-        elif pick == "stall":
-            name, rule = _stall(rng, timing)
-        elif pick == "expire":
-            name, rule = _expire(rng)
         else:
-            name, rule = _drop(rng)
+            name, rule = COMMON[pick](rng, timing)
         # Mostly the first request: a small unsegmented file often takes only one.
         rule = {"nth": rng.choice([1, 1, 1, 2, 3]), **rule, "path": download_path(data_id)}
         plan.faults.append(Fault(name, rule))
@@ -148,20 +147,13 @@ def bulk_plan(rng: random.Random, timing: Timing, archive_size: int) -> Plan:
     for _ in range(rng.choice([0, 1, 1, 2])):
         target = rng.choice(["status", "archive", "archive"])
         path = BULK_STATUS if target == "status" else BULK_ARCHIVE
-        pick = rng.choice(["burst", "429", "drop", "stall", "expire", "cut", "corrupt"])
-        if pick in {"cut", "corrupt"} and target == "archive":
+        bodies = ["cut", "corrupt"] if target == "archive" else []
+        pick = rng.choice([*COMMON, *bodies])
+        if pick in COMMON:
+            name, rule = COMMON[pick](rng, timing)
+        else:
             at = rng.randrange(0, max(1, archive_size))
             name, rule = f"{pick}@{at}", {"action": pick, "bytes": at}
-        elif pick == "burst":
-            name, rule = _status_burst(rng)
-        elif pick == "429":
-            name, rule = _rate_limited(rng)
-        elif pick == "stall":
-            name, rule = _stall(rng, timing)
-        elif pick == "expire":
-            name, rule = _expire(rng)
-        else:
-            name, rule = _drop(rng)
         rule |= {"path": path, "method": "GET", "nth": rng.choice([1, 1, 2])}
         plan.faults.append(Fault(f"{target}:{name}", rule))
     return plan
