@@ -22,7 +22,7 @@ import anyio
 
 import flowbio_sync
 from flowbio_async import AsyncClient, ProgressEvent
-from flowbio_async.testing._chaos._checks import md5_file, other_tasks
+from flowbio_async.testing._chaos._checks import md5_file, other_tasks, stray_files
 from flowbio_async.testing._chaos._kinds import DEMO, Env, payload, server_file
 from flowbio_async.testing._chaos._matrix import Summary
 from flowbio_async.testing._chaos._plan import UPLOAD_PATH
@@ -50,6 +50,7 @@ class _Case:
             self.data_id, self.md5, size = server_file(self.env, rng, size)
         self.threshold = rng.randrange(0, size)
         self.interrupted = False
+        self.finals: list[Path] = [self.source] if self.kind == "upload" else []
 
     def slow_down(self) -> None:
         # A little latency per chunk so the cancel lands mid-transfer, not after the end.
@@ -82,18 +83,24 @@ class _Case:
     def check_result(self, result: Any) -> bool:
         if self.kind == "upload":
             return md5_file(self.env.store.blob_path(result.id)) == self.md5
+        self.finals.append(Path(result.path))
         return md5_file(Path(result.path)) == self.md5
 
 
 def _record(summary: Summary, case: _Case, corrupt: list[str], resumed: bool, note: str) -> None:
     summary.cancelled += 1
     summary.cancel_corrupt += len(corrupt)
+    # Once resumed, nothing but the final file may remain (no part file, no resume record).
+    strays = stray_files(case.work, case.finals, resumable=not resumed)
+    summary.stray_files += len(strays)
     if resumed:
         summary.cancel_resumed += 1
     else:
         summary.cancel_not_resumed += 1
-    if corrupt or not resumed:
-        summary.problems.append(f"cancel {case.kind}: corrupt={corrupt} resumed={resumed} {note}")
+    if corrupt or strays or not resumed:
+        summary.problems.append(
+            f"cancel {case.kind}: corrupt={corrupt} strays={strays} resumed={resumed} {note}"
+        )
 
 
 async def _cancel_async(env: Env, summary: Summary, count: int, rng: random.Random) -> None:
@@ -132,6 +139,7 @@ async def _cancel_one_async(env: Env, summary: Summary, case: _Case) -> None:
 def _cancel_sync(env: Env, summary: Summary, count: int, rng: random.Random) -> None:
     if threading.current_thread() is not threading.main_thread():
         raise RuntimeError("the Ctrl-C path needs the main thread")
+    threads = {thread.ident for thread in threading.enumerate()}
     for index in range(count):
         case = _Case(env, rng, count + index)
         config = replace(env.config, state_dir=case.work / "state")
@@ -158,6 +166,15 @@ def _cancel_sync(env: Env, summary: Summary, count: int, rng: random.Random) -> 
                 resumed, note = False, f"{type(exc).__name__}: {exc}"
             corrupt += case.corrupt_finals()
         _record(summary, case, corrupt, resumed, note)
+        # Each sync client runs its own event-loop thread; closing it must end the thread.
+        # Worker threads are told to stop when the client's loop ends; give them a moment.
+        for thread in threading.enumerate():
+            if thread.ident not in threads:
+                thread.join(timeout=2.0)
+        extra = [t.name for t in threading.enumerate() if t.ident not in threads and t.is_alive()]
+        if extra:
+            summary.problems.append(f"cancel {case.kind}: threads left running {extra}")
+        summary.leaked_threads = max(summary.leaked_threads, len(extra))
 
 
 def run_cancellations(env: Env, summary: Summary, count: int, rng: random.Random) -> None:

@@ -68,6 +68,7 @@ class Summary:
     stray_files: int = 0
     leaked_tasks: int = 0
     leaked_sockets: int = 0
+    leaked_threads: int = 0
     resource_warnings: int = 0
     cancelled: int = 0
     cancel_corrupt: int = 0
@@ -115,6 +116,7 @@ class Summary:
             "stray temp files": self.stray_files,
             "leaked tasks": self.leaked_tasks,
             "leaked sockets": self.leaked_sockets,
+            "leaked threads": self.leaked_threads,
             "ResourceWarnings": self.resource_warnings,
             "corrupt after cancel": self.cancel_corrupt,
             "cancelled and not resumable": self.cancel_not_resumed,
