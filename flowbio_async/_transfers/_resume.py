@@ -15,7 +15,6 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -101,16 +100,20 @@ class ResumeStore:
 
     def save(self, key: str, record: ResumeRecord) -> None:
         """Write ``record`` atomically (a crash leaves the old or the new record, never half)."""
-        self.directory.mkdir(parents=True, exist_ok=True)
         payload = json.dumps({"version": _VERSION, **asdict(record)})
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".rec-", suffix=".tmp")
+        # One writer per key and process (upload_many refuses duplicates), so a fixed
+        # temporary name is enough; this runs after every chunk, so it stays cheap.
+        tmp = self.directory / f".{key}.{os.getpid()}.tmp"
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(payload)
-            Path(tmp).replace(self._file(key))
+            try:
+                tmp.write_text(payload, encoding="utf-8")
+            except FileNotFoundError:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                tmp.write_text(payload, encoding="utf-8")
+            tmp.replace(self._file(key))
         except BaseException:
             with contextlib.suppress(OSError):
-                Path(tmp).unlink()
+                tmp.unlink()
             raise
 
     def forget(self, key: str) -> None:
