@@ -13,6 +13,7 @@ resumable and segmented downloads need (contract §8 row 22).
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 from starlette.requests import Request
@@ -54,14 +55,21 @@ def readable(row: Row | None, user_id: int | None) -> bool:
 
 def file_response(request: Request, path: Path, filename: str) -> Response:
     """Serve ``path`` (ranges, pathsend) with ``Content-Disposition`` per ``?direct``."""
-    if not path.is_file():
+    try:
+        status = path.stat()
+    except OSError:
+        raise bare_not_found() from None
+    if not stat.S_ISREG(status.st_mode):
         raise bare_not_found()
     inline = read_bool(request.query_params.get("direct"))
+    # The stat we just made goes along: FileResponse would otherwise stat again in a worker
+    # thread, a thread hop per download (many small files, #4).
     response = FileResponse(
         path,
         filename=filename,
         media_type="application/octet-stream",
         content_disposition_type="inline" if inline else "attachment",
+        stat_result=status,
     )
     response.chunk_size = RANGE_CHUNK
     return response
