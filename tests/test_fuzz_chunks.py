@@ -1,9 +1,10 @@
 """Fuzzing chunk arithmetic: the adaptive sizer and the chunk engine under random faults.
 
 The engine talks to a narrow ``ChunkPoster`` (issue #3); here it is an in-memory server that
-follows contract §3.8 (same offset: append; a repeated offset: truncate and append; an offset
-beyond what it holds: 400) and misbehaves on a seeded schedule: 413s, 503s, dropped
-connections and timeouts, some *after* the bytes were stored (the answer was lost). Whatever
+decodes the engine's multipart bodies with the stdlib parser, follows contract §3.8 (same
+offset: append; a repeated offset: truncate and append; an offset beyond what it holds: 400)
+and misbehaves on a seeded schedule: 413s, 503s, dropped connections and timeouts, some
+*after* the bytes were stored (the answer was lost). Whatever
 the file size, chunk size and schedule, the server ends with exactly the file's bytes, or the
 upload raises a typed error and a second call completes it (issue #7 "chunk arithmetic").
 """
@@ -11,7 +12,9 @@ upload raises a typed error and a second call completes it (issue #7 "chunk arit
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, Mapping
+from email.parser import BytesParser
+from email.policy import HTTP
 from pathlib import Path
 from typing import Any
 
@@ -81,14 +84,14 @@ class FlakyChunkServer:
         method: str,
         url: str,
         *,
-        data: Mapping[str, str | list[str]] | None = None,
-        files: Mapping[str, tuple[str, Any, str]] | None = None,
+        headers: Mapping[str, str] | None = None,
         retry: bool | None = None,
+        body: bytes | AsyncIterable[bytes] | None = None,
     ) -> _Answer:
-        assert data is not None and files is not None
+        assert headers is not None and body is not None
         self.requests += 1
-        part = files["blob"][1]
-        blob = part if isinstance(part, bytes) else part.read()  # bytes or a file-like chunk
+        raw = body if isinstance(body, bytes) else b"".join([piece async for piece in body])
+        data, blob = _parse_form(headers["Content-Type"], raw)
         if len(blob) > self.body_limit:
             raise PayloadTooLargeError("too large", status_code=413)
         fault = self.rng.random() < self.fault_rate
@@ -113,6 +116,24 @@ class FlakyChunkServer:
         if lost_answer:  # stored, but the client never hears it (the hard case)
             raise FlowConnectionError("connection reset after the body was stored")
         return _Answer({"id": data_id})
+
+
+def _parse_form(content_type: str, raw: bytes) -> tuple[dict[str, str], bytes]:
+    """Decode the engine's multipart body (stdlib parser, so the encoder is checked too)."""
+    message = BytesParser(policy=HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + raw
+    )
+    fields: dict[str, str] = {}
+    blob = b""
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        assert isinstance(name, str) and isinstance(payload, bytes)
+        if name == "blob":
+            blob = payload
+        else:
+            fields[name] = payload.decode()
+    return fields, blob
 
 
 def _config(tmp: Path, chunk: int, retries: int) -> ClientConfig:
