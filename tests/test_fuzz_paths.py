@@ -12,6 +12,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +25,8 @@ from flowbio_async._transfers._paths import (
     safe_join,
 )
 
+FIXTURE_OK = [HealthCheck.function_scoped_fixture]  # tmp_path is only a parent directory
+
 # Text biased towards the characters that make paths dangerous.
 pieces = st.sampled_from([*"ab./\\:~\x00 C\u202eé", "..", "/..", "\\..", "C:", "../"])
 nasty = st.lists(pieces, max_size=12).map("".join) | st.text(max_size=24)
@@ -34,7 +37,7 @@ def _inside(root: Path, path: Path) -> bool:
     return os.path.commonpath([base, os.path.normpath(path.absolute())]) == base
 
 
-@settings(max_examples=400)
+@settings(deadline=None, max_examples=400)
 @given(nasty)
 def test_safe_filename_is_one_plain_component_or_refused(name: str) -> None:
     try:
@@ -47,7 +50,9 @@ def test_safe_filename_is_one_plain_component_or_refused(name: str) -> None:
     assert Path(result).name == result
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    deadline=None, max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(relative=nasty)
 def test_safe_join_stays_under_the_root_or_refuses(tmp_path: Path, relative: str) -> None:
     root = tmp_path / "dest"
@@ -58,6 +63,7 @@ def test_safe_join_stays_under_the_root_or_refuses(tmp_path: Path, relative: str
     assert _inside(root, target) and target != root
 
 
+@settings(deadline=None)  # no timing under a loaded CI machine
 @given(name=nasty, fallback=st.from_regex(r"\A[0-9]{1,6}\Z"))
 def test_folder_name_is_always_a_usable_component(name: str, fallback: str) -> None:
     folder = folder_name(name, fallback)
@@ -65,7 +71,9 @@ def test_folder_name_is_always_a_usable_component(name: str, fallback: str) -> N
     assert "/" not in folder and "\\" not in folder and "\x00" not in folder
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    deadline=None, max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(filename=nasty)
 def test_download_destination_for_a_server_name_stays_in_the_directory(
     tmp_path: Path, filename: str
@@ -80,6 +88,7 @@ def test_download_destination_for_a_server_name_stays_in_the_directory(
 
 
 @settings(max_examples=150, deadline=None)
+@pytest.mark.filterwarnings("ignore:Duplicate name")  # zipfile normalises "C:x" and "x" alike
 @given(names=st.lists(nasty.filter(bool), min_size=1, max_size=5, unique=True))
 def test_zip_entries_either_all_land_inside_or_nothing_is_written(names: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,12 +17,12 @@ import respx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flowbio_async import AsyncClient, ClientConfig, FlowError
+from flowbio_async import AsyncClient, ClientConfig, FlowError, UnexpectedResponseError
 
 BASE = "https://flow.test/api"
 CONFIG = ClientConfig(show_progress=False, max_retries=0)
 
-odd_bodies = st.one_of(
+odd_bodies: st.SearchStrategy[Any] = st.one_of(
     st.just({}),
     st.lists(st.integers(), max_size=3),
     st.integers(),
@@ -66,5 +66,5 @@ def test_non_json_detail_body_is_typed() -> None:
         return None
 
     error = anyio.run(run)
-    assert error is not None and "expected a JSON body" in str(error)
-    assert error.status_code == 200
+    assert isinstance(error, UnexpectedResponseError) and error.status_code == 200
+    assert "expected a JSON body" in str(error)
