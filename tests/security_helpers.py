@@ -22,6 +22,8 @@ class Recorded:
     redirect_to: str | None = None
     """When set, paths starting with ``/redirect`` answer 302 to this URL."""
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    uploads: dict[str, bytes] = field(default_factory=dict)
+    """Bodies received by ``PUT``, by path (a presigned upload target)."""
 
     def headers_for(self, prefix: str) -> list[dict[str, str]]:
         return [headers for path, headers in self.requests if path.startswith(prefix)]
@@ -42,6 +44,14 @@ def _handler(state: Recorded) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(state.body)))
             self.end_headers()
             self.wfile.write(state.body)
+
+        def do_PUT(self) -> None:
+            state.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+            length = int(self.headers.get("Content-Length", "0"))
+            state.uploads[self.path] = self.rfile.read(length)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
 
         def log_message(self, format: str, *args: object) -> None:
             return  # quiet

@@ -65,3 +65,20 @@ async def test_redirect_from_the_files_server_to_another_host_drops_the_token(
     redirected = state.headers_for("/storage/")
     assert redirected, "the redirect was not followed"
     assert all("authorization" not in headers for headers in redirected)
+
+
+@pytest.mark.anyio
+async def test_presigned_upload_put_gets_no_token_and_no_cookie(
+    flow_server: FlowServer, tmp_path: Path
+) -> None:
+    state = Recorded()
+    source = tmp_path / "genome.bin"
+    source.write_bytes(os.urandom(70_000))
+    with recording_server(state) as port:
+        url = f"http://localhost:{port}/bucket/genome.bin?X-Amz-Signature=abc"
+        async with client_for(flow_server, tmp_path) as client:
+            await client.files.put_presigned(url, source)
+    assert state.uploads["/bucket/genome.bin?X-Amz-Signature=abc"] == source.read_bytes()
+    for headers in state.headers_for("/bucket/"):
+        assert "authorization" not in headers
+        assert "flow_refresh_token" not in headers.get("cookie", "")
