@@ -168,7 +168,17 @@ class FaultsMiddleware:
 async def _status(
     rule: FaultRule, scope: Scope, receive: Receive, send: Send, app: ASGIApp
 ) -> None:
+    # Read the request body first, as Flow's nginx does before answering (request buffering):
+    # otherwise an upload chunk sees a reset instead of the 503/429 and its Retry-After (#7).
+    await _drain(receive)
     await send_json(send, rule.status, rule.body, rule.headers)
+
+
+async def _drain(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
 
 
 @action("latency")
@@ -279,10 +289,7 @@ async def _expire_token(
     if header(scope, b"authorization") is None and b"token=" not in query:
         await app(scope, receive, send)
         return
-    while True:
-        message = await receive()
-        if message["type"] != "http.request" or not message.get("more_body", False):
-            break
+    await _drain(receive)
     await send_json(send, 401, {"error": "Not authorized"})
 
 
