@@ -12,9 +12,11 @@ from __future__ import annotations
 import importlib.util
 import json as jsonlib
 import logging
+import os
 import select
 import ssl
 import sys
+from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, replace
@@ -45,6 +47,7 @@ from flowbio_async._retry import (
     backoff_delay,
     retry_after_seconds,
 )
+from flowbio_async._socket_body import SocketBody
 from flowbio_async._version import __version__
 
 logger = logging.getLogger("flowbio_async")
@@ -162,21 +165,56 @@ class Response:
 class StreamResponse:
     """An HTTP answer whose body is read incrementally (used by downloads)."""
 
-    def __init__(self, raw: httpx.Response) -> None:
+    def __init__(self, raw: httpx.Response, *, read_timeout: float | None = None) -> None:
         self._raw = raw
         self.status_code = raw.status_code
         self.headers: Mapping[str, str] = Headers(raw.headers.multi_items())
         self.url = str(raw.url)
+        self._read_timeout = read_timeout
+        self._started = False
 
     def __repr__(self) -> str:
         return f"<StreamResponse [{self.status_code}] {redact_url(self.url)}>"
 
     def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
-        """Body bytes (content-decoded). Downloads may add a large-block raw reader here."""
+        """Body bytes (content-decoded)."""
+        self._started = True
         return self._raw.aiter_bytes(chunk_size)
 
     async def aread(self) -> bytes:
+        self._started = True
         return await self._raw.aread()
+
+    def socket_body(self) -> SocketBody | None:
+        """The rest of the body for a worker thread to read from the socket, or ``None``.
+
+        Only for a plain-HTTP/1.1 body with a ``Content-Length``, no encoding, not yet
+        iterated, on a connection of this client's own pools (``_socket_body``, #4).
+        """
+        headers = self._raw.headers
+        length = headers.get("content-length", "")
+        if (
+            self._started
+            or not length.isdigit()
+            or "transfer-encoding" in headers
+            or headers.get("content-encoding", "identity").lower() != "identity"
+        ):
+            return None
+        stream = self._raw.extensions.get("network_stream")
+        if not isinstance(stream, _LargeReadStream):
+            return None
+        taken = stream.take_body(self.status_code, int(length))
+        if taken is None:
+            return None
+        prefix, fd = taken
+        self._started = True
+        return SocketBody(
+            fd,
+            prefix,
+            int(length) - len(prefix),
+            timeout=self._read_timeout,
+            label=redact_url(self.url),
+        )
 
     async def aiter_raw(self) -> AsyncIterator[bytes]:
         """Body bytes as they arrive, undecoded (downloads send ``Accept-Encoding: identity``).
@@ -184,6 +222,7 @@ class StreamResponse:
         A connection dropped or timed out mid-body raises the same ``FlowConnectionError`` /
         ``FlowTimeoutError`` as a failure before the answer, so callers can resume (#4).
         """
+        self._started = True
         try:
             async for chunk in self._raw.aiter_raw():
                 yield chunk
@@ -426,8 +465,9 @@ class HttpClient:
     @asynccontextmanager
     async def _stream(self, call: _Call, raise_for_status: bool) -> AsyncIterator[StreamResponse]:
         raw = await self._exchange(call, retry=None, raise_for_status=raise_for_status, stream=True)
+        timeout = self.config.request_timeout if call.timeout is None else call.timeout
         try:
-            yield StreamResponse(raw)
+            yield StreamResponse(raw, read_timeout=_seconds(timeout))
         finally:
             await raw.aclose()
 
@@ -576,12 +616,60 @@ class _LargeReadStream(httpcore.AsyncNetworkStream):
     def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
         self._inner = inner
         self._socket: Any = _UNKNOWN
+        # What was read since the last request went out, up to the end of the answer's
+        # head: `take_body` needs the body bytes h11 already holds (#4, _socket_body).
+        self._head: list[bytes] | None = None
+        self._body_start = -1
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
-        return await self._inner.read(max(max_bytes, LARGE_READ), timeout)
+        data = await self._inner.read(max(max_bytes, LARGE_READ), timeout)
+        if self._head is not None and self._body_start < 0:
+            self._note_head(data)
+        return data
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        self._head, self._body_start = [], -1  # httpcore sends one request at a time
         await self._inner.write(buffer, timeout)
+
+    def _note_head(self, data: bytes) -> None:
+        assert self._head is not None
+        self._head.append(data)
+        if len(self._head) > 1:
+            self._head = [b"".join(self._head)]
+        end = self._head[0].find(b"\r\n\r\n")
+        if end >= 0:
+            self._body_start = end + 4
+        elif len(self._head[0]) > _HEAD_MAX:
+            self._head = None  # not an answer head we understand: no fast path
+
+    def take_body(self, status: int, length: int) -> tuple[bytes, int] | None:
+        """``(body bytes already read, duplicate socket fd)`` for the current answer, or None.
+
+        None whenever anything is unexpected (TLS, an interim 1xx answer, asyncio still
+        reading, anyio's internals changed shape): the caller then reads through httpx.
+        """
+        head = self._head
+        if head is None or self._body_start < 0 or self.get_extra_info("ssl_object") is not None:
+            return None
+        status_line = head[0][: head[0].find(b"\r\n")].split()
+        if len(status_line) < 2 or status_line[1] != str(status).encode():
+            return None
+        anyio_stream = getattr(self._inner, "_stream", None)
+        transport = getattr(anyio_stream, "_transport", None)
+        queue = getattr(getattr(anyio_stream, "_protocol", None), "read_queue", None)
+        is_reading = getattr(transport, "is_reading", None)
+        if not isinstance(queue, deque) or is_reading is None or is_reading():
+            return None  # asyncio could still receive bytes behind our back
+        sock = self._inner.get_extra_info("socket")
+        if sock is None:
+            return None
+        prefix = head[0][self._body_start :] + b"".join(queue)
+        if len(prefix) > length:
+            return None
+        fd = os.dup(sock.fileno())
+        queue.clear()
+        self._head = None
+        return prefix, fd
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -606,6 +694,7 @@ class _LargeReadStream(httpcore.AsyncNetworkStream):
 
 
 _UNKNOWN = object()
+_HEAD_MAX = 1024 * 1024
 
 
 def _is_readable(sock: Any) -> bool:

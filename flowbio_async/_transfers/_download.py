@@ -26,11 +26,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import threading
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import anyio
 import anyio.to_thread
@@ -50,6 +51,7 @@ from flowbio_async._errors import (
 from flowbio_async._models._downloads import DownloadResult
 from flowbio_async._progress import Progress
 from flowbio_async._retry import backoff_delay, retry_after_seconds
+from flowbio_async._socket_body import SocketBody
 from flowbio_async._transfers._partfile import (
     PartState,
     load_state,
@@ -63,6 +65,9 @@ from flowbio_async._transfers._ranges import parse_content_range, range_header
 MiB = 1024 * 1024
 _INLINE_MAX = 512 * 1024
 """Bodies up to this size are written and hashed on the event loop (under a millisecond)."""
+_DIRECT_MIN = 4 * MiB
+"""Bodies from this size on are read from the socket by a thread (``_socket_body``)."""
+_DIRECT_BUFFERS = 3
 _MIN_PIECE = 8 * MiB
 _MAX_PIECE = 64 * MiB
 
@@ -441,6 +446,16 @@ class _Job:
         """
         assert self.part is not None
         part = self.part
+        direct = getattr(response, "socket_body", None)
+        remaining = None if cursor.end is None else cursor.end - cursor.pos
+        if direct is not None and remaining is not None and remaining >= _DIRECT_MIN:
+            body = direct()
+            if body is not None:
+                try:
+                    await self._pump_socket(body, cursor)
+                finally:
+                    body.close()
+                return
         chunks = aiter(response.aiter_raw())
         # Parallel streams share the buffer budget so memory does not grow with segments.
         limit = self.config.download_buffer_size
@@ -494,6 +509,67 @@ class _Job:
         if failure is not None:
             raise failure  # what arrived before the failure is on disk: resume from there
 
+    async def _pump_socket(self, body: SocketBody, cursor: _Cursor) -> None:
+        """Body → a reader thread (``recv_into`` + ``pwritev``) and an md5 thread, in file order.
+
+        A few reusable buffers circulate: the reader fills and writes one while md5 runs
+        over the previous one, both outside the GIL; the event loop only passes buffers
+        along (``_socket_body``). Cancellation stops the reader at its next poll and waits
+        for its write, so the sidecar never names bytes that are not on disk.
+        """
+        assert self.part is not None and cursor.end is not None
+        part = self.part
+        if body.prefix:  # what httpx had read past the headers
+            prefix = body.prefix[: cursor.end - cursor.pos]
+            await anyio.to_thread.run_sync(part.record_and_hash, cursor.pos, [prefix])
+            cursor.pos += len(prefix)
+            self.progress.advance(self.task, len(prefix))
+        size = self.config.download_buffer_size
+        if self.parallel:
+            size = max(256 * 1024, size // self.config.segments_per_file)
+        stop = threading.Event()
+        free_in, free_out = anyio.create_memory_object_stream[bytearray](_DIRECT_BUFFERS)
+        for _ in range(_DIRECT_BUFFERS):
+            free_in.send_nowait(bytearray(size))
+        to_hasher, hashes = anyio.create_memory_object_stream[tuple[int, bytearray, int]](
+            _DIRECT_BUFFERS
+        )
+
+        def read_and_write(buffer: bytearray, want: int, at: int) -> tuple[int, Exception | None]:
+            view = memoryview(buffer)[:want]
+            got, error = body.readinto(view, stop)
+            if got:
+                part.record(at, [view[:got]])
+            return got, error
+
+        async def hasher() -> None:
+            async with hashes:
+                async for at, buffer, got in hashes:
+                    view = memoryview(buffer)[:got]
+                    await anyio.to_thread.run_sync(part.hash_chunks, at, [view], at)
+                    free_in.send_nowait(buffer)
+
+        failure: Exception | None = None
+        try:
+            async with free_in, free_out, anyio.create_task_group() as group:
+                group.start_soon(hasher)
+                async with to_hasher:
+                    while cursor.pos < cursor.end and body.remaining:
+                        buffer = await free_out.receive()
+                        want = min(size, cursor.end - cursor.pos)
+                        at = cursor.pos
+                        got, failure = await _stoppable(read_and_write, stop, buffer, want, at)
+                        cursor.pos = at + got
+                        self.progress.advance(self.task, got)
+                        if got:
+                            await to_hasher.send((at, buffer, got))
+                        if failure is not None or got < want:
+                            break  # a short body is retried by `_fetch` from cursor.pos
+        except BaseExceptionGroup as grouped:
+            raise _single(grouped) from None
+        if failure is not None:
+            raise failure
+
     async def _fill(
         self, chunks: AsyncIterator[bytes], cursor: _Cursor, offset: int, limit: int
     ) -> tuple[list[bytes], int, Exception | None, bool]:
@@ -538,6 +614,33 @@ class _Job:
         return DownloadResult(
             path=self.spec.dest, size=length, md5=digest, resumed_from=self.resumed_from
         )
+
+
+async def _stoppable(
+    func: Callable[[bytearray, int, int], tuple[int, Exception | None]],
+    stop: threading.Event,
+    *args: Any,
+) -> tuple[int, Exception | None]:
+    """Run ``func`` in a worker thread; on cancellation, stop it and wait until it returned.
+
+    Waiting matters: the thread may be writing, and the sidecar saved after a cancellation
+    must not name bytes still on their way to the disk.
+    """
+    finished = threading.Event()
+
+    def run() -> tuple[int, Exception | None]:
+        try:
+            return func(*args)
+        finally:
+            finished.set()
+
+    try:
+        return await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
+    except anyio.get_cancelled_exc_class():
+        stop.set()
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(finished.wait)
+        raise
 
 
 def _single(group: BaseExceptionGroup[BaseException]) -> BaseException:

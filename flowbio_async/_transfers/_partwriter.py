@@ -13,6 +13,7 @@ import errno
 import hashlib
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from flowbio_async._errors import DestinationNotWritableError, InsufficientSpaceError
@@ -30,7 +31,11 @@ SAVE_EVERY = 16 * MiB
 """Sidecar writes at most once per this many bytes (and always on exit)."""
 
 
-def write_all(fd: int, chunks: list[bytes], offset: int) -> int:
+Chunk = bytes | memoryview
+"""Body bytes as the network handed them, or a view of a reusable buffer."""
+
+
+def write_all(fd: int, chunks: Sequence[Chunk], offset: int) -> int:
     """``pwritev`` the chunks (no join copy), finishing any short write; returns the size."""
     views = [memoryview(chunk) for chunk in chunks if chunk]
     total = sum(len(view) for view in views)
@@ -83,7 +88,7 @@ class PartFile:
         # in worker threads would each grow a malloc arena (peak RSS, issue #4).
         self.read_buffer: bytearray | None = None
 
-    def record(self, offset: int, chunks: list[bytes]) -> int:
+    def record(self, offset: int, chunks: Sequence[Chunk]) -> int:
         """Write ``chunks`` at ``offset`` and note them in the state (worker thread)."""
         try:
             size = write_all(self.fd, chunks, offset)
@@ -99,13 +104,13 @@ class PartFile:
                 self.unsaved = 0
         return size
 
-    def record_and_hash(self, offset: int, chunks: list[bytes]) -> int:
+    def record_and_hash(self, offset: int, chunks: Sequence[Chunk]) -> int:
         """Both steps in one worker-thread call (a body that fit in one buffer)."""
         size = self.record(offset, chunks)
         self.hash_chunks(offset, chunks, offset)
         return size
 
-    def hash_chunks(self, offset: int, chunks: list[bytes] | None, limit: int) -> None:
+    def hash_chunks(self, offset: int, chunks: Sequence[Chunk] | None, limit: int) -> None:
         """Extend the md5 in file order (worker thread, concurrent with ``record``).
 
         Bytes before ``offset`` come from the page cache, as far as they are written; the
