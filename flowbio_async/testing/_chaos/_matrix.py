@@ -21,6 +21,7 @@ from flowbio_async.testing._chaos._kinds import (
     download,
     upload,
 )
+from flowbio_async.testing._chaos._samples import sample
 
 #: Share of each transfer kind in the matrix (many-file transfers move 3 files each).
 KIND_WEIGHTS: dict[str, int] = {
@@ -30,6 +31,7 @@ KIND_WEIGHTS: dict[str, int] = {
     "upload-many": 12,
     "download-many": 12,
     "bulk": 8,
+    "sample": 8,
 }
 
 
@@ -47,6 +49,8 @@ async def run_kind(kind: str, env: Env, rng: random.Random) -> Outcome:
         return await download(env, rng, files=3)
     if kind == "bulk":
         return await bulk(env, rng)
+    if kind == "sample":
+        return await sample(env, rng)
     raise ValueError(f"unknown transfer kind {kind!r}")
 
 

@@ -89,8 +89,10 @@ COMMON: dict[str, Callable[[random.Random, Timing], Drawn]] = {
 }
 
 
-def upload_plan(rng: random.Random, timing: Timing, chunk_size: int, requests: int) -> Plan:
-    """Up to two faults on the upload endpoint, at random chunks of the transfer."""
+def upload_plan(
+    rng: random.Random, timing: Timing, chunk_size: int, requests: int, path: str = UPLOAD_PATH
+) -> Plan:
+    """Up to two faults on an upload endpoint, at random chunks of the transfer."""
     plan = Plan()
     for _ in range(rng.choice([0, 1, 1, 2, 2])):
         pick = rng.choice([*COMMON, "cut"])
@@ -99,7 +101,7 @@ def upload_plan(rng: random.Random, timing: Timing, chunk_size: int, requests: i
             name, rule = f"cut-request@{cut}", {"action": "cut_request", "bytes": cut}
         else:
             name, rule = COMMON[pick](rng, timing)
-        rule |= {"path": UPLOAD_PATH, "method": "POST", "nth": rng.randint(1, max(1, requests))}
+        rule |= {"path": path, "method": "POST", "nth": rng.randint(1, max(1, requests))}
         plan.faults.append(Fault(name, rule))
     return plan
 
