@@ -10,10 +10,12 @@ and what Flow says about the file (size, md5). The life of one download:
 3. Missing byte ranges are fetched: one stream below ``config.segment_threshold``, otherwise
    pieces fetched in file order by ``config.segments_per_file`` workers, each with ``Range``
    and ``If-Range`` and its own retry budget, which resets whenever bytes arrive.
-4. Data is gathered to ``config.download_buffer_size``; each buffer goes to a writer thread
-   (``pwritev``) and an md5 thread (file order, ``_partwriter``) while the event loop keeps
-   reading the socket (hashlib releases the GIL). A body that fits in one small buffer is
-   written and hashed in place: a thread hop would cost more.
+4. A body of ``_DIRECT_MIN`` bytes or more is read straight from the socket by a worker
+   thread into reusable buffers of ``config.download_buffer_size`` and written from there,
+   while an md5 thread follows in file order (``_socket_body``, ``_partwriter``). Otherwise
+   (TLS, chunked, smaller) httpx's pieces are gathered into such buffers for a writer
+   thread (``pwritev``) and an md5 thread while the event loop keeps reading. A body that
+   fits in one small buffer is written and hashed in place: a thread hop would cost more.
 5. Size and md5 are verified, then ``os.replace`` makes the file appear atomically.
 
 A 200 answer to a ``Range`` request restarts cleanly (progress rolls back); 416 with a
