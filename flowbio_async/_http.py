@@ -195,6 +195,7 @@ class StreamResponse:
         length = headers.get("content-length", "")
         if (
             self._started
+            or self._raw.request.method != "GET"  # a HEAD answer announces a body it never sends
             or not length.isdigit()
             or "transfer-encoding" in headers
             or headers.get("content-encoding", "identity").lower() != "identity"
@@ -652,8 +653,12 @@ class _LargeReadStream(httpcore.AsyncNetworkStream):
         if head is None or self._body_start < 0 or self.get_extra_info("ssl_object") is not None:
             return None
         status_line = head[0][: head[0].find(b"\r\n")].split()
-        if len(status_line) < 2 or status_line[1] != str(status).encode():
-            return None
+        if (
+            len(status_line) < 2
+            or not status_line[0].startswith(b"HTTP/1.")
+            or status_line[1] != str(status).encode()
+        ):
+            return None  # not the head we think it is (an interim answer, leftover bytes)
         anyio_stream = getattr(self._inner, "_stream", None)
         transport = getattr(anyio_stream, "_transport", None)
         queue = getattr(getattr(anyio_stream, "_protocol", None), "read_queue", None)
@@ -661,12 +666,15 @@ class _LargeReadStream(httpcore.AsyncNetworkStream):
         if not isinstance(queue, deque) or is_reading is None or is_reading():
             return None  # asyncio could still receive bytes behind our back
         sock = self._inner.get_extra_info("socket")
-        if sock is None:
+        if sock is None or sys.platform == "win32":  # Windows sockets are not descriptors
             return None
         prefix = head[0][self._body_start :] + b"".join(queue)
         if len(prefix) > length:
             return None
-        fd = os.dup(sock.fileno())
+        try:
+            fd = os.dup(sock.fileno())
+        except OSError:
+            return None
         queue.clear()
         self._head = None
         return prefix, fd

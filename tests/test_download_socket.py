@@ -171,3 +171,36 @@ async def test_a_stop_request_ends_the_read_early(tmp_path: Path) -> None:
         done.set()
         await http.aclose()
         listener.close()
+
+
+async def test_head_answers_offer_no_socket_body(server: FlowServer, tmp_path: Path) -> None:
+    data_id = add_file(server, payload(5 * MiB, seed=25), "head.bin")
+    async with client_for(server, tmp_path) as client:
+        http = client._http
+        async with http.stream("HEAD", f"{http.files_url}/downloads/{data_id}/head.bin") as answer:
+            assert answer.headers["content-length"] == str(5 * MiB)
+            assert answer.socket_body() is None
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5000000\r\nContent-Encoding: gzip\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\n\r\n",  # no length: read until the server closes
+    ],
+    ids=["chunked", "gzip", "no-length"],
+)
+async def test_answers_httpx_must_decode_offer_no_socket_body(tmp_path: Path, head: bytes) -> None:
+    listener, done = _stalling_server(head, b"")
+    port = listener.getsockname()[1]
+    http = HttpClient(
+        f"http://127.0.0.1:{port}/api", ClientConfig(show_progress=False, state_dir=tmp_path)
+    )
+    try:
+        async with http.stream("GET", "file", authenticated=False) as answer:
+            assert answer.socket_body() is None
+    finally:
+        done.set()
+        await http.aclose()
+        listener.close()
