@@ -470,6 +470,9 @@ class HttpClient:
         try:
             yield StreamResponse(raw, read_timeout=_seconds(timeout))
         finally:
+            stream = raw.extensions.get("network_stream")
+            if isinstance(stream, _LargeReadStream):
+                stream.forget_head()  # no pooled connection keeps a body piece alive
             await raw.aclose()
 
     def _timeout(self, timeout: Timeout) -> httpx.Timeout | None:
@@ -624,9 +627,16 @@ class _LargeReadStream(httpcore.AsyncNetworkStream):
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
         data = await self._inner.read(max(max_bytes, LARGE_READ), timeout)
-        if self._head is not None and self._body_start < 0:
-            self._note_head(data)
+        if self._head is not None:
+            if self._body_start < 0:
+                self._note_head(data)
+            else:
+                self.forget_head()  # h11 asks for more: it has consumed what was buffered
         return data
+
+    def forget_head(self) -> None:
+        """Drop the recorded head (the body went through httpx, or the answer is closed)."""
+        self._head, self._body_start = None, -1
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
         self._head, self._body_start = [], -1  # httpcore sends one request at a time
