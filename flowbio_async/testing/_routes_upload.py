@@ -15,6 +15,7 @@ whose connection dropped after the server finished does not start over.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import time
@@ -66,6 +67,8 @@ PROTOCOL_FIELDS = frozenset(
 
 #: Running md5 of the uploads in progress (one server process, one worker).
 DIGESTS = RunningDigests()
+#: Uploads whose last chunk is being finished, so a duplicate waits and replays (#7).
+_FINISHING: dict[int, asyncio.Lock] = {}
 
 
 @dataclass
@@ -146,8 +149,9 @@ class UploadEndpoint:
                 return Path(os.devnull).open("wb")  # closed by the reader
             part = store.upload_path(chunk.data_id)
             handle = part.open("r+b" if part.exists() else "w+b")
-            # A retried chunk: drop whatever the earlier attempt wrote past its offset.
-            handle.truncate(chunk.offset)
+            # No truncation here: an aborted or late duplicate of a chunk may still be writing
+            # (#7, found by `make chaos`); bytes at one offset of one upload are always the
+            # same, so overwriting is harmless, and the last chunk trims the file to its size.
             handle.seek(chunk.offset)
             return handle
 
@@ -221,12 +225,33 @@ class UploadEndpoint:
         size = chunk.offset + form.blob_size
         part = store.upload_path(chunk.data_id)
         if not read_bool(form.one("is_last")):
+            session = store.get_upload_session(chunk.data_id)
+            if session is not None and int(session["offset"]) > size:
+                # A late duplicate of an earlier chunk: later chunks are stored already (#7).
+                return self.response(chunk.data_id, self.pending_extra())
             store.update_upload_session(chunk.data_id, offset=size)
             update[0] = DIGESTS.chunk_stored(chunk.data_id, part, chunk.offset, size)
             return self.response(chunk.data_id, self.pending_extra())
+        # Two copies of the last chunk may be in flight at once (a lost answer re-sent, #7):
+        # the first to get here finishes the file, the other replays its answer.
+        lock = _FINISHING.setdefault(chunk.data_id, asyncio.Lock())
+        async with lock:
+            session = store.get_upload_session(chunk.data_id)
+            final = session["extra"].get("final") if session is not None else None
+            if final is not None:
+                return dict(final)
+            try:
+                return await self._finish_file(store, user, form, chunk, size, part)
+            finally:
+                _FINISHING.pop(chunk.data_id, None)
+
+    async def _finish_file(
+        self, store: Store, user: Row, form: UploadForm, chunk: _Chunk, size: int, part: Path
+    ) -> dict[str, Any]:
+        os.truncate(part, size)  # drop anything an aborted longer attempt left past the end
         md5 = await DIGESTS.finish(chunk.data_id, part, chunk.offset, size)
         blob = store.blob_path(chunk.data_id)
-        part.replace(blob)
+        part.replace(blob)  # noqa: ASYNC240 - one rename on the same file system
         data = {"id": chunk.data_id, "filename": form.one("filename"), "size": size}
         columns: dict[str, Any] = {}
         try:
