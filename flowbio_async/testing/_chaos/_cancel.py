@@ -49,6 +49,9 @@ class _Case:
         else:
             self.data_id, self.md5, size = server_file(self.env, rng, size)
         self.threshold = rng.randrange(0, size)
+        # Upload progress arrives when a chunk is acknowledged: a short delay makes the
+        # cancel land inside the next request rather than between two (what Ctrl-C does).
+        self.delay = rng.choice([0.0, rng.uniform(0.0, 0.02)])
         self.interrupted = False
         self.finals: list[Path] = [self.source] if self.kind == "upload" else []
 
@@ -117,9 +120,13 @@ async def _cancel_one_async(env: Env, summary: Summary, case: _Case) -> None:
         case.slow_down()
         async with anyio.create_task_group() as group:
 
+            async def cancel_soon() -> None:
+                await anyio.sleep(case.delay)
+                group.cancel_scope.cancel()
+
             def progress(event: ProgressEvent) -> None:
                 if case.should_interrupt(event):
-                    group.cancel_scope.cancel()
+                    group.start_soon(cancel_soon)
 
             async def transfer() -> None:
                 await case.call(client, progress)
