@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from download_helpers import MiB, add_file, client_for, md5_of, part_files, payload
 
@@ -204,3 +205,42 @@ async def test_answers_httpx_must_decode_offer_no_socket_body(tmp_path: Path, he
         done.set()
         await http.aclose()
         listener.close()
+
+
+@pytest.mark.timeout(20)
+async def test_a_reader_cancelled_before_it_started_is_not_waited_for() -> None:
+    # anyio drops a worker-thread call cancelled before a thread picked it up; waiting for
+    # it to finish would hang the download (found by the chaos matrix).
+    calls: list[int] = []
+
+    def never(buffer: bytearray, want: int, at: int) -> tuple[int, Exception | None]:
+        calls.append(want)
+        return 0, None
+
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await _download._stoppable(never, threading.Event(), bytearray(1), 1, 0)
+    assert scope.cancelled_caught and calls == []
+
+
+@pytest.mark.timeout(20)
+async def test_a_running_reader_is_stopped_and_awaited_on_cancellation() -> None:
+    started = threading.Event()
+    returned = threading.Event()
+
+    def blocking(buffer: bytearray, want: int, at: int) -> tuple[int, Exception | None]:
+        started.set()
+        stop.wait(10)
+        returned.set()
+        return 0, None
+
+    stop = threading.Event()
+    async with anyio.create_task_group() as group:
+
+        async def run() -> None:
+            await _download._stoppable(blocking, stop, bytearray(1), 1, 0)
+
+        group.start_soon(run)
+        await anyio.to_thread.run_sync(started.wait)
+        group.cancel_scope.cancel()
+    assert stop.is_set() and returned.is_set()  # the write had finished before we went on

@@ -626,11 +626,19 @@ async def _stoppable(
     """Run ``func`` in a worker thread; on cancellation, stop it and wait until it returned.
 
     Waiting matters: the thread may be writing, and the sidecar saved after a cancellation
-    must not name bytes still on their way to the disk.
+    must not name bytes still on their way to the disk. A call cancelled before a worker
+    picked it up never runs (anyio drops it), so only a started call is waited for.
     """
     finished = threading.Event()
+    gate = threading.Lock()
+    started = cancelled = False
 
     def run() -> tuple[int, Exception | None]:
+        nonlocal started
+        with gate:
+            if cancelled:
+                return 0, None
+            started = True
         try:
             return func(*args)
         finally:
@@ -640,8 +648,12 @@ async def _stoppable(
         return await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
     except anyio.get_cancelled_exc_class():
         stop.set()
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(finished.wait)
+        with gate:
+            cancelled = True
+            running = started
+        if running:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(finished.wait)
         raise
 
 
