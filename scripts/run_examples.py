@@ -22,7 +22,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES_DIR = ROOT / "examples"
 #: What ``make demo`` runs, in order (others are run by ``--all`` and by the tests).
-MAIN_EXAMPLES = ("quickstart.py",)
+MAIN_EXAMPLES = (
+    "quickstart.py",
+    "upload_file.py",
+    "upload_paired_sample.py",
+    "upload_folder.py",
+    "download_file.py",
+    "download_execution.py",
+    "bulk_download.py",
+    "sync_quickstart.py",
+)
 EXAMPLE_TIMEOUT = 300.0
 
 
