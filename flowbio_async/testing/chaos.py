@@ -40,6 +40,8 @@ from flowbio_async.testing._store import Store
 KiB = 1024
 READ_TIMEOUT = 1.0
 """Short, so a stall fault outlasts it quickly; loopback answers take milliseconds."""
+SOCKET_BODY_MIN = 16 * KiB
+"""Bodies from this size on take the engine's socket-thread path (4 MiB outside chaos)."""
 
 
 def chaos_config(state_dir: Path) -> ClientConfig:
@@ -85,6 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Pieces of a segmented download are at least 8 MiB in the engine; the matrix keeps files
     # small, so shrink the floor here (same code path, many pieces per small file).
     download_engine._MIN_PIECE = SEGMENT_PIECE
+    # Likewise bodies from 4 MiB on are read from the socket by a thread (#4): lower the
+    # threshold so the matrix drives both body paths through every fault and cancellation.
+    download_engine._DIRECT_MIN = SOCKET_BODY_MIN
     summary = Summary(seed=args.seed)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="flowbio-chaos-", dir=args.workdir) as tmp:
