@@ -13,6 +13,7 @@ from flowbio_async._config import DEFAULT_BASE_URL, ClientConfig
 from flowbio_async._context import ClientContext
 from flowbio_async._errors import FlowApiError, FlowTransportError
 from flowbio_async._http import HttpClient, QueryParams, RateLimitInfo
+from flowbio_async._models._parse import parse_model
 from flowbio_async._models._search import SearchResults
 from flowbio_async._models._users import User
 from flowbio_async._resources._data import DataResource
@@ -175,7 +176,10 @@ class AsyncClient:
             print(me.username)
             ```
         """
-        return User.model_validate((await self._http.request("GET", "me")).json())
+        response = await self._http.request("GET", "me")
+        return parse_model(
+            User, response.json(), endpoint="GET me", status_code=response.status_code
+        )
 
     # -- escape hatch ------------------------------------------------------------------------
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from pydantic import ValidationError
+
 from flowbio_async._errors import ConfigurationError, UnexpectedResponseError, redact_url
+from flowbio_async._models._parse import validation_summary
 
 if TYPE_CHECKING:
     from flowbio_async._http import HttpClient
@@ -112,9 +115,11 @@ class AsyncPager(Generic[T]):
                 raise TypeError(f"expected a list of {self._items_key!r}")
             items = [self._factory(item) for item in raw]
         except (TypeError, ValueError) as exc:  # ValueError includes pydantic's ValidationError
-            # Issue #7: an odd page is a typed error, never an AttributeError mid-iteration.
+            # Issue #7: an odd page is a typed error, never an AttributeError mid-iteration;
+            # a ValidationError is summarised without the body's values.
+            detail = validation_summary(exc) if isinstance(exc, ValidationError) else str(exc)
             raise UnexpectedResponseError(
-                f"page {number} of {self._path}: {exc}",
+                f"page {number} of {self._path}: {detail}",
                 status_code=response.status_code,
                 url=redact_url(response.url),
             ) from None

@@ -1,9 +1,8 @@
 """Fuzzing detail reads: a 200 with an odd JSON body must give a typed error (issue #7).
 
-Every resource validates bodies with pydantic (``Model.model_validate`` at ~30 call sites);
-a body without ``id`` or of the wrong JSON type raises pydantic's ``ValidationError``, which
-is not a ``FlowError``. Kept as a strict xfail until the resources route validation through
-one helper that raises ``UnexpectedResponseError`` (reported to the lead).
+Resources validate bodies through ``_models/_parse.py``: a body without ``id`` or of the wrong
+JSON type becomes ``UnexpectedResponseError`` (never pydantic's ``ValidationError``, which is
+not a ``FlowError``), and the message names the endpoint and model but not the body's values.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from typing import Any
 
 import anyio
 import httpx
-import pytest
 import respx
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -42,15 +40,20 @@ async def _get_data(body: Any) -> FlowError | None:
     return None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue #7: detail reads pass odd 200 bodies to pydantic, whose ValidationError "
-    "is not a FlowError (no single validation helper in _resources yet)",
-)
 @settings(max_examples=30, deadline=None)
 @given(body=odd_bodies)
 def test_odd_detail_bodies_give_typed_errors(body: Any) -> None:
-    anyio.run(_get_data, body)
+    error = anyio.run(_get_data, body)
+    assert isinstance(error, UnexpectedResponseError) and error.status_code == 200
+    if body is not None:  # httpx sends json=None as an empty body (the non-JSON case)
+        assert "GET data/7" in str(error) and "Data" in str(error)
+
+
+def test_validation_message_leaves_body_values_out() -> None:
+    secret = "eyJhbGciOiJIUzI1NiJ9.secret-looking-value"
+    error = anyio.run(_get_data, {"id": [secret], "filename": {"token": secret}})
+    assert isinstance(error, UnexpectedResponseError)
+    assert "Data" in str(error) and secret not in str(error) and secret not in repr(error)
 
 
 def test_non_json_detail_body_is_typed() -> None:

@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from flowbio_async._errors import ConfigurationError
+from flowbio_async._models._parse import M, parse_model, parse_models
 from flowbio_async._pagination import AsyncPager
 
 if TYPE_CHECKING:
     from flowbio_async._context import ClientContext
+    from flowbio_async._http import Response
     from flowbio_async._models._data import Data
 
 T = TypeVar("T")
@@ -83,6 +85,22 @@ class Resource:
     async def _get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return (await self._ctx.http.request("GET", path, params=params)).json()
 
+    async def _get_model(
+        self, model: type[M], path: str, params: Mapping[str, Any] | None = None
+    ) -> M:
+        """``GET path`` validated into ``model`` (odd bodies: ``UnexpectedResponseError``, #7)."""
+        response = await self._ctx.http.request("GET", path, params=params)
+        return parse_response(model, response, f"GET {path}")
+
+    async def _get_models(
+        self, model: type[M], path: str, params: Mapping[str, Any] | None = None
+    ) -> list[M]:
+        """``GET path`` whose body is a JSON list of ``model`` objects."""
+        response = await self._ctx.http.request("GET", path, params=params)
+        return parse_models(
+            model, response.json(), endpoint=f"GET {path}", status_code=response.status_code
+        )
+
     def _pager(
         self,
         path: str,
@@ -102,6 +120,11 @@ class Resource:
             base = self._ctx.http.files_url
             data.download_url = f"{base}/downloads/{quote(data.id, safe='')}/{quote(data.filename)}"
         return data
+
+
+def parse_response(model: type[M], response: Response, endpoint: str) -> M:
+    """A JSON body validated into ``model``; ``endpoint`` is e.g. ``"POST downloads"``."""
+    return parse_model(model, response.json(), endpoint=endpoint, status_code=response.status_code)
 
 
 def segment(value: str | int) -> str:

@@ -23,12 +23,11 @@ class DataReads(Resource):
             print(data.filename, data.size, data.download_url)
             ```
         """
-        body = await self._get_json(f"data/{segment(data_id)}")
-        return self._with_download_url(Data.model_validate(body))
+        return self._with_download_url(await self._get_model(Data, f"data/{segment(data_id)}"))
 
     async def get_types(self) -> list[DataType]:
         """Data type identifiers accepted by uploads (``/data/types``)."""
-        return [DataType.model_validate(item) for item in await self._get_json("data/types")]
+        return await self._get_models(DataType, "data/types")
 
     def search(
         self,

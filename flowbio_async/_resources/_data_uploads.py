@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flowbio_async._errors import ConfigurationError
 from flowbio_async._models._data import Data
+from flowbio_async._models._parse import parse_model
 from flowbio_async._progress import Progress, ProgressCallback
 from flowbio_async._resources._base import Resource
 from flowbio_async._transfers._many import ItemResult, run_many
@@ -107,6 +108,5 @@ class DataUploads(Resource):
         job = UploadJob("upload", source.path, source.filename, fields)
         final = await upload_with_progress(self._uploader(), job, reporter, resume=resume)
         data_id = final.get("id") or final.get("data_id")
-        return Data.model_validate(
-            {"id": data_id, "filename": source.filename, "size": source.size}
-        )
+        body = {"id": data_id, "filename": source.filename, "size": source.size}
+        return parse_model(Data, body, endpoint="POST upload")

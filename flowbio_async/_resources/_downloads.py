@@ -11,7 +11,7 @@ import anyio.to_thread
 
 from flowbio_async._errors import IntegrityError
 from flowbio_async._models._downloads import BulkDownload, BulkDownloadJob, DownloadResult
-from flowbio_async._resources._base import Resource, segment
+from flowbio_async._resources._base import Resource, parse_response, segment
 from flowbio_async._resources._download_support import (
     Dest,
     ProgressArg,
@@ -46,7 +46,7 @@ class DownloadsResource(Resource):
 
     async def _create(self, path: str, body: dict[str, object]) -> BulkDownloadJob:
         response = await self._ctx.http.request("POST", path, json=body)
-        return BulkDownloadJob.model_validate(response.json())
+        return parse_response(BulkDownloadJob, response, f"POST {path}")
 
     async def create(
         self, data_ids: Ids, *, name: str | None = None, by_execution: bool | None = None
@@ -86,7 +86,7 @@ class DownloadsResource(Resource):
     async def status(self, job: JobOrId) -> BulkDownloadJob:
         """The job's current status, progress (percent), ``download_url`` and ``error``."""
         path = self.status_path.format(job_id=segment(_job_id(job)))
-        return BulkDownloadJob.model_validate(await self._get_json(path))
+        return await self._get_model(BulkDownloadJob, path)
 
     async def wait(
         self,

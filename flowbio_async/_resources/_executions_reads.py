@@ -24,8 +24,7 @@ class ExecutionReads(Resource):
             print(execution.status, [d.filename for d in execution.outputs])
             ```
         """
-        body = await self._get_json(f"executions/{segment(execution_id)}")
-        execution = Execution.model_validate(body)
+        execution = await self._get_model(Execution, f"executions/{segment(execution_id)}")
         for data in execution.outputs:
             self._with_download_url(data)
         return execution

@@ -19,8 +19,9 @@ from typing import Any
 import anyio
 
 from flowbio_async._models._files import DownloadLink, LargeUploadTicket, WorkspaceFile
+from flowbio_async._models._parse import parse_models
 from flowbio_async._progress import ProgressCallback
-from flowbio_async._resources._base import Resource
+from flowbio_async._resources._base import Resource, parse_response
 from flowbio_async._transfers._multipart import FileBlocks, FileBody
 from flowbio_async._transfers._sources import check_source, check_stored_name
 
@@ -92,7 +93,10 @@ class FilesResource(Resource):
         if prefix:
             params["prefix"] = prefix
         response = await self._ctx.http.request("GET", "v1/files", params=params)
-        return [WorkspaceFile.model_validate(item) for item in _items(response.json())]
+        items = _items(response.json())
+        return parse_models(
+            WorkspaceFile, items, endpoint="GET v1/files", status_code=response.status_code
+        )
 
     async def upload(
         self,
@@ -143,7 +147,7 @@ class FilesResource(Resource):
                 response = await self._ctx.http.request(
                     "POST", "v1/files/upload", body=body, headers=body.headers, retry=True
                 )
-        return WorkspaceFile.model_validate(response.json())
+        return parse_response(WorkspaceFile, response, "POST v1/files/upload")
 
     async def upload_large(
         self,
@@ -173,7 +177,7 @@ class FilesResource(Resource):
         if path:
             body["path"] = path
         response = await self._ctx.http.request("POST", "v1/files/upload-url", json=body)
-        return LargeUploadTicket.model_validate(response.json())
+        return parse_response(LargeUploadTicket, response, "POST v1/files/upload-url")
 
     async def put_presigned(
         self,
@@ -228,7 +232,7 @@ class FilesResource(Resource):
         response = await self._ctx.http.request(
             "POST", "v1/files/upload-confirm", json=body, retry=True
         )
-        return WorkspaceFile.model_validate(response.json())
+        return parse_response(WorkspaceFile, response, "POST v1/files/upload-confirm")
 
     async def download_url(self, key: str, *, workspace_id: str) -> DownloadLink:
         """A presigned URL for a file's bytes, valid about an hour (seed 004).
@@ -241,7 +245,7 @@ class FilesResource(Resource):
         response = await self._ctx.http.request(
             "GET", "v1/files/download", params={"workspace_id": workspace_id, "key": key}
         )
-        return DownloadLink.model_validate(response.json())
+        return parse_response(DownloadLink, response, "GET v1/files/download")
 
     async def download(self, key: str, *, workspace_id: str, dest: PathLike = ".") -> Path:
         """Download a workspace file to ``dest`` (a folder, or a file path) and return its path.

@@ -63,7 +63,7 @@ class ProjectReads(Resource):
 
     async def get(self, project_id: str | int) -> Project:
         """One project; private or unknown projects raise ``NotFoundError``."""
-        return Project.model_validate(await self._get_json(f"projects/{segment(project_id)}"))
+        return await self._get_model(Project, f"projects/{segment(project_id)}")
 
     def get_samples(
         self,

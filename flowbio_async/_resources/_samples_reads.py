@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 import anyio
 
 from flowbio_async._models._data import Data
 from flowbio_async._models._executions import Execution
+from flowbio_async._models._parse import (
+    expect_object,
+    expect_objects,
+    parse_model,
+    parse_models,
+)
 from flowbio_async._models._projects import Project
 from flowbio_async._models._samples import (
     MetadataAttribute,
@@ -36,13 +41,11 @@ class SampleReads(Resource):
                 print(f"{st.identifier}: {st.name}")
             ```
         """
-        return [SampleType.model_validate(item) for item in await self._get_json("samples/types")]
+        return await self._get_models(SampleType, "samples/types")
 
     async def get_type(self, identifier: str) -> SampleType:
         """One sample type by identifier; unknown identifiers raise ``NotFoundError``."""
-        return SampleType.model_validate(
-            await self._get_json(f"samples/types/{segment(identifier)}")
-        )
+        return await self._get_model(SampleType, f"samples/types/{segment(identifier)}")
 
     async def get_metadata_attributes(self) -> list[MetadataAttribute]:
         """The metadata attributes samples can carry, with ``options`` resolved as flowbio does.
@@ -56,7 +59,8 @@ class SampleReads(Resource):
             required = [a for a in attributes if a.required]
             ```
         """
-        items: list[dict[str, Any]] = await self._get_json("samples/metadata")
+        endpoint = "GET samples/metadata"
+        items = expect_objects(await self._get_json("samples/metadata"), endpoint=endpoint)
         options: dict[str, list[str]] = {}
         limiter = anyio.CapacityLimiter(_OPTION_FETCHES)
 
@@ -70,7 +74,8 @@ class SampleReads(Resource):
                 if item.get("has_options") and not item.get("allow_user_terms"):
                     tg.start_soon(fetch, str(item["identifier"]))
         return [
-            MetadataAttribute.model_validate(
+            parse_model(
+                MetadataAttribute,
                 {
                     **item,
                     "required_for_sample_types": [
@@ -79,7 +84,8 @@ class SampleReads(Resource):
                         if link.get("required")
                     ],
                     "options": options.get(str(item["identifier"])),
-                }
+                },
+                endpoint=endpoint,
             )
             for item in items
         ]
@@ -89,8 +95,9 @@ class SampleReads(Resource):
     ) -> list[MetadataOption]:
         """Allowed values of one attribute (the first 100 by value; ``value`` filters)."""
         params = build_params(value=value, validated=validated)
-        body = await self._get_json(f"samples/metadata/{segment(identifier)}/options", params)
-        return [MetadataOption.model_validate(o) for o in body.get("options") or []]
+        path = f"samples/metadata/{segment(identifier)}/options"
+        body = expect_object(await self._get_json(path, params), endpoint=f"GET {path}")
+        return parse_models(MetadataOption, body.get("options") or [], endpoint=f"GET {path}")
 
     async def get_organisms(self) -> list[Organism]:
         """The available organisms.
@@ -101,7 +108,7 @@ class SampleReads(Resource):
                 print(f"{o.id}: {o.name} ({o.latin_name})")
             ```
         """
-        return [Organism.model_validate(item) for item in await self._get_json("organisms")]
+        return await self._get_models(Organism, "organisms")
 
     def get_owned_projects(self, *, page_size: int | None = None) -> AsyncPager[Project]:
         """Projects owned by the logged-in user, fetched lazily page by page.
@@ -126,7 +133,7 @@ class SampleReads(Resource):
             sample = await client.samples.get("123")
             ```
         """
-        return Sample.model_validate(await self._get_json(f"samples/{segment(sample_id)}"))
+        return await self._get_model(Sample, f"samples/{segment(sample_id)}")
 
     def search(
         self,

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flowbio_async._errors import AnnotationWarningsError
+from flowbio_async._models._parse import parse_model
 from flowbio_async._models._samples import Sample
 from flowbio_async._models._uploads import AnnotationUpload, MultiplexedUpload, SampleUploadSpec
 from flowbio_async._progress import Progress, ProgressCallback
@@ -135,9 +136,8 @@ class SampleUploads(Resource):
                 earlier.append(job)
         for job in earlier:
             uploader.forget(job)
-        return Sample.model_validate(
-            {"id": final.get("sample_id"), "name": spec.name, "sample_type": spec.sample_type}
-        )
+        body = {"id": final.get("sample_id"), "name": spec.name, "sample_type": spec.sample_type}
+        return parse_model(Sample, body, endpoint="POST upload/sample")
 
     async def upload_annotation(
         self,

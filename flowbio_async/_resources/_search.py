@@ -17,7 +17,7 @@ class SearchResource(Resource):
             results = await client.search("BRCA1")
             ```
         """
-        results = SearchResults.model_validate(await self._get_json("search", {"q": query}))
+        results = await self._get_model(SearchResults, "search", {"q": query})
         for data in results.data:
             self._with_download_url(data)
         return results
