@@ -244,3 +244,35 @@ async def fetch_many(
             items, one, concurrency=ctx.config.max_concurrency, fail_fast=fail_fast
         )
     return DownloadReport(results)
+
+
+async def fetch_data_files(
+    ctx: ClientContext,
+    files: Sequence[Data],
+    where: Callable[[Data], Path],
+    *,
+    overwrite: bool,
+    progress: ProgressArg,
+    log: Dest | None,
+    fail_fast: bool,
+    label: str,
+) -> DownloadReport[Data]:
+    """:func:`fetch_many` over data files, each saved at ``where(data)``.
+
+    ``where`` runs per item inside the runner, so a path it refuses (``safe_join``) fails
+    that item only.
+    """
+
+    async def plan(data: Data) -> Target:
+        return data_target(ctx, data, where(data))
+
+    return await fetch_many(
+        ctx,
+        files,
+        plan,
+        overwrite=overwrite,
+        progress=progress,
+        log=log,
+        fail_fast=fail_fast,
+        label=label,
+    )

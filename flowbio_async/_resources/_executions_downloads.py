@@ -14,9 +14,8 @@ from flowbio_async._resources._download_support import (
     Include,
     ProgressArg,
     Target,
-    data_target,
     destination,
-    fetch_many,
+    fetch_data_files,
     fetch_one,
     matches,
     output_path,
@@ -62,14 +61,10 @@ class ExecutionDownloads(Resource):
         execution = await self.get(execution_id)
         outputs = [data for data in execution.outputs if matches(data, include)]
         root = Path(dest_dir)
-
-        async def plan(data: Data) -> Target:
-            return data_target(self._ctx, data, safe_join(root, output_path(data)))
-
-        return await fetch_many(
+        return await fetch_data_files(
             self._ctx,
             outputs,
-            plan,
+            lambda data: safe_join(root, output_path(data)),
             overwrite=overwrite,
             progress=progress,
             log=log,

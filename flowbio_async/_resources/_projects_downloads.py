@@ -12,9 +12,7 @@ from flowbio_async._resources._download_support import (
     Dest,
     Include,
     ProgressArg,
-    Target,
-    data_target,
-    fetch_many,
+    fetch_data_files,
     matches,
     sample_files,
 )
@@ -84,14 +82,10 @@ class ProjectDownloads(Resource):
             )
             return ProjectDownload(folder=folder, bulk=bulk)
         places = {data.id: path for data, path in planned}
-
-        async def plan(data: Data) -> Target:
-            return data_target(self._ctx, data, places[data.id])
-
-        report = await fetch_many(
+        report = await fetch_data_files(
             self._ctx,
             [data for data, _ in planned],
-            plan,
+            lambda data: places[data.id],
             overwrite=overwrite,
             progress=progress,
             log=log,

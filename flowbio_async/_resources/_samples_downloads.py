@@ -12,9 +12,7 @@ from flowbio_async._resources._download_support import (
     Dest,
     Include,
     ProgressArg,
-    Target,
-    data_target,
-    fetch_many,
+    fetch_data_files,
     matches,
     sample_files,
 )
@@ -59,14 +57,10 @@ class SampleDownloads(Resource):
         files = [
             data for data in await sample_files(self._ctx, sample.id) if matches(data, include)
         ]
-
-        async def plan(data: Data) -> Target:
-            return data_target(self._ctx, data, folder / safe_filename(data.filename or data.id))
-
-        return await fetch_many(
+        return await fetch_data_files(
             self._ctx,
             files,
-            plan,
+            lambda data: folder / safe_filename(data.filename or data.id),
             overwrite=overwrite,
             progress=progress,
             log=log,

@@ -313,10 +313,9 @@ async def project_detail(request: Request) -> JSONResponse:
 async def project_samples(request: Request) -> JSONResponse:
     """``/projects/<id>/samples`` with ``filter`` (free text)."""
     user = current_user(request)
-    project = visible_project(request, user)
-    query = Query(v.SAMPLE_SELECT, order="s.created DESC, s.id DESC")
-    query.add("s.project = ?", project["id"])
-    query.add(v.SAMPLE_VISIBLE, v.uid(user))
+    project = visible_project(request, user)["id"]
+    order = "s.created DESC, s.id DESC"
+    query = _children(user, v.SAMPLE_SELECT, order, "s.project", project, v.SAMPLE_VISIBLE)
     _free_text(request, query, "s.name")
     store = store_of(request)
     return paged(
@@ -332,11 +331,20 @@ async def project_executions(request: Request) -> JSONResponse:
 
 def _executions_of(request: Request, user: Row | None, column: str, parent: int) -> JSONResponse:
     """Executions whose ``column`` is ``parent``, newest first, with ``filter``."""
-    query = Query(v.EXECUTION_SELECT, order="e.created DESC, e.id DESC")
-    query.add(f"{column} = ?", parent)
-    query.add(v.EXECUTION_VISIBLE, v.uid(user))
+    order = "e.created DESC, e.id DESC"
+    query = _children(user, v.EXECUTION_SELECT, order, column, parent, v.EXECUTION_VISIBLE)
     _free_text(request, query, "e.identifier", "e.pipeline_name")
     return paged(request, query, "executions", _render_executions)
+
+
+def _children(
+    user: Row | None, select: str, order: str, column: str, parent: Any, visible: str
+) -> Query:
+    """Rows whose ``column`` is ``parent`` that the caller may see."""
+    query = Query(select, order=order)
+    query.add(f"{column} = ?", parent)
+    query.add(visible, v.uid(user))
+    return query
 
 
 def _free_text(request: Request, query: Query, *columns: str) -> None:
@@ -459,10 +467,8 @@ async def sample_detail(request: Request) -> JSONResponse:
 async def sample_data(request: Request) -> JSONResponse:
     """``/samples/<id>/data``: raw inputs plus pipeline outputs."""
     user = current_user(request)
-    sample = visible_sample(request, user)
-    query = Query(v.DATA_SELECT, order="d.id")
-    query.add("d.sample = ?", sample["id"])
-    query.add(v.DATA_VISIBLE, v.uid(user))
+    sample = visible_sample(request, user)["id"]
+    query = _children(user, v.DATA_SELECT, "d.id", "d.sample", sample, v.DATA_VISIBLE)
     _free_text(request, query, "d.filename")
     return paged(request, query, "data", _render_data)
 

@@ -81,6 +81,20 @@ class _Chunk:
     """The stored final answer when this is a re-sent last chunk of a finished upload."""
 
 
+@dataclass
+class Finished:
+    """An upload whose last chunk is in place, handed to :meth:`UploadEndpoint.finish`."""
+
+    store: Store
+    user: Row
+    fields: Fields
+    data: Row
+    """The row's ``id``, ``filename`` and ``size``."""
+    blob: Path
+    columns: dict[str, Any]
+    """Data columns to set (written once with the md5 and size)."""
+
+
 def _one(fields: Fields, name: str) -> str:
     values = fields.get(name)
     return values[0] if values else ""
@@ -115,20 +129,8 @@ class UploadEndpoint:
     def check_fields(self, store: Store, user: Row, fields: Fields) -> None:
         """Validate the endpoint's extra fields (sent identically on every chunk)."""
 
-    def finish(
-        self,
-        store: Store,
-        user: Row,
-        fields: Fields,
-        data: Row,
-        blob: Path,
-        columns: dict[str, Any],
-    ) -> dict[str, Any]:
-        """Finish the file (its bytes are in place); return extra response keys.
-
-        ``data`` has the row's ``id``, ``filename`` and ``size``; data columns to set go in
-        ``columns`` (written once with the md5 and size).
-        """
+    def finish(self, done: Finished) -> dict[str, Any]:
+        """Finish the file (its bytes are in place); return extra response keys."""
         return {}
 
     def response(self, data_id: int, extra: dict[str, Any]) -> dict[str, Any]:
@@ -255,7 +257,7 @@ class UploadEndpoint:
         data = {"id": chunk.data_id, "filename": form.one("filename"), "size": size}
         columns: dict[str, Any] = {}
         try:
-            extra = self.finish(store, user, form.fields, data, blob, columns)
+            extra = self.finish(Finished(store, user, form.fields, data, blob, columns))
         except ApiError:
             _discard(store, chunk.data_id)
             raise
@@ -303,23 +305,15 @@ class DataUpload(UploadEndpoint):
         ):
             raise error(400, {"data_type": [f"Invalid data type '{data_type}'"]})
 
-    def finish(
-        self,
-        store: Store,
-        user: Row,
-        fields: Fields,
-        data: Row,
-        blob: Path,
-        columns: dict[str, Any],
-    ) -> dict[str, Any]:
-        if _one(fields, "data_type"):
-            columns["data_type"] = _one(fields, "data_type")
-        if read_bool(_one(fields, "is_directory")):
+    def finish(self, done: Finished) -> dict[str, Any]:
+        if _one(done.fields, "data_type"):
+            done.columns["data_type"] = _one(done.fields, "data_type")
+        if read_bool(_one(done.fields, "is_directory")):
             try:
-                unpack(blob, blob.with_name(f"{blob.name}.contents"))
+                unpack(done.blob, done.blob.with_name(f"{done.blob.name}.contents"))
             except (UnsafeArchiveError, OSError, EOFError) as exc:
                 raise bad_request(f"is_directory upload is not a usable archive: {exc}") from None
-            columns["is_directory"] = 1
+            done.columns["is_directory"] = 1
         return {}
 
 
@@ -390,22 +384,15 @@ class SampleUpload(UploadEndpoint):
         if problems:
             raise error(400, problems)
 
-    def finish(
-        self,
-        store: Store,
-        user: Row,
-        fields: Fields,
-        data: Row,
-        blob: Path,
-        columns: dict[str, Any],
-    ) -> dict[str, Any]:
+    def finish(self, done: Finished) -> dict[str, Any]:
+        store, fields = done.store, done.fields
         if not read_bool(_one(fields, "is_last_sample")):
             return {"sample_id": None}
         sample_id = store.insert(
             "samples",
             {
                 "name": _one(fields, "sample_name").strip(),
-                "owner": user["id"],
+                "owner": done.user["id"],
                 "project": int(_one(fields, "project")) if _one(fields, "project") else None,
                 "sample_type": _one(fields, "sample_type"),
                 "organism": _one(fields, "organism") or None,
@@ -427,7 +414,7 @@ class SampleUpload(UploadEndpoint):
             )
         for data_id in self._previous(fields):
             store.update_data(data_id, sample=sample_id)
-        columns["sample"] = sample_id
+        done.columns["sample"] = sample_id
         return {"sample_id": str(sample_id)}
 
 
@@ -454,20 +441,12 @@ class AnnotationUpload(UploadEndpoint):
         if not filename.endswith((".csv", ".xlsx")):
             raise error(400, {"filename": ["Annotation sheets must be .csv or .xlsx"]})
 
-    def finish(
-        self,
-        store: Store,
-        user: Row,
-        fields: Fields,
-        data: Row,
-        blob: Path,
-        columns: dict[str, Any],
-    ) -> dict[str, Any]:
-        findings = validate_sheet(store, blob.read_bytes(), str(data["filename"]))
+    def finish(self, done: Finished) -> dict[str, Any]:
+        findings = validate_sheet(done.store, done.blob.read_bytes(), str(done.data["filename"]))
         # Hard errors first: they cannot be ignored. The bodies carry no `error` key (§6.2).
         if findings.validation:
             raise ApiError(400, {"validation": findings.validation})
-        if findings.warnings and not read_bool(_one(fields, "ignore_warnings")):
+        if findings.warnings and not read_bool(_one(done.fields, "ignore_warnings")):
             raise ApiError(400, {"warnings": findings.warnings})
         return {}
 
