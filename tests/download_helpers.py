@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from flowbio_async import AsyncClient, ClientConfig, UsernamePasswordCredentials
 from flowbio_async.testing import FlowServer
@@ -15,6 +17,24 @@ from flowbio_async.testing._store import Store
 
 DEMO = UsernamePasswordCredentials(username="demo", password="demo-password")
 MiB = 1024 * 1024
+
+
+def server_fixtures(**settings: Any) -> tuple[Any, Any]:
+    """A module-scoped ``server`` fixture (a FlowServer with ``settings``) and an autouse one
+    that resets it before and after each test: ``server, _clean = server_fixtures()``."""
+
+    @pytest.fixture(scope="module", name="server")
+    def server() -> Iterator[FlowServer]:
+        with FlowServer(**settings) as running:
+            yield running
+
+    @pytest.fixture(autouse=True, name="clean_server")
+    def clean(server: FlowServer) -> Iterator[None]:
+        server.reset()
+        yield
+        server.reset()
+
+    return server, clean
 
 
 def quiet_config(tmp_path: Path, **changes: Any) -> ClientConfig:

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import pytest
-from download_helpers import MiB, add_file, client_for, md5_of, part_files, payload
+from download_helpers import (
+    MiB,
+    add_file,
+    client_for,
+    md5_of,
+    part_files,
+    payload,
+    server_fixtures,
+)
 
 from flowbio_async import (
     Data,
@@ -26,17 +33,7 @@ from flowbio_async.testing import FlowServer
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FlowServer]:
-    with FlowServer() as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def _clean(server: FlowServer) -> Iterator[None]:
-    server.reset()
-    yield
-    server.reset()
+server, _clean = server_fixtures()
 
 
 async def test_download_to_directory_verifies_and_names_the_file(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from download_helpers import (
     part_files,
     payload,
     quiet_config,
+    server_fixtures,
 )
 
 from flowbio_async import AsyncClient, Execution, NotFoundError, UnsafePathError
@@ -25,17 +25,7 @@ from flowbio_async.testing import FlowServer
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FlowServer]:
-    with FlowServer(bulk_job_delay=0.01) as running:
-        yield running
-
-
-@pytest.fixture(autouse=True)
-def _clean(server: FlowServer) -> Iterator[None]:
-    server.reset()
-    yield
-    server.reset()
+server, _clean = server_fixtures(bulk_job_delay=0.01)
 
 
 async def test_many_reports_done_skipped_failed_and_logs(
