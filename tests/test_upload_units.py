@@ -44,6 +44,16 @@ def test_sizer_stops_at_its_minimum() -> None:
         ChunkSizer(initial=20, maximum=10)
 
 
+def test_a_refused_stretched_chunk_drops_its_tail_even_at_the_minimum() -> None:
+    # Found by test_fuzz_chunks: 513 bytes at 512-byte chunks went as one stretched chunk;
+    # a 512-byte body limit refused it and the sizer, already at its minimum, gave up.
+    sizer = ChunkSizer(initial=512, maximum=2048)
+    assert sizer.span(513) == 513
+    assert sizer.shrink(too_large=True, sent=513)
+    assert sizer.span(513) == 512 and not sizer.fits(513)
+    assert not sizer.shrink(too_large=True, sent=512)  # a 413 at the minimum itself is final
+
+
 def test_resume_record_round_trip_and_invalidation(tmp_path: Path) -> None:
     path = tmp_path / "reads.fq"
     path.write_bytes(b"x" * 100)

@@ -68,11 +68,17 @@ class ChunkSizer:
         """Whether a chunk read earlier is still acceptable after the size changed."""
         return length <= min(self.ceiling, self.size + self.size // 4)
 
-    def shrink(self, *, too_large: bool = False) -> bool:
+    def shrink(self, *, too_large: bool = False, sent: int = 0) -> bool:
         """Halve the size; ``False`` when it is already at the minimum.
 
         ``too_large`` (a 413) also caps every later chunk: the server's limit does not move.
+        A refused chunk of ``sent`` bytes larger than ``size`` carried a stretched tail
+        (see ``span``): dropping the tail comes first, so even a chunk at the minimum size
+        can still be resent.
         """
+        if too_large and sent > self.size:
+            self.ceiling = self.size
+            return True
         if self.size <= self.minimum:
             return False
         self.size = max(self.minimum, self.size // 2)

@@ -352,7 +352,7 @@ class ChunkedUploader:
             except PayloadTooLargeError:
                 # 413: the server's body limit is below this chunk; halve and resend at the
                 # same offset (not a failed attempt: nothing about the server is flaky).
-                if not sizer.shrink(too_large=True):
+                if not sizer.shrink(too_large=True, sent=len(chunk)):
                     raise
                 chunk = chunk[: sizer.size]
                 continue
