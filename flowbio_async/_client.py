@@ -163,7 +163,7 @@ class AsyncClient:
         if self._http.auth.token is not None:
             # Best effort: /logout is listed only by [W-REF] (contract §2.1).
             with contextlib.suppress(FlowApiError, FlowTransportError):
-                await self._http.request("POST", "logout", retry=False)
+                await self._http.request("POST", "logout", retry=False, cookies=True)
         self._http.auth.clear()
         self._http.clear_cookies()
 
