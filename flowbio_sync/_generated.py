@@ -431,6 +431,45 @@ class DataResource:
             progress=progress,
         )
 
+    def download_asset(
+        self,
+        html_data_or_id: DataOrId,
+        relative_path: str,
+        dest: Dest = ".",
+        *,
+        overwrite: bool = False,
+        progress: ProgressArg = None,
+    ) -> DownloadResult:
+        """Download a file an HTML report links to, by its path relative to the report.
+
+        Contract §5.1: Flow resolves ``/downloads/<html id>/<relative path>`` next to the
+        report (a MultiQC report's ``multiqc_report_data/...``). ``relative_path`` must be
+        relative with no empty, ``.`` or ``..`` segment (else :class:`UnsafePathError`, a
+        ``ValueError``, before any request). A directory ``dest`` receives
+        ``dest/<relative path>``, the layout the report's links expect; anything else is the
+        file to write. Flow lists no size or md5 for assets: bytes are streamed to a part
+        file and renamed, and an existing copy is kept unless ``overwrite=True``.
+
+        Example:
+            ```python
+            report = client.data.download("42", "report/")  # multiqc_report.html
+            log = client.data.download_asset(
+                "42", "multiqc_report_data/multiqc.log", "report/"
+            )
+            print(log.path)  # report/multiqc_report_data/multiqc.log
+            ```
+        """
+        progress = self._portal.callback(progress)
+        return self._portal.call_with_callbacks(
+            [progress],
+            self._async.download_asset,
+            html_data_or_id=html_data_or_id,
+            relative_path=relative_path,
+            dest=dest,
+            overwrite=overwrite,
+            progress=progress,
+        )
+
     def download_many(
         self,
         items: Iterable[DataOrId],

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from flowbio_async._models._data import Data
 from flowbio_async._models._downloads import DownloadReport, DownloadResult
 from flowbio_async._resources._base import Resource
+from flowbio_async._resources._data_assets import asset_target
 from flowbio_async._resources._download_support import (
     Dest,
     ProgressArg,
@@ -57,6 +58,37 @@ class DataDownloads(Resource):
         """
         data = await self._resolve(data_or_id)
         target = data_target(self._ctx, data, destination(dest, data.filename or data.id))
+        return await fetch_one(self._ctx, target, overwrite=overwrite, progress=progress)
+
+    async def download_asset(
+        self,
+        html_data_or_id: DataOrId,
+        relative_path: str,
+        dest: Dest = ".",
+        *,
+        overwrite: bool = False,
+        progress: ProgressArg = None,
+    ) -> DownloadResult:
+        """Download a file an HTML report links to, by its path relative to the report.
+
+        Contract §5.1: Flow resolves ``/downloads/<html id>/<relative path>`` next to the
+        report (a MultiQC report's ``multiqc_report_data/...``). ``relative_path`` must be
+        relative with no empty, ``.`` or ``..`` segment (else :class:`UnsafePathError`, a
+        ``ValueError``, before any request). A directory ``dest`` receives
+        ``dest/<relative path>``, the layout the report's links expect; anything else is the
+        file to write. Flow lists no size or md5 for assets: bytes are streamed to a part
+        file and renamed, and an existing copy is kept unless ``overwrite=True``.
+
+        Example:
+            ```python
+            report = await client.data.download("42", "report/")  # multiqc_report.html
+            log = await client.data.download_asset(
+                "42", "multiqc_report_data/multiqc.log", "report/"
+            )
+            print(log.path)  # report/multiqc_report_data/multiqc.log
+            ```
+        """
+        target = asset_target(self._ctx, html_data_or_id, relative_path, dest)
         return await fetch_one(self._ctx, target, overwrite=overwrite, progress=progress)
 
     async def download_many(

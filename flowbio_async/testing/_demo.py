@@ -3,7 +3,8 @@
 Everything is deterministic (fixed timestamps, seeded random reads) so tests and docs can
 rely on names and counts: user ``demo`` owns :data:`DEMO_PROJECT_COUNT` projects (more than
 one default page of 10), the first project holds paired-end RNA-Seq samples with gzipped
-FASTQ files, and an execution on the first sample has output files.
+FASTQ files, and an execution on the first sample has output files (among them an HTML
+report with two assets in ``multiqc_report_data/``).
 """
 
 from __future__ import annotations
@@ -74,6 +75,15 @@ PIPELINES = (
     ("Core", "DNA", 2, "ChIP-Seq", "Peak calling for ChIP-Seq.", True),
     ("Utilities", "Genomes", 3, "Prepare Genome", "Build indexes for a genome.", False),
 )
+
+
+#: Files a MultiQC report links to, next to it (``multiqc_report_data/`` beside the report).
+REPORT_ASSETS = {
+    "multiqc_report_data/multiqc.log": b"[INFO] multiqc: This is MultiQC v1.21\n"
+    b"[INFO] multiqc: Report written to multiqc_report.html\n",
+    "multiqc_report_data/multiqc_general_stats.txt": b"Sample\tpercent_gc\ttotal_sequences\n"
+    b"liver_1\t48.2\t250\n",
+}
 
 
 def fastq_bytes(seed: str, reads: int = 250, length: int = 76) -> bytes:
@@ -259,7 +269,9 @@ def _execution(
             "MULTIQC",
             "html",
             b"<!doctype html><html><head><title>MultiQC report</title></head>"
-            b"<body><h1>MultiQC</h1><p>All samples passed.</p></body></html>\n",
+            b"<body><h1>MultiQC</h1><p>All samples passed.</p>"
+            b'<a href="multiqc_report_data/multiqc_general_stats.txt">General statistics</a>'
+            b"</body></html>\n",
         ),
         "results/counts/all.gene_counts.tsv": (
             "SUBREAD_FEATURECOUNTS",
@@ -283,6 +295,20 @@ def _execution(
             path=path,
             category=1,
             data_type=data_type,
+            created=created + 3600,
+        )
+        store.write_blob(data["id"], content)
+    # The report's relative assets (contract §5.1 "HTML reports"): outputs of the run, not
+    # attached to the sample, so sample listings keep their two reads plus three outputs.
+    for path, content in REPORT_ASSETS.items():
+        data = store.create_data(
+            filename=path.rsplit("/", 1)[-1],
+            owner=owner,
+            project=project,
+            execution=execution,
+            process_name="MULTIQC",
+            path=path,
+            category=1,
             created=created + 3600,
         )
         store.write_blob(data["id"], content)

@@ -4,6 +4,8 @@ Contract §5.1: public data is served anonymously, private data to its owner, wh
 authenticate with ``Authorization: Bearer``, ``?token=<jwt>`` or the ``flow_refresh_token``
 cookie. Every miss (unknown id, filename mismatch, not ready, not readable, bad token) is a
 **bare 404 with no body**. ``?direct=<truthy>`` serves inline, otherwise as an attachment.
+For an HTML report, a path that is not its filename names an asset next to it among the
+outputs of the same execution (``/downloads/<id>/multiqc_report_data/multiqc.log``).
 
 Bytes go out through Starlette's ``FileResponse``: a whole-file answer uses granian's ASGI
 pathsend extension (the server then streams the file itself, design note transfers.md), and a
@@ -14,18 +16,20 @@ resumable and segmented downloads need (contract §8 row 22).
 from __future__ import annotations
 
 import stat
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from flowbio_async.testing._security import ApiError, current_user, read_bool, store_of
-from flowbio_async.testing._store import Row
+from flowbio_async.testing._store import Row, Store
 
 #: FileResponse reads ranged answers from disk in chunks of this size (its default, 64 KiB,
 #: makes the server the bottleneck of segmented downloads).
 RANGE_CHUNK = 1024 * 1024
+#: Data served with its relative assets (contract §5.1 "HTML reports").
+HTML_SUFFIXES = (".html", ".htm")
 
 
 def bare_not_found() -> ApiError:
@@ -76,18 +80,56 @@ def file_response(request: Request, path: Path, filename: str) -> Response:
 
 
 async def download_data(request: Request) -> Response:
-    """``GET /downloads/<data_id>/<filename>`` (contract §5.1)."""
+    """``GET /downloads/<data_id>/<filename>`` (contract §5.1), or an HTML report's asset."""
     store = store_of(request)
+    user_id = viewer_id(request)
     row = store.get_data(request.path_params["data_id"])
-    if not readable(row, viewer_id(request)) or row is None:
+    if not readable(row, user_id) or row is None or row["is_directory"]:
         raise bare_not_found()
-    if row["filename"] != request.path_params["filename"] or row["is_directory"]:
+    requested = str(request.path_params["filename"])
+    if row["filename"] == requested:
+        return file_response(request, store.blob_path(row["id"]), row["filename"])
+    asset = html_asset(store, row, requested, user_id)
+    if asset is None:
         raise bare_not_found()
-    return file_response(request, store.blob_path(row["id"]), row["filename"])
+    return file_response(request, store.blob_path(asset["id"]), asset["filename"])
 
 
 def _result_path(row: Row) -> str:
     return str(row["path"] or row["filename"]).strip("/")
+
+
+def _asset_relative(requested: str) -> PurePosixPath | None:
+    """``requested`` as a plain relative path, or None if it is empty or could escape.
+
+    The path arrives percent-decoded, so ``%2e%2e`` is already ``..`` here and is refused
+    like a literal one; backslashes and NUL bytes are refused too.
+    """
+    parts = requested.split("/")
+    if "\\" in requested or "\x00" in requested:
+        return None
+    if any(part in {"", ".", ".."} for part in parts):
+        return None
+    return PurePosixPath(*parts)
+
+
+def html_asset(store: Store, html: Row, requested: str, user_id: int | None) -> Row | None:
+    """The execution output at ``requested`` relative to the HTML report ``html``'s folder.
+
+    Contract §5.1: for an HTML report a non-matching filename is resolved as a relative
+    asset of the HTML file (a MultiQC report's ``multiqc_report_data/...``). Only outputs of
+    the report's own execution are candidates, and each must be readable by the caller.
+    """
+    if not str(html["filename"]).lower().endswith(HTML_SUFFIXES) or html["execution"] is None:
+        return None
+    relative = _asset_relative(requested)
+    if relative is None:
+        return None
+    wanted = (PurePosixPath(_result_path(html)).parent / relative).as_posix()
+    for row in store.execution_outputs(html["execution"]):
+        if _result_path(row) == wanted and readable(row, user_id) and not row["is_directory"]:
+            return row
+    return None
 
 
 async def execution_file(request: Request) -> Response:
@@ -107,9 +149,10 @@ async def execution_file(request: Request) -> Response:
 
 
 routes: list[BaseRoute] = [
-    # `:int` keeps bulk job ids (UUIDs, `_routes_bulk`) from landing here.
+    # `:int` keeps bulk job ids (UUIDs, `_routes_bulk`) from landing here; `:path` lets an
+    # HTML report's assets carry folders (`/downloads/<id>/multiqc_report_data/x.log`).
     Route(
-        "/downloads/{data_id:int}/{filename}",
+        "/downloads/{data_id:int}/{filename:path}",
         download_data,
         methods=["GET", "HEAD"],
         name="download",
