@@ -4,10 +4,10 @@ Worst-case memory held by transfers (the s3transfer habit: say the bound where i
 
 * an upload keeps at most two chunks in memory (the one on the wire and the next one read
   ahead), so ``2 × max_chunk_size × max_concurrency`` for many concurrent uploads
-  (defaults: 2 × 16 MiB × 8 = 256 MiB at the very worst; ~32 MiB for one file);
+  (defaults: 2 × 16 MiB × 16 = 512 MiB at the very worst; ~32 MiB for one file);
 * a download keeps at most ``download_buffer_size`` bytes per stream awaiting the disk,
   so ``download_buffer_size × max_concurrency × segments_per_file``
-  (defaults: 4 MiB × 8 × 4 = 128 MiB at the very worst; ~4-16 MiB for one file).
+  (defaults: 4 MiB × 16 × 4 = 256 MiB at the very worst; ~4-16 MiB for one file).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class ClientConfig:
     """Cap on one computed backoff delay, in seconds."""
     max_retry_after: float = 120.0
     """Longest server-requested wait (Retry-After / X-RateLimit-Reset) honoured, in seconds."""
-    max_concurrency: int = 8
+    max_concurrency: int = 16
     """Transfers in flight at once across the whole client (one shared limiter)."""
     max_connections: int = 64
     """Size of the HTTP connection pool (kept above the transfer concurrency)."""
@@ -84,6 +84,9 @@ class ClientConfig:
     """Files at least this large are downloaded as parallel byte ranges."""
     segments_per_file: int = 4
     """Parallel ranges for one segmented download."""
+    lean_downloads: bool = True
+    """Fetch download bodies with the built-in lean HTTP/1.1 client (much less CPU per file
+    than httpx); ``False`` sends them through httpx like every other request."""
     files_url: str | None = None
     """Base URL of the files server for downloads; derived from the API base when ``None``."""
     verify: bool | str = True

@@ -47,6 +47,15 @@ from flowbio_async._errors import (
     error_from_response,
     redact_url,
 )
+from flowbio_async._lean import (
+    LeanAnswer,
+    LeanConnectError,
+    LeanConnectTimeout,
+    LeanError,
+    LeanPool,
+    LeanProtocolError,
+    LeanReadTimeout,
+)
 from flowbio_async._retry import (
     IDEMPOTENT_METHODS,
     RETRYABLE_STATUSES,
@@ -207,10 +216,14 @@ class StreamResponse:
             or headers.get("content-encoding", "identity").lower() != "identity"
         ):
             return None
+        lean = self._raw.extensions.get(_LEAN_ANSWER)
         stream = self._raw.extensions.get("network_stream")
-        if not isinstance(stream, _LargeReadStream):
+        if isinstance(lean, LeanAnswer):
+            taken = lean.take_socket()
+        elif isinstance(stream, _LargeReadStream):
+            taken = stream.take_body(self.status_code, int(length))
+        else:
             return None
-        taken = stream.take_body(self.status_code, int(length))
         if taken is None:
             return None
         prefix, fd = taken
@@ -329,6 +342,8 @@ class _Call:
     timeout: Timeout
     cookies: bool = False
     """Send the refresh cookie (only ``/token`` and ``/logout`` read it, contract §2)."""
+    lean: bool = False
+    """A streamed GET may go through ``_lean`` (download bodies, #4)."""
 
 
 class HttpClient:
@@ -375,8 +390,17 @@ class HttpClient:
             follow_redirects=False,
             transport=transport,
         )
+        # The lean GET client replaces httpx for download bodies unless a test transport or
+        # a proxy from the environment (httpx mounts) is in play, or the user turned it off.
+        self._lean: LeanPool | None = None
         if transport is None:
             _enable_large_reads(self._client)
+            if config.lean_downloads and not getattr(self._client, "_mounts", True):
+                verify = _verify(config.verify)
+                self._lean = LeanPool(
+                    ssl_context=lambda: httpx.create_ssl_context(verify=verify),
+                    max_idle=config.max_connections,
+                )
 
     def __repr__(self) -> str:
         return f"HttpClient(base_url={self.base_url!r}, auth={self.auth!r})"
@@ -473,13 +497,19 @@ class HttpClient:
         authenticated: bool = True,
         timeout: Timeout = None,
         raise_for_status: bool = True,
+        lean: bool = False,
     ) -> AbstractAsyncContextManager[StreamResponse]:
-        """Send a request and stream the answer body inside ``async with``."""
+        """Send a request and stream the answer body inside ``async with``.
+
+        ``lean`` lets a GET go through the lean HTTP/1.1 client (``_lean``): downloads.
+        """
         call = _Call(method.upper(), self.url_for(url), params, {}, headers, authenticated, timeout)
-        return self._stream(call, raise_for_status)
+        return self._stream(replace(call, lean=lean), raise_for_status)
 
     async def aclose(self) -> None:
         self._closed = True
+        if self._lean is not None:
+            self._lean.close()
         await self._client.aclose()
 
     # -- internals ---------------------------------------------------------------------------
@@ -578,7 +608,10 @@ class HttpClient:
         """Send once, following GET/HEAD redirects with credentials decided per hop."""
         request = self._build(call)
         for _ in range(_MAX_REDIRECTS + 1):
-            response = await self._send(request, stream=stream)
+            if stream and call.lean and call.method == "GET" and self._lean is not None:
+                response = await self._send_lean(self._lean, request)
+            else:
+                response = await self._send(request, stream=stream)
             location = response.headers.get("location")
             if (
                 response.status_code not in _REDIRECTS
@@ -636,6 +669,30 @@ class HttpClient:
                 raise
         return response
 
+    async def _send_lean(self, pool: LeanPool, request: httpx.Request) -> httpx.Response:
+        """A streamed GET through ``_lean``, wrapped as an httpx answer for the layers above."""
+        if self._closed:
+            raise RuntimeError("this client is closed")
+        url = request.url
+        timeouts = request.extensions.get("timeout") or {}
+        origin = (url.scheme, url.host, url.port or _DEFAULT_PORTS[url.scheme])
+        try:
+            answer = await pool.get(
+                origin,
+                url.raw_path,
+                request.headers.raw,
+                (timeouts.get("connect"), timeouts.get("read")),
+            )
+        except LeanError as exc:
+            raise _from_lean(exc, request) from None
+        return httpx.Response(
+            answer.status_code,
+            headers=answer.headers,
+            stream=_LeanBody(answer, request),
+            request=request,
+            extensions={"http_version": answer.http_version, _LEAN_ANSWER: answer},
+        )
+
     async def _refresh(self, seen_generation: int) -> bool:
         return await self.auth.refresh(seen_generation, self._fetch_token)
 
@@ -654,6 +711,40 @@ class HttpClient:
             return token_from_body(response.json())
         except ValueError:
             return None
+
+
+# -- the lean GET client's answers as httpx answers (downloads, #4) -------------------------
+_LEAN_ANSWER = "flowbio_lean_answer"
+
+
+class _LeanBody(httpx.AsyncByteStream):
+    def __init__(self, answer: LeanAnswer, request: httpx.Request) -> None:
+        self._answer = answer
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for piece in self._answer.body():
+                yield piece
+        except LeanError as exc:
+            raise _from_lean(exc, self._request) from None
+
+    async def aclose(self) -> None:
+        self._answer.close()
+
+
+def _from_lean(exc: LeanError, request: httpx.Request) -> httpx.TransportError:
+    """The httpx error the same failure would have raised (the retry rules key on them)."""
+    kind: type[httpx.TransportError] = httpx.ReadError
+    if isinstance(exc, LeanConnectTimeout):
+        kind = httpx.ConnectTimeout
+    elif isinstance(exc, LeanConnectError):
+        kind = httpx.ConnectError
+    elif isinstance(exc, LeanReadTimeout):
+        kind = httpx.ReadTimeout
+    elif isinstance(exc, LeanProtocolError):
+        kind = httpx.RemoteProtocolError
+    return kind(str(exc), request=request)
 
 
 # -- large socket reads (downloads, #4) ----------------------------------------------------

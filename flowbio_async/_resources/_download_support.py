@@ -131,7 +131,7 @@ def opener(
             while True:
                 try:
                     response = await stack.enter_async_context(
-                        ctx.http.stream("GET", remaining[0], headers=headers)
+                        ctx.http.stream("GET", remaining[0], headers=headers, lean=True)
                     )
                     break
                 except (NotFoundError, FlowConnectionError):
