@@ -1052,8 +1052,10 @@ class ProjectResource:
 
         Up to ``bulk_threshold`` files are fetched one by one, concurrently, laid out as
         ``samples/<sample name>/<file>``. Larger projects use one bulk job instead (seed
-        002): the server zips the files, the archive is fetched with resume and extracted
-        safely into the project folder, in the server's archive layout.
+        002): the server zips the files, the archive is fetched with resume, extracted
+        safely and each file moved to the same place the per-file path would give it. An
+        archive entry that matches no file unambiguously lands in ``unsorted/`` (listed in
+        ``done.unsorted``); files the archive lacked are listed in ``done.missing``.
 
         Example:
             ```python

@@ -100,3 +100,14 @@ def md5_of(data: bytes) -> str:
 
 def part_files(directory: Path) -> list[str]:
     return sorted(name for name in os.listdir(directory) if ".part" in name)
+
+
+def add_row(server: FlowServer, table: str, owner: str = "demo", **values: Any) -> int:
+    """Insert a row owned by ``owner`` (a project, sample, execution...); returns its id."""
+    store = Store(server.data_dir)
+    try:
+        user = store.get_user_by_username(owner)
+        assert user is not None
+        return store.insert(table, {"owner": user["id"], "created": 1, **values})
+    finally:
+        store.close()

@@ -9,12 +9,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from download_helpers import add_file, client_for, part_files, server_fixtures
+from download_helpers import add_file, add_row, client_for, part_files, server_fixtures
 
 from flowbio_async import AsyncClient, NotFoundError, UnsafePathError
 from flowbio_async.testing import FlowServer
 from flowbio_async.testing._demo import REPORT_ASSETS
-from flowbio_async.testing._store import Store
 
 pytestmark = pytest.mark.anyio
 
@@ -173,23 +172,13 @@ async def test_server_serves_assets_with_ranges_and_the_same_access_rules(
 
 def _public_report_with_private_asset(server: FlowServer) -> tuple[str, str]:
     """A public HTML report whose asset stays private (owned by demo)."""
-    store = Store(server.data_dir)
-    try:
-        owner = store.get_user_by_username("demo")
-        assert owner is not None
-        execution = store.insert(
-            "executions",
-            {
-                "identifier": f"assets-{time.time_ns()}",
-                "status": "OK",
-                "pipeline_name": "MultiQC",
-                "owner": owner["id"],
-                "private": 0,
-                "created": int(time.time()),
-            },
-        )
-    finally:
-        store.close()
+    execution = add_row(
+        server,
+        "executions",
+        identifier=f"assets-{time.time_ns()}",
+        pipeline_name="MultiQC",
+        private=0,
+    )
     html = add_file(
         server,
         b"<html>report</html>",

@@ -187,6 +187,9 @@ class BulkDownload:
 class ProjectDownload:
     """What ``client.projects.download`` did: per-file downloads, or one bulk job.
 
+    Both end with the same layout (``samples/<sample name>/<file>``); a bulk job may also
+    leave ``unsorted`` entries and ``missing`` files, reported here.
+
     Example:
         ```python
         done = await client.projects.download("5", "downloads")
@@ -197,6 +200,11 @@ class ProjectDownload:
     folder: Path
     report: DownloadReport[Data] | None = None
     bulk: BulkDownload | None = None
+    #: Bulk only: archive entries kept in ``<folder>/unsorted/`` (no unambiguous match, or a
+    #: different file already at their place without ``overwrite``).
+    unsorted: list[Path] = field(default_factory=list)
+    #: Bulk only: planned files the archive did not contain.
+    missing: list[Data] = field(default_factory=list)
 
     @property
     def files(self) -> list[Path]:

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import shutil
+from collections import Counter
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
+from tempfile import mkdtemp
 from typing import TYPE_CHECKING
 
+import anyio
+import anyio.to_thread
+
+from flowbio_async._errors import FlowError
 from flowbio_async._models._data import Data
 from flowbio_async._models._downloads import ProjectDownload
-from flowbio_async._resources._base import Resource
+from flowbio_async._resources._base import Resource, segment
+from flowbio_async._resources._bulk_layout import deduplicated, place_extracted
 from flowbio_async._resources._download_support import (
     Dest,
     Include,
@@ -55,8 +65,10 @@ class ProjectDownloads(Resource):
 
         Up to ``bulk_threshold`` files are fetched one by one, concurrently, laid out as
         ``samples/<sample name>/<file>``. Larger projects use one bulk job instead (seed
-        002): the server zips the files, the archive is fetched with resume and extracted
-        safely into the project folder, in the server's archive layout.
+        002): the server zips the files, the archive is fetched with resume, extracted
+        safely and each file moved to the same place the per-file path would give it. An
+        archive entry that matches no file unambiguously lands in ``unsorted/`` (listed in
+        ``done.unsorted``); files the archive lacked are listed in ``done.missing``.
 
         Example:
             ```python
@@ -72,15 +84,9 @@ class ProjectDownloads(Resource):
             for data in await sample_files(self._ctx, sample.id):
                 if matches(data, include):
                     planned.append((data, sample_dir / safe_filename(data.filename or data.id)))
+        planned = deduplicated(planned)
         if len(planned) > bulk_threshold:
-            downloads = DownloadsResource(self._ctx)
-            job = await downloads.create(
-                [data.id for data, _ in planned], name=f"{folder.name}.zip"
-            )
-            bulk = await downloads.finish(
-                job, folder, extract=True, overwrite=overwrite, progress=progress
-            )
-            return ProjectDownload(folder=folder, bulk=bulk)
+            return await self._bulk(folder, planned, overwrite=overwrite, progress=progress)
         places = {data.id: path for data, path in planned}
         report = await fetch_data_files(
             self._ctx,
@@ -93,3 +99,68 @@ class ProjectDownloads(Resource):
             label=f"project {project.name or project.id}",
         )
         return ProjectDownload(folder=folder, report=report)
+
+    async def _bulk(
+        self,
+        folder: Path,
+        planned: list[tuple[Data, Path]],
+        *,
+        overwrite: bool,
+        progress: ProgressArg,
+    ) -> ProjectDownload:
+        """One bulk job, extracted privately, then each file moved to its planned path.
+
+        The archive is fetched and unpacked in a hidden folder inside ``folder`` (same file
+        system: moves are renames) that is removed afterwards, also on failure or
+        cancellation.
+        """
+        planned = await self._with_md5s(planned)
+        downloads = DownloadsResource(self._ctx)
+        job = await downloads.create([data.id for data, _ in planned], name=f"{folder.name}.zip")
+        await anyio.Path(folder).mkdir(parents=True, exist_ok=True)
+        scratch = Path(
+            await anyio.to_thread.run_sync(partial(mkdtemp, prefix=".bulk-", dir=folder))
+        )
+        try:
+            bulk = await downloads.finish(
+                job, scratch, extract=True, overwrite=True, progress=progress
+            )
+            placement = await anyio.to_thread.run_sync(
+                partial(place_extracted, scratch, bulk.files, planned, folder, overwrite=overwrite)
+            )
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(partial(shutil.rmtree, scratch, ignore_errors=True))
+        return ProjectDownload(
+            folder=folder,
+            bulk=replace(bulk, files=placement.placed + placement.unsorted),
+            unsorted=placement.unsorted,
+            missing=placement.missing,
+        )
+
+    async def _with_md5s(self, planned: list[tuple[Data, Path]]) -> list[tuple[Data, Path]]:
+        """Ask ``/data/<id>`` for the md5 of files whose name is not unique (§4.6).
+
+        Listings often omit the md5; a bulk archive may rename clashing names, and then
+        only the content tells which sample a file belongs to (``_bulk_layout``).
+        """
+        counts = Counter(data.filename for data, _ in planned)
+        needed = [i for i, (data, _) in enumerate(planned) if counts[data.filename] > 1]
+        result = list(planned)
+        limiter = anyio.CapacityLimiter(self._ctx.config.max_concurrency)
+
+        async def detail(index: int) -> None:
+            data, path = planned[index]
+            if data.md5:
+                return
+            try:
+                async with limiter:
+                    full = await self._get_model(Data, f"data/{segment(data.id)}")
+            except FlowError:
+                return  # best effort: without it the file may only end up in unsorted/
+            result[index] = (data.model_copy(update={"md5": full.md5}), path)
+
+        async with anyio.create_task_group() as group:
+            for index in needed:
+                group.start_soon(detail, index)
+        return result
