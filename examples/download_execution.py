@@ -1,7 +1,8 @@
 """Download a pipeline execution's results, keeping their folders (docs/downloading.md).
 
 Picks the demo user's finished execution, downloads its reports and tables under
-``downloads/executions/<id>/`` and then one result file by its relative path::
+``downloads/executions/<id>/``, then one result file by its relative path and one file the
+HTML report links to::
 
     FLOW_API_URL=http://127.0.0.1:8000/api FLOW_USERNAME=demo FLOW_PASSWORD=demo-password \
         python examples/download_execution.py
@@ -43,6 +44,13 @@ async def main() -> None:
             execution.id, "multiqc_report.html", "report.html"
         )
         print(f"saved {single.path} ({single.size} bytes)")
+
+        # A file the HTML report links to, by its path relative to the report (contract §5.1);
+        # a folder destination keeps the layout the report's links expect.
+        html = next(data for data in execution.outputs if data.filename == "multiqc_report.html")
+        folder = f"downloads/executions/{execution.id}/"
+        asset = await client.data.download_asset(html, "multiqc_report_data/multiqc.log", folder)
+        print(f"saved {asset.path} ({asset.size} bytes)")
 
 
 if __name__ == "__main__":

@@ -92,7 +92,9 @@ async def _download(inv: Invocation) -> int:
         if project.report is None:
             # A large project came as one bulk archive, extracted into the project folder.
             files = "".join(f"\n  {path}" for path in project.files)
-            inv.output.result(project, f"Extracted {len(project.files)} files:{files}")
+            # Entries the client could not place for sure stay in unsorted/ (#4): say so.
+            aside = f"\n{len(project.unsorted)} kept in unsorted/" if project.unsorted else ""
+            inv.output.result(project, f"Extracted {len(project.files)} files:{files}{aside}")
             return 0
         report = project.report
     elif args.execution:
