@@ -10,8 +10,12 @@ from urllib.parse import urlsplit
 
 import pytest
 from download_helpers import add_file, add_row, client_for, part_files, server_fixtures
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flowbio_async import AsyncClient, NotFoundError, UnsafePathError
+from flowbio_async._resources._data_assets import asset_path
+from flowbio_async._transfers._paths import safe_join
 from flowbio_async.testing import FlowServer
 from flowbio_async.testing._demo import REPORT_ASSETS
 
@@ -210,3 +214,19 @@ async def test_private_asset_is_not_readable_anonymously(
     async with client_for(server, tmp_path) as owner:
         got = await owner.data.download_asset(html, asset, tmp_path / "owner.txt")
     assert got.path.read_bytes() == b"private asset"
+
+
+_pieces = st.sampled_from([*"ab./\\:~\x00 C%", "..", "/..", "%2e%2e", "C:", "../", "//"])
+
+
+@settings(deadline=None, max_examples=300)
+@given(relative=st.lists(_pieces, max_size=12).map("".join) | st.text(max_size=24))
+def test_asset_paths_are_refused_or_stay_inside_dest(relative: str) -> None:
+    root = Path("/srv/report")
+    try:
+        checked = asset_path(relative)
+    except UnsafePathError:
+        return
+    assert checked.parts and not {"", ".", ".."} & set(checked.parts)
+    target = safe_join(root, checked.as_posix())  # would raise if it escaped
+    assert root in target.parents
