@@ -22,6 +22,7 @@ import contextlib
 import os
 import socket
 import ssl
+import sys
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 
@@ -251,11 +252,13 @@ class LeanAnswer:
             return None
         if connection.transport.get_extra_info("sslcontext") is not None:
             return None
+        if sys.platform == "win32":  # pragma: no cover - sockets there are not descriptors
+            return None
         sock = connection.transport.get_extra_info("socket")
         if sock is None:
             return None
         protocol = connection.protocol
-        connection.transport.pause_reading()
+        # Nothing below awaits, so no byte can arrive between the snapshot and the pause.
         prefix = self._parser.trailing_data[0] + b"".join(protocol.chunks)
         if len(prefix) > self._length:
             return None
@@ -263,6 +266,7 @@ class LeanAnswer:
             fd = os.dup(sock.fileno())
         except OSError:
             return None
+        connection.transport.pause_reading()
         protocol.chunks.clear()
         protocol.queued = 0
         self._started = True

@@ -45,8 +45,9 @@ def read_all(body: SocketBody) -> bytes:
     return bytes(out)
 
 
+@pytest.mark.parametrize("lean", [False, True], ids=["httpx", "lean"])
 async def test_socket_body_returns_the_exact_bytes_and_the_client_stays_usable(
-    server: FlowServer, tmp_path: Path
+    server: FlowServer, tmp_path: Path, lean: bool
 ) -> None:
     content = payload(6 * MiB + 3, seed=21)
     data_id = add_file(server, content, "direct.bin")
@@ -54,7 +55,8 @@ async def test_socket_body_returns_the_exact_bytes_and_the_client_stays_usable(
         http = client._http
         url = f"{http.files_url}/downloads/{data_id}/direct.bin"
         for _ in range(2):  # the second round needs a fresh connection: the first is spent
-            async with http.stream("GET", url, headers={"Accept-Encoding": "identity"}) as answer:
+            headers = {"Accept-Encoding": "identity"}
+            async with http.stream("GET", url, headers=headers, lean=lean) as answer:
                 body = answer.socket_body()
                 assert body is not None
                 try:
@@ -65,14 +67,15 @@ async def test_socket_body_returns_the_exact_bytes_and_the_client_stays_usable(
         assert (await client.data.get(data_id)).size == len(content)
 
 
+@pytest.mark.parametrize("lean", [False, True], ids=["httpx", "lean"])
 async def test_no_socket_body_once_httpx_started_reading(
-    server: FlowServer, tmp_path: Path
+    server: FlowServer, tmp_path: Path, lean: bool
 ) -> None:
     data_id = add_file(server, payload(5 * MiB, seed=22), "started.bin")
     async with client_for(server, tmp_path) as client:
         http = client._http
         url = f"{http.files_url}/downloads/{data_id}/started.bin"
-        async with http.stream("GET", url) as answer:
+        async with http.stream("GET", url, lean=lean) as answer:
             async for _ in answer.aiter_raw():
                 break
             assert answer.socket_body() is None
