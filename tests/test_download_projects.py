@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Iterator
 from functools import partial
@@ -64,7 +65,9 @@ async def test_bulk_layout_equals_the_per_file_layout(server: FlowServer, tmp_pa
     project_id = new_project(server, CLASHING)
     async with client_for(server, tmp_path, bulk_poll_interval=0.02) as client:
         small = await client.projects.download(project_id, tmp_path / "small")
-        big = await client.projects.download(project_id, tmp_path / "big", bulk_threshold=1)
+        big = await client.projects.download(
+            project_id, tmp_path / "big", bulk_threshold=1, log=tmp_path / "big.jsonl"
+        )
     assert small.bulk is None and small.report is not None and small.report.ok
     assert big.bulk is not None and big.report is None
     assert (big.unsorted, big.missing) == ([], [])
@@ -77,6 +80,10 @@ async def test_bulk_layout_equals_the_per_file_layout(server: FlowServer, tmp_pa
     assert tree(big.folder) == expected  # byte for byte, path for path
     relative = sorted(p.relative_to(big.folder).as_posix() for p in big.files)
     assert relative == sorted(expected)
+    lines = [json.loads(line) for line in (tmp_path / "big.jsonl").read_text().splitlines()]
+    assert sorted(Path(line["path"]) for line in lines) == sorted(big.files)
+    assert {line["status"] for line in lines} == {"downloaded"}
+    assert all(Path(line["path"]).stat().st_size == line["size"] for line in lines)
     assert [p.name for p in big.folder.iterdir()] == ["samples"]  # scratch folder is gone
 
 
@@ -88,13 +95,17 @@ async def test_bulk_keeps_a_different_existing_file_and_reports_it(
         first = await client.projects.download(project_id, tmp_path, bulk_threshold=1)
         mine = first.folder / "samples" / "s" / "a.txt"
         mine.write_bytes(b"my edits")
-        second = await client.projects.download(project_id, tmp_path, bulk_threshold=1)
+        second = await client.projects.download(
+            project_id, tmp_path, bulk_threshold=1, log=tmp_path / "log.jsonl"
+        )
         forced = await client.projects.download(
             project_id, tmp_path, bulk_threshold=1, overwrite=True
         )
     assert mine.read_bytes() == b"server a"  # overwrite=True replaced it in the end
     assert second.unsorted == [second.folder / "unsorted" / "a.txt"]
     assert second.unsorted[0].read_bytes() == b"server a"
+    lines = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert sorted(line["status"] for line in lines) == ["skipped", "unsorted"]  # b.txt: same
     assert forced.unsorted == []
 
 

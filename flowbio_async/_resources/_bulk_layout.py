@@ -20,12 +20,14 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from flowbio_async._transfers._paths import safe_filename
 
 if TYPE_CHECKING:
     from flowbio_async._models._data import Data
+
+Moved = Literal["downloaded", "skipped", "kept"]
 
 UNSORTED = "unsorted"
 """Folder (inside the project folder) for archive entries that match no planned file."""
@@ -175,9 +177,15 @@ def match_entries(
 class Placement:
     """Where the entries went: organised paths, ``unsorted/`` paths, data not in the archive."""
 
-    placed: list[Path] = field(default_factory=list)
+    files: list[tuple[Data, Path]] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)  # of ``files``: same bytes already there
     unsorted: list[Path] = field(default_factory=list)
     missing: list[Data] = field(default_factory=list)
+
+    @property
+    def placed(self) -> list[Path]:
+        """The organised paths, in plan order."""
+        return [path for _, path in self.files]
 
 
 def _same_bytes(left: Path, right: Path) -> bool:
@@ -195,16 +203,16 @@ def _free_name(path: Path) -> Path:
     return path
 
 
-def _move(source: Path, target: Path, *, overwrite: bool) -> bool:
-    """Move ``source`` to ``target``; False when a different file is there (kept as is)."""
+def _move(source: Path, target: Path, *, overwrite: bool) -> Moved:
+    """Move ``source`` to ``target``; ``"kept"`` when a different file is there (untouched)."""
     if target.exists() and not overwrite:
         if not _same_bytes(source, target):
-            return False
+            return "kept"
         source.unlink()  # the same bytes already in place: like a skipped download
-        return True
+        return "skipped"
     target.parent.mkdir(parents=True, exist_ok=True)
     source.replace(target)
-    return True
+    return "downloaded"
 
 
 def place_extracted(
@@ -229,13 +237,16 @@ def place_extracted(
     result = Placement()
     for e, i in sorted(matched.items(), key=lambda item: item[1]):
         target = planned[i][1]
-        if _move(entries[e].path, target, overwrite=overwrite):
-            result.placed.append(target)
-        else:
+        moved = _move(entries[e].path, target, overwrite=overwrite)
+        if moved == "kept":
             leftovers.append(e)
+            continue
+        result.files.append((files[i], target))
+        if moved == "skipped":
+            result.skipped.append(target)
     for e in sorted(leftovers):
         target = folder.joinpath(UNSORTED, *entries[e].relative.parts)
-        if not _move(entries[e].path, target, overwrite=overwrite):
+        if _move(entries[e].path, target, overwrite=overwrite) == "kept":
             target = _free_name(target)
             _move(entries[e].path, target, overwrite=False)
         result.unsorted.append(target)

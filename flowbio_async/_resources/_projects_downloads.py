@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections import Counter
 from dataclasses import replace
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from tempfile import mkdtemp
@@ -17,9 +18,10 @@ from flowbio_async._errors import FlowError
 from flowbio_async._models._data import Data
 from flowbio_async._models._downloads import ProjectDownload
 from flowbio_async._resources._base import Resource, segment
-from flowbio_async._resources._bulk_layout import deduplicated, place_extracted
+from flowbio_async._resources._bulk_layout import Placement, deduplicated, place_extracted
 from flowbio_async._resources._download_support import (
     Dest,
+    DownloadLog,
     Include,
     ProgressArg,
     fetch_data_files,
@@ -86,7 +88,9 @@ class ProjectDownloads(Resource):
                     planned.append((data, sample_dir / safe_filename(data.filename or data.id)))
         planned = deduplicated(planned)
         if len(planned) > bulk_threshold:
-            return await self._bulk(folder, planned, overwrite=overwrite, progress=progress)
+            return await self._bulk(
+                folder, planned, overwrite=overwrite, progress=progress, log=log
+            )
         places = {data.id: path for data, path in planned}
         report = await fetch_data_files(
             self._ctx,
@@ -107,6 +111,7 @@ class ProjectDownloads(Resource):
         *,
         overwrite: bool,
         progress: ProgressArg,
+        log: Dest | None,
     ) -> ProjectDownload:
         """One bulk job, extracted privately, then each file moved to its planned path.
 
@@ -131,6 +136,8 @@ class ProjectDownloads(Resource):
         finally:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(partial(shutil.rmtree, scratch, ignore_errors=True))
+        if log is not None:
+            await _log_placement(DownloadLog(log), placement)
         return ProjectDownload(
             folder=folder,
             bulk=replace(bulk, files=placement.placed + placement.unsorted),
@@ -164,3 +171,19 @@ class ProjectDownloads(Resource):
             for index in needed:
                 group.start_soon(detail, index)
         return result
+
+
+async def _log_placement(log: DownloadLog, placement: Placement) -> None:
+    """One JSON line per file, like the per-file path (seed 002 "Log Downloads")."""
+    now = datetime.now(UTC).isoformat()
+    skipped = set(placement.skipped)
+    for data, path in placement.files:
+        size = (await anyio.Path(path).stat()).st_size
+        record = {"file_id": data.id, "filename": data.filename, "path": str(path), "size": size}
+        status = "skipped" if path in skipped else "downloaded"
+        await log.write({**record, "md5": data.md5, "status": status, "timestamp": now})
+    for path in placement.unsorted:
+        await log.write({"path": str(path), "status": "unsorted", "timestamp": now})
+    for data in placement.missing:
+        missing = {"file_id": data.id, "filename": data.filename, "status": "missing"}
+        await log.write({**missing, "timestamp": now})
