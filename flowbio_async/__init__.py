@@ -52,7 +52,13 @@ from flowbio_async._errors import (
 )
 from flowbio_async._http import RateLimitInfo
 from flowbio_async._models._data import Data, DataType
-from flowbio_async._models._downloads import BulkDownloadJob, DownloadReport, DownloadResult
+from flowbio_async._models._downloads import (
+    BulkDownload,
+    BulkDownloadJob,
+    DownloadReport,
+    DownloadResult,
+    ProjectDownload,
+)
 from flowbio_async._models._executions import Execution
 from flowbio_async._models._files import DownloadLink, LargeUploadTicket, WorkspaceFile
 from flowbio_async._models._projects import Project
@@ -79,6 +85,7 @@ __all__ = [
     "AsyncPager",
     "AuthenticationError",
     "BadRequestError",
+    "BulkDownload",
     "BulkDownloadFailedError",
     "BulkDownloadJob",
     "ClientConfig",
@@ -113,6 +120,7 @@ __all__ = [
     "ProgressCallback",
     "ProgressEvent",
     "Project",
+    "ProjectDownload",
     "RateLimitError",
     "RateLimitInfo",
     "Sample",

@@ -10,6 +10,7 @@ from typing import Any, Generic, Self
 
 from flowbio_async import (
     AnnotationUpload,
+    BulkDownload,
     BulkDownloadJob,
     ClientConfig,
     Credentials,
@@ -27,6 +28,7 @@ from flowbio_async import (
     Organism,
     ProgressCallback,
     Project,
+    ProjectDownload,
     RateLimitInfo,
     Sample,
     SampleType,
@@ -37,7 +39,6 @@ from flowbio_async import (
 )
 from flowbio_async._client import AsyncClient
 from flowbio_async._http import QueryParams
-from flowbio_async._models._downloads import BulkDownload, ProjectDownload
 from flowbio_async._pagination import AsyncPager, T
 from flowbio_async._resources._data import DataResource as AsyncDataResource
 from flowbio_async._resources._data_downloads import DataOrId

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flowbio_async import UnsafePathError
+from flowbio_async import DestinationExistsError, UnsafePathError
 from flowbio_async._transfers._partfile import (
     PartState,
     add_interval,
@@ -150,3 +150,20 @@ def test_tar_gz_archives_extract_and_refuse_escapes(tmp_path: Path) -> None:
     (tmp_path / "junk.bin").write_bytes(b"neither zip nor tar")
     with pytest.raises(UnsafePathError):
         extract_archive(tmp_path / "junk.bin", tmp_path / "junk")
+
+
+def test_extraction_never_replaces_existing_files_or_the_archive(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "b.txt").write_bytes(b"mine")
+    archive = _tar(tmp_path / "bundle.tar.gz", {"dir/a.txt": b"a", "b.txt": b"theirs"})
+    with pytest.raises(DestinationExistsError, match="overwrite=True"):
+        extract_archive(archive, out)
+    assert (out / "b.txt").read_bytes() == b"mine" and not (out / "dir").exists()
+    extract_archive(archive, out, overwrite=True)
+    assert (out / "b.txt").read_bytes() == b"theirs"
+    # An entry named like the archive, extracted next to it, would truncate what is read.
+    inside = _tar(out / "self.tar.gz", {"self.tar.gz": b"x"})
+    with pytest.raises(DestinationExistsError, match="archive itself"):
+        extract_archive(inside, out, overwrite=True)
+    assert inside.stat().st_size > 1

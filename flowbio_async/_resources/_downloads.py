@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote
 
@@ -194,7 +195,9 @@ class DownloadsResource(Resource):
         if not extract:
             return BulkDownload(job=ready, archive=archive)
         try:
-            files = await anyio.to_thread.run_sync(extract_archive, archive.path, target_dir)
+            files = await anyio.to_thread.run_sync(
+                partial(extract_archive, archive.path, target_dir, overwrite=overwrite)
+            )
         except IntegrityError:
             archive.path.unlink()  # damaged in transit: the next call fetches it again (#7)
             raise

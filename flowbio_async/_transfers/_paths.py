@@ -20,7 +20,7 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from flowbio_async._errors import IntegrityError, UnsafePathError
+from flowbio_async._errors import DestinationExistsError, IntegrityError, UnsafePathError
 
 # Windows drive letters ("C:") and UNC prefixes are absolute on some platforms even when
 # written with forward slashes; refuse them everywhere so behaviour does not depend on the OS.
@@ -121,12 +121,16 @@ def _check_tar(archive: tarfile.TarFile, target: Path) -> list[tuple[tarfile.Tar
     return plan
 
 
-def extract_archive(archive: str | os.PathLike[str], target: str | os.PathLike[str]) -> list[Path]:
+def extract_archive(
+    archive: str | os.PathLike[str], target: str | os.PathLike[str], *, overwrite: bool = False
+) -> list[Path]:
     """Extract a zip or tar(.gz) archive under ``target``; return the files written.
 
     The format is detected from the magic bytes (contract §8 row 25: zip or tar.gz). Every
     entry is checked *before* anything is written: an entry with ``..``, an absolute path or
-    a link makes the whole extraction fail with :class:`UnsafePathError` and writes nothing.
+    a link makes the whole extraction fail with :class:`UnsafePathError`, and an entry whose
+    file already exists (unless ``overwrite``), or that would land on the archive itself,
+    with :class:`DestinationExistsError`; either way nothing is written.
 
     Example:
         ```python
@@ -138,7 +142,7 @@ def extract_archive(archive: str | os.PathLike[str], target: str | os.PathLike[s
     with source.open("rb") as handle:
         magic = handle.read(4)
     try:
-        return _extract(source, root, magic)
+        return _extract(source, root, magic, overwrite)
     except (zipfile.BadZipFile, tarfile.ReadError, tarfile.CompressionError, zlib.error) as exc:
         # A corrupted byte in transit (bulk archives have no md5, contract §5.3) shows up
         # here: typed, so callers can fetch the archive again (#7).
@@ -147,10 +151,12 @@ def extract_archive(archive: str | os.PathLike[str], target: str | os.PathLike[s
         raise IntegrityError(f"{source.name} is truncated: {exc}") from exc
 
 
-def _extract(source: Path, root: Path, magic: bytes) -> list[Path]:
+def _extract(source: Path, root: Path, magic: bytes, overwrite: bool) -> list[Path]:
     if magic.startswith(b"PK"):
         with zipfile.ZipFile(source) as zipped:
             zip_plan = _check_zip(zipped, root)
+            files = [path for info, path in zip_plan if not info.is_dir()]
+            _refuse_existing(source, files, overwrite)
             return _write_plan(
                 (path, info.is_dir(), partial(zipped.open, info)) for info, path in zip_plan
             )
@@ -160,9 +166,27 @@ def _extract(source: Path, root: Path, magic: bytes) -> list[Path]:
         raise UnsafePathError(f"not a zip or tar archive: {source.name}") from exc
     with tarred:
         tar_plan = _check_tar(tarred, root)
+        _refuse_existing(source, [path for member, path in tar_plan if member.isfile()], overwrite)
         return _write_plan(
             (path, member.isdir(), partial(tarred.extractfile, member)) for member, path in tar_plan
         )
+
+
+def _refuse_existing(source: Path, files: list[Path], overwrite: bool) -> None:
+    """Never replace a file the caller did not agree to lose, nor the archive being read."""
+    archive = source.resolve()
+    for path in files:
+        if not path.exists():
+            continue
+        if path.resolve() == archive:
+            raise DestinationExistsError(
+                f"the archive has an entry named like the archive itself ({path.name}); "
+                "fetch it without extract=True and unpack it elsewhere"
+            )
+        if not overwrite:
+            raise DestinationExistsError(
+                f"{path} already exists; pass overwrite=True to replace it"
+            )
 
 
 def _write_plan(plan: Iterable[tuple[Path, bool, Callable[[], IO[bytes] | None]]]) -> list[Path]:
