@@ -15,6 +15,7 @@ needed (``GET /token``, ``POST /logout``), not merged into every request.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json as jsonlib
 import logging
@@ -608,7 +609,13 @@ class HttpClient:
         """Send once, following GET/HEAD redirects with credentials decided per hop."""
         request = self._build(call)
         for _ in range(_MAX_REDIRECTS + 1):
-            if stream and call.lean and call.method == "GET" and self._lean is not None:
+            if (
+                stream
+                and call.lean
+                and call.method == "GET"
+                and self._lean is not None
+                and _on_asyncio()
+            ):
                 response = await self._send_lean(self._lean, request)
             else:
                 response = await self._send(request, stream=stream)
@@ -731,6 +738,15 @@ class _LeanBody(httpx.AsyncByteStream):
 
     async def aclose(self) -> None:
         self._answer.close()
+
+
+def _on_asyncio() -> bool:
+    """The lean client is built on asyncio protocols: under trio, httpx does the work."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _from_lean(exc: LeanError, request: httpx.Request) -> httpx.TransportError:
