@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from flowbio_async.testing._annotation import template_columns, validate_sheet
+from flowbio_async.testing._annotation import (
+    template_columns,
+    validate_sheet,
+    xlsx_bytes,
+    xlsx_rows,
+)
 from flowbio_async.testing._archives import UnsafeArchiveError, unpack
 from flowbio_async.testing._demo import seed_demo
 from flowbio_async.testing._store import Store
@@ -82,7 +87,70 @@ def test_annotation_findings(store: Store) -> None:
     missing = validate_sheet(store, b"Name,Path\nx,y\n", "s.csv").validation
     assert {"row": 1, "message": "Missing column 'Sample Name'"} in missing
     assert validate_sheet(store, b"\xff\xfe", "s.csv").validation[0]["row"] == 0
-    assert validate_sheet(store, b"not a zip", "s.xlsx").validation
+
+
+def test_xlsx_sheets_get_the_same_checks_as_csv(store: Store) -> None:
+    header = ["Sample Name", "File", "Type", "Organism", "PubMed ID", "Scientist (Required)"]
+    good = xlsx_bytes(header, [["liver", "l.fq", "RNA-Seq", "Hs", "123", "Ada"]])
+    assert validate_sheet(store, good, "a.xlsx").validation == []
+    bad = xlsx_bytes(
+        header,
+        [["a", "a.fq", "Nope", "Hs", "abc", ""], [], ["", "c.fq", "RNA-Seq", "Hs", "", "Ada"]],
+    )
+    messages = {(f["row"], f["message"]) for f in validate_sheet(store, bad, "b.xlsx").validation}
+    assert {
+        (2, "Unknown sample type 'Nope'"),
+        (2, "PubMed ID must be a number"),
+        (2, "'Scientist' is required"),
+        (4, "Sample Name is required"),
+    } <= messages
+
+
+def _workbook(sheet_xml: str, shared: str | None = None, doctype: str = "") -> bytes:
+    """A workbook as Excel writes it: shared strings, a relationship to the sheet part."""
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rels = "http://schemas.openxmlformats.org/package/2006/relationships"
+    parts = {
+        "xl/workbook.xml": f'<workbook xmlns="{main}" xmlns:r="http://schemas.openxmlformats.org/'
+        'officeDocument/2006/relationships"><sheets><sheet name="S" sheetId="1" r:id="rId7"/>'
+        "</sheets></workbook>",
+        "xl/_rels/workbook.xml.rels": f'<Relationships xmlns="{rels}"><Relationship Id="rId7" '
+        'Type="worksheet" Target="worksheets/data.xml"/></Relationships>',
+        "xl/worksheets/data.xml": f'{doctype}<worksheet xmlns="{main}"><sheetData>{sheet_xml}'
+        "</sheetData></worksheet>",
+    }
+    if shared is not None:
+        parts["xl/sharedStrings.xml"] = f'<sst xmlns="{main}">{shared}</sst>'
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as book:
+        for name, text in parts.items():
+            book.writestr(name, text)
+    return buffer.getvalue()
+
+
+def test_xlsx_rows_reads_shared_strings_numbers_and_gaps() -> None:
+    shared = "<si><t>Sample Name</t></si><si><r><t>Fi</t></r><r><t>le</t></r></si><si><t>x</t></si>"
+    sheet = (
+        '<row r="1"><c r="A1" t="s"><v>0</v></c><c r="C1" t="s"><v>1</v></c></row>'
+        '<row r="3"><c r="A3" t="s"><v>2</v></c><c r="B3"><v>12345.0</v></c>'
+        '<c r="C3" t="b"><v>1</v></c><c r="D3" t="str"><v>text</v></c></row>'
+    )
+    assert xlsx_rows(_workbook(sheet, shared)) == [
+        ["Sample Name", "", "File"],
+        [],
+        ["x", "12345", "TRUE", "text"],
+    ]
+
+
+def test_xlsx_that_is_not_a_workbook_is_refused(store: Store) -> None:
+    laughs = '<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]>'
+    for content in (
+        b"not a zip",
+        _workbook('<row r="1"><c r="A1"><v>1</v></c></row>', doctype=laughs),
+        _workbook('<row r="1"><c r="A1" t="s"><v>9</v></c></row>', shared="<si><t>a</t></si>"),
+    ):
+        findings = validate_sheet(store, content, "s.xlsx")
+        assert findings.validation == [{"row": 0, "message": "Not a valid .xlsx workbook"}]
 
 
 def test_template_columns(store: Store) -> None:

@@ -3,16 +3,20 @@
 Validation splits findings the way production does: hard ``validation`` errors (cannot be
 ignored) and ``warnings`` (accepted when the upload is re-sent with ``ignore_warnings``).
 Each finding is ``{"row": <1-based sheet row, header = 1>, "message": ...}``. An ``.xlsx``
-sheet is accepted unchecked (parsing it needs a spreadsheet library the server lacks).
+sheet gets the same checks as a CSV one: its first worksheet is read with the standard
+library (a workbook is a zip of XML parts; shared and inline strings, numbers, booleans).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import posixpath
+import re
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
+from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 from flowbio_async.testing._store import Store
@@ -64,11 +68,16 @@ def template_columns(store: Store, sample_type: str) -> list[str] | None:
     return [*BASE_COLUMNS, *extra]
 
 
-def xlsx_bytes(columns: list[str]) -> bytes:
-    """A minimal one-sheet workbook whose first row holds ``columns`` (inline strings)."""
+def xlsx_bytes(columns: list[str], rows: list[list[str]] | None = None) -> bytes:
+    """A minimal one-sheet workbook: ``columns`` in row 1, then ``rows`` (inline strings)."""
     cells = "".join(
-        f'<c r="{_column_letter(i)}1" t="inlineStr"><is><t>{escape(name)}</t></is></c>'
-        for i, name in enumerate(columns)
+        f'<row r="{number}">'
+        + "".join(
+            f'<c r="{_column_letter(i)}{number}" t="inlineStr"><is><t>{escape(value)}</t></is></c>'
+            for i, value in enumerate(values)
+        )
+        + "</row>"
+        for number, values in enumerate([columns, *(rows or [])], start=1)
     )
     parts = {
         "[Content_Types].xml": (
@@ -103,7 +112,7 @@ def xlsx_bytes(columns: list[str]) -> bytes:
         "xl/worksheets/sheet1.xml": (
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
             '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-            f'<sheetData><row r="1">{cells}</row></sheetData></worksheet>'
+            f"<sheetData>{cells}</sheetData></worksheet>"
         ),
     }
     buffer = io.BytesIO()
@@ -123,18 +132,21 @@ def _column_letter(index: int) -> str:
 
 
 def validate_sheet(store: Store, content: bytes, filename: str) -> Findings:
-    """Validate an annotation sheet; CSV is checked, xlsx only for being a workbook."""
+    """Validate an annotation sheet (CSV or the first worksheet of an ``.xlsx`` workbook)."""
     findings = Findings()
     if filename.lower().endswith(".xlsx"):
-        if not zipfile.is_zipfile(io.BytesIO(content)):
+        try:
+            rows = xlsx_rows(content)
+        except (zipfile.BadZipFile, KeyError, ValueError, ElementTree.ParseError):
             findings.validation.append({"row": 0, "message": "Not a valid .xlsx workbook"})
-        return findings
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        findings.validation.append({"row": 0, "message": "The sheet is not UTF-8 text"})
-        return findings
-    rows = list(csv.reader(io.StringIO(text)))
+            return findings
+    else:
+        try:
+            text = content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            findings.validation.append({"row": 0, "message": "The sheet is not UTF-8 text"})
+            return findings
+        rows = list(csv.reader(io.StringIO(text)))
     if not rows:
         findings.validation.append({"row": 1, "message": "The sheet is empty"})
         return findings
@@ -150,6 +162,100 @@ def validate_sheet(store: Store, content: bytes, filename: str) -> Findings:
         record = {name: (row[i].strip() if i < len(row) else "") for i, name in enumerate(header)}
         _check_row(store, number, record, seen, findings)
     return findings
+
+
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_PART_LIMIT = 32 * 1024 * 1024
+"""Largest XML part read from a workbook (a zip bomb must not exhaust the server)."""
+
+
+def xlsx_rows(content: bytes) -> list[list[str]]:
+    """The first worksheet's rows as text, row ``n`` of the sheet at index ``n - 1``.
+
+    Raises ``zipfile.BadZipFile``, ``KeyError``, ``ValueError`` or ``ParseError`` for
+    anything that is not a readable workbook.
+    """
+    with zipfile.ZipFile(io.BytesIO(content)) as book:
+        strings = _shared_strings(book)
+        sheet = _xml(book, _first_sheet(book))
+    rows: list[list[str]] = []
+    for row in sheet.iter(f"{_MAIN}row"):
+        number = int(row.get("r") or len(rows) + 1)
+        while len(rows) < number:
+            rows.append([])
+        values = rows[number - 1]
+        for cell in row.iter(f"{_MAIN}c"):
+            column = _column_index(cell.get("r")) if cell.get("r") else len(values)
+            while len(values) <= column:
+                values.append("")
+            values[column] = _cell_text(cell, strings)
+    return rows
+
+
+def _xml(book: zipfile.ZipFile, name: str) -> ElementTree.Element:
+    """Parse one part of the workbook, refusing what makes XML dangerous to parse."""
+    with book.open(name) as part:
+        data = part.read(_PART_LIMIT + 1)
+    if len(data) > _PART_LIMIT:
+        raise ValueError(f"{name} is too large")
+    # Entity expansion ("billion laughs") and external entities both need a DTD; workbook
+    # parts never carry one, so any DTD is refused before parsing.
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        raise ValueError(f"{name} declares a DTD")
+    return ElementTree.fromstring(data)  # noqa: S314 - DTD-free, size-capped (above)
+
+
+def _first_sheet(book: zipfile.ZipFile) -> str:
+    """The part of the workbook's first sheet, through the workbook's relationships."""
+    workbook = _xml(book, "xl/workbook.xml")
+    first = workbook.find(f"{_MAIN}sheets/{_MAIN}sheet")
+    if first is None:
+        raise ValueError("the workbook has no sheet")
+    wanted = first.get(f"{_REL}id")
+    rels = _xml(book, "xl/_rels/workbook.xml.rels")
+    for rel in rels:
+        if rel.get("Id") == wanted and rel.get("Target"):
+            target = str(rel.get("Target"))
+            if target.startswith("/"):
+                return target.lstrip("/")
+            return posixpath.normpath(posixpath.join("xl", target))
+    raise ValueError("the first sheet has no part")
+
+
+def _shared_strings(book: zipfile.ZipFile) -> list[str]:
+    if "xl/sharedStrings.xml" not in book.namelist():
+        return []
+    table = _xml(book, "xl/sharedStrings.xml")
+    # Rich text splits one string into runs: every <t> of an <si> belongs to it.
+    return ["".join(t.text or "" for t in item.iter(f"{_MAIN}t")) for item in table]
+
+
+def _cell_text(cell: ElementTree.Element, strings: list[str]) -> str:
+    kind = cell.get("t", "n")
+    if kind == "inlineStr":
+        return "".join(t.text or "" for t in cell.iter(f"{_MAIN}t"))
+    value = cell.findtext(f"{_MAIN}v") or ""
+    if kind == "s":
+        index = int(value)
+        if not 0 <= index < len(strings):
+            raise ValueError(f"shared string {index} does not exist")
+        return strings[index]
+    if kind == "b":
+        return "TRUE" if value == "1" else "FALSE"
+    if kind == "n" and value.endswith(".0"):
+        return value[:-2]  # a whole number typed into a cell (a PubMed ID)
+    return value
+
+
+def _column_index(reference: str | None) -> int:
+    letters = re.match(r"[A-Z]+", reference or "")
+    if letters is None:
+        raise ValueError(f"bad cell reference {reference!r}")
+    index = 0
+    for letter in letters.group():
+        index = index * 26 + ord(letter) - ord("A") + 1
+    return index - 1
 
 
 def _check_header(store: Store, header: list[str], findings: Findings) -> None:
