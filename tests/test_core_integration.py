@@ -267,3 +267,36 @@ async def test_dropped_and_stalled_connections(flow_server: FlowServer) -> None:
             await client.samples.get_organisms()
         assert flow_server.faults()[0]["applied"] == 1 + config.max_retries
     flow_server.clear_faults()
+
+
+@pytest.mark.anyio
+async def test_sample_counts_cover_only_samples_the_caller_can_see(
+    client: AsyncClient, flow_server: FlowServer
+) -> None:
+    from flowbio_async.testing._store import Store
+
+    store = Store(flow_server.data_dir)
+    try:
+        demo = store.get_user_by_username("demo")
+        assert demo is not None
+        counts = {
+            who: store.scalar(
+                "SELECT COUNT(*) FROM samples WHERE sample_type = 'RNA-Seq' "
+                "AND (private = 0 OR owner = ?)",
+                (owner,),
+            )
+            for who, owner in (("anonymous", -1), ("demo", demo["id"]))
+        }
+    finally:
+        store.close()
+
+    def rna_count(types: object) -> object:
+        assert isinstance(types, list)
+        return next(t["sample_count"] for t in types if t["identifier"] == "RNA-Seq")
+
+    mine = (await client._http.request("GET", "samples/types")).json()
+    assert rna_count(mine) == counts["demo"]
+    async with AsyncClient(flow_server.url, CONFIG) as anonymous:
+        theirs = (await anonymous._http.request("GET", "samples/types")).json()
+    assert rna_count(theirs) == counts["anonymous"]
+    assert counts["demo"] > counts["anonymous"]  # demo owns private RNA-Seq samples

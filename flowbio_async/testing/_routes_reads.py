@@ -86,7 +86,15 @@ async def users_search(request: Request) -> JSONResponse:
 
 
 # -- discovery lists (bare arrays, contract §4.2) ---------------------------------------------
-def _sample_type(store: Any, row: Row) -> dict[str, Any]:
+# Counts cover only samples the caller may see, ``(private = 0 OR owner = ?)``: a count of
+# private samples would tell strangers they exist (#2; the contract does not say).
+
+
+def _viewer(user: Row | None) -> int:
+    return -1 if user is None else int(user["id"])
+
+
+def _sample_type(store: Any, row: Row, viewer: int) -> dict[str, Any]:
     attributes = store.rows(
         "SELECT identifier FROM metadata_attributes WHERE all_sample_types = 1 OR identifier IN "
         "(SELECT attribute FROM metadata_links WHERE sample_type = ?) ORDER BY ordering",
@@ -97,7 +105,8 @@ def _sample_type(store: Any, row: Row) -> dict[str, Any]:
         "name": row["name"],
         "description": row["description"],
         "sample_count": store.scalar(
-            "SELECT COUNT(*) FROM samples WHERE sample_type = ?", (row["identifier"],)
+            "SELECT COUNT(*) FROM samples WHERE sample_type = ? AND (private = 0 OR owner = ?)",
+            (row["identifier"], viewer),
         ),
         "attributes": [a["identifier"] for a in attributes],
     }
@@ -105,27 +114,27 @@ def _sample_type(store: Any, row: Row) -> dict[str, Any]:
 
 async def sample_types(request: Request) -> JSONResponse:
     """``/samples/types`` ordered by name."""
-    current_user(request)
+    viewer = _viewer(current_user(request))
     store = store_of(request)
     rows = store.rows("SELECT * FROM sample_types ORDER BY name COLLATE NOCASE")
-    return JSONResponse([_sample_type(store, row) for row in rows])
+    return JSONResponse([_sample_type(store, row, viewer) for row in rows])
 
 
 async def sample_type(request: Request) -> JSONResponse:
     """``/samples/types/<identifier>``; 404 when unknown."""
-    current_user(request)
+    viewer = _viewer(current_user(request))
     store = store_of(request)
     row = store.row(
         "SELECT * FROM sample_types WHERE identifier = ?", (request.path_params["identifier"],)
     )
     if row is None:
         raise not_found()
-    return JSONResponse(_sample_type(store, row))
+    return JSONResponse(_sample_type(store, row, viewer))
 
 
 async def metadata_attributes(request: Request) -> JSONResponse:
     """``/samples/metadata`` with sample-type links (contract §4.2)."""
-    current_user(request)
+    viewer = _viewer(current_user(request))
     store = store_of(request)
     links = store.rows(
         "SELECT l.*, st.name AS sample_type_name FROM metadata_links l "
@@ -150,8 +159,9 @@ async def metadata_attributes(request: Request) -> JSONResponse:
                 "url_pattern": row["url_pattern"],
                 "order": row["ordering"],
                 "sample_count": store.scalar(
-                    "SELECT COUNT(*) FROM sample_metadata WHERE attribute = ?",
-                    (row["identifier"],),
+                    "SELECT COUNT(*) FROM sample_metadata m JOIN samples s ON s.id = m.sample "
+                    "WHERE m.attribute = ? AND (s.private = 0 OR s.owner = ?)",
+                    (row["identifier"], viewer),
                 ),
                 "sample_type_links": [
                     {
