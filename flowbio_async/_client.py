@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
-from flowbio_async._auth import Credentials
+from flowbio_async._auth import Credentials, TokenCredentials
 from flowbio_async._config import DEFAULT_BASE_URL, ClientConfig
 from flowbio_async._context import ClientContext
-from flowbio_async._errors import FlowApiError, FlowTransportError
+from flowbio_async._errors import AuthenticationError, FlowApiError, FlowTransportError
 from flowbio_async._http import HttpClient, QueryParams, RateLimitInfo
 from flowbio_async._models._parse import parse_model
 from flowbio_async._models._search import SearchResults
@@ -150,13 +150,35 @@ class AsyncClient:
 
     # -- authentication ----------------------------------------------------------------------
 
-    async def log_in(self, credentials: Credentials) -> None:
+    async def log_in(self, credentials: Credentials, *, verify: bool | None = None) -> None:
         """Authenticate; later requests carry the token and refresh it when it expires.
+
+        A token handed in (``TokenCredentials``, ``EnvCredentials``, a token file) is checked
+        with ``GET /me`` unless ``verify=False``: a server may treat an unknown token as an
+        anonymous caller instead of answering 401 (contract §8 row 5), and every later call
+        would then quietly see only public data. A password login is not checked again.
 
         Raises:
             BadRequestError: the server refused the username or password.
+            AuthenticationError: the server did not accept the token.
         """
         await credentials.authenticate(self._http)
+        if verify is None:
+            verify = isinstance(credentials, TokenCredentials)
+        if not verify:
+            return
+        try:
+            me = await self.me()
+        except AuthenticationError:
+            self._http.auth.clear()
+            raise
+        if me.id is None:
+            self._http.auth.clear()
+            raise AuthenticationError(
+                "the server did not accept the token: it answers as for an anonymous caller "
+                "(an unknown or revoked token)",
+                status_code=200,  # GET /me succeeded, for nobody
+            )
 
     async def log_out(self) -> None:
         """Forget the token and the refresh cookie (and tell the server, best effort)."""

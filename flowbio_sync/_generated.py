@@ -184,13 +184,19 @@ class Client:
         """
         return self._portal.call(self._async.search, query=query)
 
-    def log_in(self, credentials: Credentials) -> None:
+    def log_in(self, credentials: Credentials, *, verify: bool | None = None) -> None:
         """Authenticate; later requests carry the token and refresh it when it expires.
+
+        A token handed in (``TokenCredentials``, ``EnvCredentials``, a token file) is checked
+        with ``GET /me`` unless ``verify=False``: a server may treat an unknown token as an
+        anonymous caller instead of answering 401 (contract §8 row 5), and every later call
+        would then quietly see only public data. A password login is not checked again.
 
         Raises:
             BadRequestError: the server refused the username or password.
+            AuthenticationError: the server did not accept the token.
         """
-        return self._portal.call(self._async.log_in, credentials=credentials)
+        return self._portal.call(self._async.log_in, credentials=credentials, verify=verify)
 
     def log_out(self) -> None:
         """Forget the token and the refresh cookie (and tell the server, best effort)."""

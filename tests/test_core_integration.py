@@ -76,10 +76,31 @@ async def test_token_credentials_reuse_a_login(
     async with AsyncClient(flow_server.url, CONFIG) as second:
         await second.log_in(TokenCredentials(token))
         assert (await second.me()).username == "demo"
-        # No refresh cookie: a broken token surfaces as 401 instead of a refresh (§2.2).
-        await second.log_in(TokenCredentials("not-a-valid-token"))
+        # A token is checked at login (GET /me); a broken one fails right there.
+        with pytest.raises(AuthenticationError):
+            await second.log_in(TokenCredentials("not-a-valid-token"))
+        assert not second.is_logged_in
+        # Unchecked, it fails at the first call: no refresh cookie to recover with (§2.2).
+        await second.log_in(TokenCredentials("not-a-valid-token"), verify=False)
         with pytest.raises(AuthenticationError):
             await second.projects.get_owned()
+
+
+@pytest.mark.anyio
+async def test_token_a_server_downgrades_to_anonymous_fails_at_login(
+    flow_server: FlowServer,
+) -> None:
+    """Contract §8 row 5: some servers answer an unknown token as for nobody, not with 401."""
+    flow_server.set(anonymous_downgrade=True)
+    try:
+        async with AsyncClient(flow_server.url, CONFIG) as client:
+            with pytest.raises(AuthenticationError, match="anonymous"):
+                await client.log_in(TokenCredentials("garbage"))
+            assert not client.is_logged_in
+            await client.log_in(TokenCredentials("garbage"), verify=False)
+            assert (await client.me()).id is None  # what unchecked callers would live with
+    finally:
+        flow_server.set(anonymous_downgrade=False)
 
 
 @pytest.mark.anyio
