@@ -216,7 +216,9 @@ def _check_token(token: str, source: str) -> str:
 
 
 class TokenCredentials(Credentials):
-    """Use an existing access token or API key; no request is made (contract §2.2).
+    """Use an existing access token or API key (contract §2.2).
+
+    ``AsyncClient.log_in`` checks it with one ``GET /me`` unless ``verify=False``.
 
     Such a login has no refresh cookie, so an expired token surfaces as
     :class:`AuthenticationError`.
