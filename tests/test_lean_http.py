@@ -272,3 +272,13 @@ async def test_httpx_path_still_downloads_and_resumes(server: FlowServer, tmp_pa
         assert client._http._lean is None
         result = await client.data.download(data_id, tmp_path)
     assert result.path.read_bytes() == content and result.md5 == md5_of(content)
+
+
+def test_proxies_and_the_switch_keep_downloads_on_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lean client knows no proxies: with one configured, httpx carries downloads."""
+    url = "http://127.0.0.1:9/api"
+    assert HttpClient(url, ClientConfig())._lean is not None
+    assert HttpClient(url, ClientConfig(lean_downloads=False))._lean is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    assert HttpClient(url, ClientConfig())._lean is None
