@@ -541,6 +541,8 @@ class HttpClient:
         self, call: _Call, *, retry: bool | None, raise_for_status: bool, stream: bool = False
     ) -> httpx.Response:
         """The request loop: connect retries, policy retries, one refresh on 401, errors."""
+        if self._closed:
+            raise RuntimeError("this client is closed")
         method, url = call.method, call.url
         retry_policy = (method in IDEMPOTENT_METHODS) if retry is None else retry
         attempts = connect_attempts = 0
@@ -658,8 +660,6 @@ class HttpClient:
         should a future httpx rename it, requests go through ``AsyncClient.send`` instead
         (slower, same behaviour).
         """
-        if self._closed:
-            raise RuntimeError("this client is closed")
         route = getattr(self._client, "_transport_for_url", None)
         if route is None:  # pragma: no cover - another httpx
             response = await self._client.send(request, stream=stream)
@@ -678,8 +678,6 @@ class HttpClient:
 
     async def _send_lean(self, pool: LeanPool, request: httpx.Request) -> httpx.Response:
         """A streamed GET through ``_lean``, wrapped as an httpx answer for the layers above."""
-        if self._closed:
-            raise RuntimeError("this client is closed")
         url = request.url
         timeouts = request.extensions.get("timeout") or {}
         origin = (url.scheme, url.host, url.port or _DEFAULT_PORTS[url.scheme])

@@ -282,3 +282,12 @@ def test_proxies_and_the_switch_keep_downloads_on_httpx(monkeypatch: pytest.Monk
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
     assert HttpClient(url, ClientConfig())._lean is None
+
+
+async def test_a_closed_client_refuses_requests_and_streams() -> None:
+    http = HttpClient("http://127.0.0.1:9/api", ClientConfig(**FAST))
+    await http.aclose()
+    with pytest.raises(RuntimeError, match="closed"):
+        await http.request("GET", "me")
+    with pytest.raises(RuntimeError, match="closed"):
+        await fetch(http)
