@@ -209,3 +209,15 @@ def test_ambiguous_entries_go_to_unsorted_without_overwriting(tmp_path: Path) ->
     ]
     assert (folder / "unsorted" / "a.txt").read_bytes() == b"kept"
     assert [data.id for data in placed.missing] == ["1", "2"]
+
+
+def test_unique_name_with_another_size_is_not_placed(tmp_path: Path) -> None:
+    folder = tmp_path / "project"
+    root = folder / ".bulk-z"
+    expected = _data("5", "only.txt", b"five bytes", md5=False)
+    planned = [(expected, folder / "s5" / "only.txt")]
+    extracted = _extract(root, {"only.txt": b"something of another size"})
+    placed = place_extracted(root, extracted, planned, folder, overwrite=False)
+    assert placed.placed == [] and [data.id for data in placed.missing] == ["5"]
+    assert placed.unsorted == [folder / "unsorted" / "only.txt"]
+    assert not (folder / "s5" / "only.txt").exists()

@@ -148,7 +148,12 @@ def match_entries(
             open_names[entry.relative.name] = open_names.get(entry.relative.name, 0) + 1
     for e, entry in enumerate(entries):
         named = state.named(entry.relative.name)
-        if e not in state.matched and len(named) == 1 and open_names[entry.relative.name] == 1:
+        if (
+            e not in state.matched
+            and len(named) == 1
+            and open_names[entry.relative.name] == 1
+            and _fits(entry, files[named[0]])  # a known size that differs is not this file
+        ):
             state.claim(e, named[0])
     with_md5 = [i for i, data in enumerate(files) if data.md5]
     for e, entry in enumerate(entries):
