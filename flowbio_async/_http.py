@@ -695,7 +695,11 @@ class HttpClient:
             headers=answer.headers,
             stream=_LeanBody(answer, request),
             request=request,
-            extensions={"http_version": answer.http_version, _LEAN_ANSWER: answer},
+            extensions={
+                "http_version": answer.http_version,
+                "reason_phrase": answer.reason,
+                _LEAN_ANSWER: answer,
+            },
         )
 
     async def _refresh(self, seen_generation: int) -> bool:

@@ -123,12 +123,6 @@ class _Protocol(asyncio.Protocol):
             self.transport.resume_reading()
         return data
 
-    def unread(self, data: bytes) -> None:
-        """Put bytes back in front of the queue (they belong to the next reader)."""
-        if data:
-            self.chunks.appendleft(data)
-            self.queued += len(data)
-
 
 def _expire(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
