@@ -504,8 +504,11 @@ class HttpClient:
 
         ``lean`` lets a GET go through the lean HTTP/1.1 client (``_lean``): downloads.
         """
-        call = _Call(method.upper(), self.url_for(url), params, {}, headers, authenticated, timeout)
-        return self._stream(replace(call, lean=lean), raise_for_status)
+        method = method.upper()
+        call = _Call(
+            method, self.url_for(url), params, {}, headers, authenticated, timeout, lean=lean
+        )
+        return self._stream(call, raise_for_status)
 
     async def aclose(self) -> None:
         self._closed = True
