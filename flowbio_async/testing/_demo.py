@@ -189,7 +189,8 @@ def _seed_projects(store: Store, demo: int, other: int) -> None:
     )
     _sample(store, other, hidden, "secret_1", "RNA-Seq", "Mm", 32)
     _execution(store, demo, project_ids[0], rna[0], "OK", 1)
-    _execution(store, demo, project_ids[0], rna[1], "ERROR", 2)
+    failed = _execution(store, demo, project_ids[0], rna[1], "ERROR", 2)
+    _execution(store, demo, project_ids[0], rna[1], "CANCELED", 3, retries=failed)
 
 
 def _sample(
@@ -239,27 +240,54 @@ def _sample(
     return sample
 
 
+#: What the demo runs ran: pipeline id 1 of :data:`PIPELINES` (RNA-Seq), version id 1.
+DEMO_PIPELINE_ID = 1
+DEMO_PIPELINE_VERSION = (1, "3.14.0")
+NEXTFLOW_VERSION = "24.04.4"
+#: Terminal output of the runs that did not succeed (``/executions/search?terminal=``).
+_TERMINAL = {
+    "ERROR": ("", "ERROR ~ Process `STAR_ALIGN (liver_2)` terminated with exit status 137\n"),
+    "CANCELED": ("Execution cancelled by user\n", ""),
+}
+
+
 def _execution(
-    store: Store, owner: int, project: int, sample: int, status: str, number: int
-) -> None:
+    store: Store,
+    owner: int,
+    project: int,
+    sample: int,
+    status: str,
+    number: int,
+    *,
+    retries: int | None = None,
+) -> int:
     created = EPOCH + (50 + number) * DAY
+    # demo-run-3 is a retry that was cancelled a minute in.
+    started, finished = (30.0, 75.0) if status == "CANCELED" else (60.5, 3600.25)
+    stdout, stderr = _TERMINAL.get(status, ("", ""))
     execution = store.insert(
         "executions",
         {
             "identifier": f"demo-run-{number}",
             "pipeline_name": "RNA-Seq",
-            "pipeline_version": "3.14.0",
+            "pipeline_version": DEMO_PIPELINE_VERSION[1],
+            "pipeline_id": DEMO_PIPELINE_ID,
+            "pipeline_version_id": DEMO_PIPELINE_VERSION[0],
+            "nextflow_version": NEXTFLOW_VERSION,
+            "stdout": stdout,
+            "stderr": stderr,
+            "retries": retries,
             "status": status,
             "owner": owner,
             "sample": sample,
             "project": project,
             "created": created,
-            "started": created + 60.5,
-            "finished": created + 3600.25,
+            "started": created + started,
+            "finished": created + finished,
         },
     )
     if status != "OK":
-        return
+        return execution
     rng = random.Random(number)  # noqa: S311 - test data
     genes = "\n".join(
         f"ENSG{index:011d}\tGENE{index}\t{rng.randint(0, 5000)}" for index in range(1, 400)
@@ -312,3 +340,4 @@ def _execution(
             created=created + 3600,
         )
         store.write_blob(data["id"], content)
+    return execution

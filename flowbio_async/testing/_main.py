@@ -57,7 +57,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--anonymous-downgrade",
         action="store_true",
-        help="treat bad tokens as anonymous instead of 401 (contract §8 row 5)",
+        help="older Flow: every read treats a bad token as anonymous, /me answers nulls",
+    )
+    parser.add_argument(
+        "--strict-search-tokens",
+        action="store_true",
+        help="searches answer 401 to a bad token (Flow treats it as anonymous)",
+    )
+    parser.add_argument(
+        "--wrapped-field-errors",
+        action="store_true",
+        help='upload field errors as {"error": {field: [...]}} (Flow: bare {field: [...]})',
     )
     parser.add_argument(
         "--problem-details", action="store_true", help="answer errors as application/problem+json"
@@ -92,6 +102,8 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         max_body_size=args.max_body_size,
         testing_control=args.testing_control,
         anonymous_downgrade=args.anonymous_downgrade,
+        strict_search_tokens=args.strict_search_tokens,
+        wrapped_field_errors=args.wrapped_field_errors,
         problem_details=args.problem_details,
         rotate_refresh_token=args.rotate_refresh_token,
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -104,29 +103,23 @@ def sort_order(request: Request, default: str, allowed: Sequence[str], alias: st
 
 
 def timestamp(value: str) -> int:
-    """A ``created_gt``-style bound: Unix seconds, or ISO-8601 (contract §8 row 15)."""
+    """A ``created_gt``-style bound: integer Unix seconds only. ISO-8601 text is a 500 on Flow
+    ("Passing an ISO-8601 string causes HTTP 500", samples.md; #15 item 6)."""
     try:
-        return int(float(value))
+        return int(value)
     except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        # Production answers 500 to unparseable dates (contract §1.2).
         raise ApiError(500, {"error": "Server error"}) from None
-    return int(moment.timestamp())
 
 
 def add_created_filters(request: Request, query: Query, column: str) -> None:
-    """``created_gt``/``created_lt`` and the docs site's ``created_after``/``created_before``."""
-    for names, op in (
-        (("created_gt", "created_after"), ">"),
-        (("created_lt", "created_before"), "<"),
-    ):
-        for name in names:
-            raw = request.query_params.get(name)
-            if raw:
-                query.add(f"{column} {op} ?", timestamp(raw))
+    """``created_gt``/``created_lt``: inclusive bounds (``__gte``/``__lte``, samples.md).
+
+    The docs site's ``created_after``/``created_before`` are unknown to Flow and ignored.
+    """
+    for name, op in (("created_gt", ">="), ("created_lt", "<=")):
+        raw = request.query_params.get(name)
+        if raw:
+            query.add(f"{column} {op} ?", timestamp(raw))
 
 
 def like(value: str) -> str:

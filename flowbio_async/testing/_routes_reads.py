@@ -23,12 +23,15 @@ from flowbio_async.testing._paging import (
     sort_order,
 )
 from flowbio_async.testing._security import (
+    ApiError,
     bad_request,
     current_user,
+    not_authorized,
     not_found,
     read_bool,
     read_int,
     require_user,
+    settings_of,
     store_of,
 )
 from flowbio_async.testing._store import Row
@@ -38,9 +41,12 @@ CONTENTS_CHUNK = 10_240  # contract §4.6: fixed 10,240-byte chunks
 
 # -- identity ---------------------------------------------------------------------------------
 async def me(request: Request) -> JSONResponse:
-    """``/me``: the user, or all-null fields when anonymous (contract §4.1)."""
+    """``/me``: the user; 401 without a valid token (users.md, #15 item 2), or all-null
+    fields with the ``anonymous_downgrade`` setting (older Flow, contract §4.1)."""
     user = current_user(request)
     if user is None:
+        if not settings_of(request).anonymous_downgrade:
+            raise not_authorized()
         keys = ("id", "username", "name", "email", "image", "is_admin", "can_run_pipelines")
         return JSONResponse({**dict.fromkeys(keys), "memberships": [], "features": {}})
     first, _, last = str(user["name"]).partition(" ")
@@ -67,8 +73,8 @@ async def me(request: Request) -> JSONResponse:
 
 
 async def users_search(request: Request) -> JSONResponse:
-    """``/users/search``: no ids in the items (contract §4.1)."""
-    current_user(request)
+    """``/users/search``: no ids in the items; ``image`` a URL or ``""`` (users.md)."""
+    current_user(request, search=True)
     query = Query("SELECT * FROM users", order="username")
     name = request.query_params.get("name")
     if name:
@@ -78,7 +84,7 @@ async def users_search(request: Request) -> JSONResponse:
 
     def render(rows: Sequence[Row]) -> list[dict[str, Any]]:
         return [
-            {"username": r["username"], "name": r["name"], "image": r["image"], "groups": []}
+            {"username": r["username"], "name": r["name"], "image": r["image"] or "", "groups": []}
             for r in rows
         ]
 
@@ -95,10 +101,14 @@ def _viewer(user: Row | None) -> int:
 
 
 def _sample_type(store: Any, row: Row, viewer: int) -> dict[str, Any]:
+    # Attributes with options AND a value on a sample of this type (samples.md: "a dynamic
+    # intersection, not a static schema declaration"), over the samples the caller sees.
     attributes = store.rows(
-        "SELECT identifier FROM metadata_attributes WHERE all_sample_types = 1 OR identifier IN "
-        "(SELECT attribute FROM metadata_links WHERE sample_type = ?) ORDER BY ordering",
-        (row["identifier"],),
+        "SELECT a.identifier FROM metadata_attributes a WHERE a.has_options = 1 AND EXISTS "
+        "(SELECT 1 FROM sample_metadata m JOIN samples s ON s.id = m.sample "
+        "WHERE m.attribute = a.identifier AND s.sample_type = ? "
+        "AND (s.private = 0 OR s.owner = ?)) ORDER BY a.ordering",
+        (row["identifier"], viewer),
     )
     return {
         "identifier": row["identifier"],
@@ -272,20 +282,24 @@ async def projects_owned(request: Request) -> JSONResponse:
 
 
 async def projects_search(request: Request) -> JSONResponse:
-    """``/projects/search`` (contract §4.4)."""
-    user = current_user(request)
+    """``/projects/search`` (projects.md); unknown params (``owned``...) are ignored."""
+    user = current_user(request, search=True)
     query = Query(v.PROJECT_SELECT)
     query.add(v.PROJECT_VISIBLE, v.uid(user))
     params = request.query_params
     for name in ("name", "description"):
         if params.get(name):
             query.add(f"p.{name} LIKE ? ESCAPE '\\'", like(params[name]))
-    if params.get("owner"):
+    _owner_filter(request, query)
+    if params.get("pipeline"):
+        # "projects that have a sample-level or project-level execution" of the pipeline pk
         query.add(
-            "(u.username = ? OR u.name LIKE ? ESCAPE '\\')", params["owner"], like(params["owner"])
+            "p.id IN (SELECT x.project FROM executions x WHERE x.pipeline_id = ? UNION "
+            "SELECT y.project FROM executions x JOIN samples y ON y.id = x.sample "
+            "WHERE x.pipeline_id = ?)",
+            params["pipeline"],
+            params["pipeline"],
         )
-    if read_bool(params.get("owned")):
-        query.add("p.owner = ?", v.uid(user))
     add_created_filters(request, query, "p.created")
     types = comma_list(params.get("sample_types"))
     if types:
@@ -294,6 +308,15 @@ async def projects_search(request: Request) -> JSONResponse:
         query.add(clause, *types)
     query.order = sort_order(request, "-created", ("-created", "created", "name", "-name"), "p")
     return paged(request, query, "projects", _render_projects)
+
+
+def _owner_filter(request: Request, query: Query) -> None:
+    """``owner``: a substring of the owner's name or username (the notes' searches)."""
+    owner = request.query_params.get("owner")
+    if owner:
+        query.add(
+            "(u.username LIKE ? ESCAPE '\\' OR u.name LIKE ? ESCAPE '\\')", like(owner), like(owner)
+        )
 
 
 def visible_row(
@@ -328,8 +351,12 @@ async def project_samples(request: Request) -> JSONResponse:
     query = _children(user, v.SAMPLE_SELECT, order, "s.project", project, v.SAMPLE_VISIBLE)
     _free_text(request, query, "s.name")
     store = store_of(request)
+    viewer = v.uid(user)
     return paged(
-        request, query, "samples", lambda rows: v.sample_items(store, rows, project_name=False)
+        request,
+        query,
+        "samples",
+        lambda rows: v.sample_items(store, rows, project_name=False, viewer=viewer),
     )
 
 
@@ -339,12 +366,31 @@ async def project_executions(request: Request) -> JSONResponse:
     return _executions_of(request, user, "e.project", visible_project(request, user)["id"])
 
 
-def _executions_of(request: Request, user: Row | None, column: str, parent: int) -> JSONResponse:
+def _executions_of(
+    request: Request, user: Row | None, column: str, parent: int, *, iso_dates: bool = False
+) -> JSONResponse:
     """Executions whose ``column`` is ``parent``, newest first, with ``filter``."""
     order = "e.created DESC, e.id DESC"
     query = _children(user, v.EXECUTION_SELECT, order, column, parent, v.EXECUTION_VISIBLE)
-    _free_text(request, query, "e.identifier", "e.pipeline_name")
-    return paged(request, query, "executions", _render_executions)
+    text = request.query_params.get("filter")
+    if text:
+        # The filter scope of samples.md `GET /samples/<id>/executions`, and its "status
+        # shortcut footgun": a short filter inside a status word matches that status too.
+        columns = ("e.identifier", "e.pipeline_name", "e.pipeline_version", "s.name", "o.name")
+        clauses = [f"{c} LIKE ? ESCAPE '\\'" for c in (*columns, "u.name")]
+        params: list[Any] = [like(text)] * len(clauses)
+        for word, status in (("completed", "OK"), ("error", "ERROR"), ("canceled", "CANCELED")):
+            if text.lower() in word:
+                clauses.append("e.status = ?")
+                params.append(status)
+        query.add(f"({' OR '.join(clauses)})", *params)
+    viewer = v.uid(user)
+    return paged(
+        request,
+        query,
+        "executions",
+        lambda rows: [v.execution_item(r, viewer, iso_dates=iso_dates) for r in rows],
+    )
 
 
 def _children(
@@ -365,6 +411,8 @@ def _free_text(request: Request, query: Query, *columns: str) -> None:
 
 
 # -- samples ----------------------------------------------------------------------------------
+#: ``/samples/search`` params (samples.md); a metadata identifier spelled like one of these
+#: is read as the param, not as a metadata filter.
 _SAMPLE_PARAMS = {
     "page",
     "count",
@@ -379,58 +427,50 @@ _SAMPLE_PARAMS = {
     "project",
     "created_gt",
     "created_lt",
-    "created_after",
-    "created_before",
     "full_metadata",
-    "filter",
-    "token",
 }
+_TRUTHY = {"true", "yes", "1"}
+_FALSY = {"false", "no", "0"}
+_HAS_VALUE = "s.id IN (SELECT sample FROM sample_metadata WHERE attribute = ? AND value != '')"
 
 
 def _sample_query(request: Request, user: Row | None) -> Query:
+    """``/samples/search`` filters; there is no free-text ``filter`` (samples.md, #15 item 4)."""
     params = request.query_params
+    store = store_of(request)
     query = Query(v.SAMPLE_SELECT)
     query.add(v.SAMPLE_VISIBLE, v.uid(user))
     if params.get("name"):
         query.add("s.name LIKE ? ESCAPE '\\'", like(params["name"]))
-    # `filter` is the docs site's free-text filter (seed 003); production ignores it.
-    _free_text(request, query, "s.name", "p.name", "st.name")
     if "owned" in params and read_bool(params["owned"]):
         query.add("s.owner = ?", v.uid(user))
     organism = params.get("organism")
     if organism:
-        lowered = organism.strip().lower()
-        if lowered in {"true", "yes", "1"}:
+        # An organism id, or truthy/falsy for has-any/has-none; a name is a silent no-op
+        # (organisms.md, #15 item 11).
+        if organism.lower() in _TRUTHY:
             query.add("s.organism IS NOT NULL")
-        elif lowered in {"false", "no", "0"}:
+        elif organism.lower() in _FALSY:
             query.add("s.organism IS NULL")
-        else:
-            query.add(
-                "(s.organism = ? OR o.name LIKE ? ESCAPE '\\' OR o.latin_name LIKE ? ESCAPE '\\')",
-                organism,
-                like(organism),
-                like(organism),
-            )
-    types = comma_list(params.get("sample_types") or params.get("sample_type"))
+        elif store.row("SELECT 1 FROM organisms WHERE id = ?", (organism,)):
+            query.add("s.organism = ?", organism)
+    types = comma_list(params.get("sample_types"))
     if types:
         query.add(f"s.sample_type IN ({','.join('?' for _ in types)})", *types)
-    if params.get("owner"):
-        query.add(
-            "(u.username = ? OR u.name LIKE ? ESCAPE '\\')", params["owner"], like(params["owner"])
-        )
-    project = params.get("project")
-    if project:
-        query.add(
-            "(CAST(s.project AS TEXT) = ? OR p.name LIKE ? ESCAPE '\\')", project, like(project)
-        )
+    _owner_filter(request, query)
+    if params.get("project"):
+        query.add("p.name LIKE ? ESCAPE '\\'", like(params["project"]))
     add_created_filters(request, query, "s.created")
-    # Any metadata identifier is a substring filter (contract §4.5).
-    attributes = {
-        r["identifier"]
-        for r in store_of(request).rows("SELECT identifier FROM metadata_attributes")
-    }
+    # Any metadata identifier is a substring filter; truthy/falsy test for a value (samples.md).
+    attributes = {r["identifier"] for r in store.rows("SELECT identifier FROM metadata_attributes")}
     for name, value in params.items():
-        if name in attributes and name not in _SAMPLE_PARAMS:
+        if name not in attributes or name in _SAMPLE_PARAMS:
+            continue
+        if value.lower() in _TRUTHY:
+            query.add(_HAS_VALUE, name)
+        elif value.lower() in _FALSY:
+            query.add(f"NOT {_HAS_VALUE}", name)
+        else:
             query.add(
                 "s.id IN (SELECT sample FROM sample_metadata WHERE attribute = ? "
                 "AND value LIKE ? ESCAPE '\\')",
@@ -442,15 +482,16 @@ def _sample_query(request: Request, user: Row | None) -> Query:
 
 
 async def samples_search(request: Request) -> JSONResponse:
-    """``/samples/search`` (contract §4.5); unknown params are ignored."""
-    user = current_user(request)
+    """``/samples/search`` (samples.md); unknown params are ignored."""
+    user = current_user(request, search=True)
     full = read_bool(request.query_params.get("full_metadata"))
     store = store_of(request)
+    viewer = v.uid(user)
     return paged(
         request,
         _sample_query(request, user),
         "samples",
-        lambda rows: v.sample_items(store, rows, full=full),
+        lambda rows: v.sample_items(store, rows, full=full, viewer=viewer),
     )
 
 
@@ -460,7 +501,8 @@ async def samples_owned(request: Request) -> JSONResponse:
     query = _sample_query(request, user)
     query.add("s.owner = ?", user["id"])
     store = store_of(request)
-    return paged(request, query, "samples", lambda rows: v.sample_items(store, rows))
+    viewer = v.uid(user)
+    return paged(request, query, "samples", lambda rows: v.sample_items(store, rows, viewer=viewer))
 
 
 def visible_sample(request: Request, user: Row | None) -> Row:
@@ -474,26 +516,39 @@ async def sample_detail(request: Request) -> JSONResponse:
     return JSONResponse(v.sample_detail(store_of(request), visible_sample(request, user), user))
 
 
+def sub_resource_sample(request: Request, user: Row | None) -> Row:
+    """The sample of ``/samples/<id>/data`` and ``/executions``: anonymous callers need the
+    sample itself public, so a private sample in a public project is a 404 here (samples.md
+    "Visibility rules across the family — they disagree", #15 item 8)."""
+    if user is None:
+        return visible_row(
+            request, user, v.SAMPLE_SELECT, "(s.private = 0 AND ? = -1)", "s", "sample_id"
+        )
+    return visible_sample(request, user)
+
+
 async def sample_data(request: Request) -> JSONResponse:
-    """``/samples/<id>/data``: raw inputs plus pipeline outputs."""
+    """``/samples/<id>/data``: raw inputs plus pipeline outputs, newest first (samples.md)."""
     user = current_user(request)
-    sample = visible_sample(request, user)["id"]
-    query = _children(user, v.DATA_SELECT, "d.id", "d.sample", sample, v.DATA_VISIBLE)
-    _free_text(request, query, "d.filename")
-    return paged(request, query, "data", _render_data)
+    sample = sub_resource_sample(request, user)["id"]
+    order = "d.created DESC, d.id DESC"  # "Sort: fixed at -created" (#15 item 13)
+    query = _children(user, v.DATA_SELECT, order, "d.sample", sample, v.DATA_VISIBLE)
+    columns = ("d.filename", "d.process_name", "e.pipeline_name", "s.name", "u.name")
+    _free_text(request, query, *columns)
+    viewer = v.uid(user)
+    return paged(
+        request, query, "data", lambda rows: [v.data_item(r, viewer, iso_dates=True) for r in rows]
+    )
 
 
 async def sample_executions(request: Request) -> JSONResponse:
-    """``/samples/<id>/executions``."""
+    """``/samples/<id>/executions``: dates as ISO-8601 here (samples.md)."""
     user = current_user(request)
-    return _executions_of(request, user, "e.sample", visible_sample(request, user)["id"])
+    sample = sub_resource_sample(request, user)["id"]
+    return _executions_of(request, user, "e.sample", sample, iso_dates=True)
 
 
 # -- data -------------------------------------------------------------------------------------
-def _render_data(rows: Sequence[Row]) -> list[dict[str, Any]]:
-    return [v.data_item(row) for row in rows]
-
-
 def visible_data(request: Request, user: Row | None) -> Row:
     """The data row named in the path (ready and visible), or 404."""
     return visible_row(request, user, v.DATA_SELECT, v.DATA_VISIBLE, "d", "data_id")
@@ -522,7 +577,15 @@ async def data_detail(request: Request) -> JSONResponse:
     """``/data/<id>`` with ``md5`` and ``download_url`` (contract §4.6, §8 row 19)."""
     user = current_user(request)
     row = visible_data(request, user)
-    return JSONResponse(v.data_detail(request, row, user, is_binary(_head(request, row))))
+    paired = None
+    if row["fileset_size"] == 2:  # "only when the fileset has exactly two" (data.md)
+        paired = store_of(request).row(
+            "SELECT id, filename FROM data WHERE sample = ? AND execution IS NULL AND ready = 1 "
+            "AND id != ?",
+            (row["sample"], row["id"]),
+        )
+    binary = is_binary(_head(request, row))
+    return JSONResponse(v.data_detail(request, row, user, binary, paired))
 
 
 async def data_contents(request: Request) -> JSONResponse:
@@ -542,15 +605,21 @@ async def data_contents(request: Request) -> JSONResponse:
     return JSONResponse({"contents": chunk.decode("utf-8", "replace"), "has_more": has_more})
 
 
+#: The fileset size of a data row ``d`` (its sample's ready raw inputs; 0 without one).
+_FILESET_SIZE = (
+    "(CASE WHEN d.execution IS NULL AND d.sample IS NOT NULL THEN (SELECT COUNT(*) FROM data f "
+    "WHERE f.sample = d.sample AND f.execution IS NULL AND f.ready = 1) ELSE 0 END)"
+)
+
+
 async def data_search(request: Request) -> JSONResponse:
-    """``/data/search`` (contract §4.6)."""
-    user = current_user(request)
+    """``/data/search`` (data.md); no free-text ``filter`` (#15 item 4)."""
+    user = current_user(request, search=True)
     params = request.query_params
     query = Query(v.DATA_SELECT)
     query.add(v.DATA_VISIBLE, v.uid(user))
     if params.get("filename"):
         query.add("d.filename LIKE ? ESCAPE '\\'", like(params["filename"]))
-    _free_text(request, query, "d.filename")
     pattern = params.get("pattern")
     if pattern:
         try:
@@ -560,32 +629,51 @@ async def data_search(request: Request) -> JSONResponse:
         query.add("d.filename REGEXP ?", pattern)
     if "owned" in params and read_bool(params["owned"]):
         query.add("d.owner = ?", v.uid(user))
-    if "uploaded" in params:
-        query.add(
-            "d.execution IS NULL" if read_bool(params["uploaded"]) else "d.execution IS NOT NULL"
-        )
+    if read_bool(params.get("uploaded")):
+        query.add("d.execution IS NULL")  # not produced by a pipeline
     if params.get("category"):
         query.add("d.category = ?", read_int(request, "category", 0))
     types = comma_list(params.get("data_types"))
     if types:
         query.add(f"d.data_type IN ({','.join('?' for _ in types)})", *types)
     if params.get("size_gt"):
-        query.add("d.size > ?", read_int(request, "size_gt", 0))
+        query.add("d.size >= ?", read_int(request, "size_gt", 0))  # inclusive (data.md)
     if params.get("size_lt"):
-        query.add("d.size < ?", read_int(request, "size_lt", 0))
-    if params.get("owner"):
-        query.add(
-            "(u.username = ? OR u.name LIKE ? ESCAPE '\\')", params["owner"], like(params["owner"])
-        )
+        query.add("d.size <= ?", read_int(request, "size_lt", 0))
+    _owner_filter(request, query)
+    if params.get("process_execution"):
+        query.add("d.process_name LIKE ? ESCAPE '\\'", like(params["process_execution"]))
     if params.get("pipeline"):
-        query.add("e.pipeline_name LIKE ? ESCAPE '\\'", like(params["pipeline"]))
-    if params.get("sample"):
-        query.add("CAST(d.sample AS TEXT) = ?", params["sample"])
+        query.add("e.pipeline_id = ?", params["pipeline"])  # "Exact pipeline ID" (#15 item 5)
+    single = params.get("is_single", "").lower()
+    if single in _TRUTHY:
+        query.add(f"{_FILESET_SIZE} <= 1")
+    elif single in _FALSY:
+        # the first of each multi-file fileset; its items gain `paired_filename` (data.md)
+        query.add(f"{_FILESET_SIZE} >= 2")
+        query.add(
+            "d.id = (SELECT MIN(f.id) FROM data f WHERE f.sample = d.sample "
+            "AND f.execution IS NULL AND f.ready = 1)"
+        )
     add_created_filters(request, query, "d.created")
     query.order = sort_order(
         request, "-created", ("-created", "created", "filename", "-filename"), "d"
     )
-    return paged(request, query, "data", _render_data)
+    viewer = v.uid(user)
+    store = store_of(request)
+
+    def render(rows: Sequence[Row]) -> list[dict[str, Any]]:
+        found = [v.data_item(row, viewer) for row in rows]
+        if single in _FALSY:
+            for item, row in zip(found, rows, strict=True):
+                item["paired_filename"] = store.scalar(
+                    "SELECT filename FROM data WHERE sample = ? AND execution IS NULL "
+                    "AND ready = 1 AND id != ? ORDER BY id LIMIT 1",
+                    (row["sample"], row["id"]),
+                )
+        return found
+
+    return paged(request, query, "data", render)
 
 
 # -- executions -------------------------------------------------------------------------------
@@ -593,36 +681,91 @@ def _render_executions(rows: Sequence[Row]) -> list[dict[str, Any]]:
     return [v.execution_item(row) for row in rows]
 
 
+def _seconds(request: Request, name: str) -> float:
+    try:
+        return float(request.query_params[name])
+    except ValueError:
+        raise ApiError(500, {"error": "Server error"}) from None  # unparsed, as Flow's
+
+
+def _inputs(store: Any, sample: int | None) -> list[dict[str, Any]]:
+    """``return_inputs``: the run's input files ``{id, filename, filetype}`` (its sample's
+    raw reads; executions.md)."""
+    rows = store.rows(
+        "SELECT id, filename FROM data WHERE sample = ? AND execution IS NULL AND ready = 1 "
+        "ORDER BY id",
+        (sample,),
+    )
+    return [
+        {"id": v.sid(r["id"]), "filename": r["filename"], "filetype": v.filetype(r["filename"])}
+        for r in rows
+    ]
+
+
+#: ``/executions/search`` params matched exactly, and their columns (executions.md).
+_EXACT_EXECUTION_PARAMS = {
+    "pipeline": "e.pipeline_id",
+    "pipeline_version": "e.pipeline_version_id",
+    "organism": "s.organism",
+    "status": "e.status",  # exact: `ok` is not `OK` (#15 item 16)
+    "nextflow_version": "e.nextflow_version",
+}
+
+
 async def executions_search(request: Request) -> JSONResponse:
-    """``/executions/search`` with ``return_data`` (contract §4.7)."""
-    user = current_user(request)
+    """``/executions/search`` (executions.md query params; #15 items 5, 7)."""
+    user = current_user(request, search=True)
     params = request.query_params
     query = Query(v.EXECUTION_SELECT)
     query.add(v.EXECUTION_VISIBLE, v.uid(user))
     if params.get("name"):
-        query.add(
-            "(e.identifier LIKE ? ESCAPE '\\' OR e.pipeline_name LIKE ? ESCAPE '\\')",
-            like(params["name"]),
-            like(params["name"]),
-        )
-    if params.get("pipeline"):
-        query.add("e.pipeline_name LIKE ? ESCAPE '\\'", like(params["pipeline"]))
-    if params.get("status"):
-        query.add("UPPER(e.status) = UPPER(?)", params["status"])
+        # pipeline name, pipeline version name, organism name, fileset name (the sample's)
+        columns = ("e.pipeline_name", "e.pipeline_version", "o.name", "s.name")
+        ors = " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in columns)
+        query.add(f"({ors})", *[like(params["name"])] * len(columns))
+    for name, column in _EXACT_EXECUTION_PARAMS.items():
+        if params.get(name):
+            query.add(f"{column} = ?", params[name])
+    versions = comma_list(params.get("pipeline_versions"))
+    if versions:
+        query.add(f"e.pipeline_version_id IN ({','.join('?' for _ in versions)})", *versions)
     if "owned" in params and read_bool(params["owned"]):
         query.add("e.owner = ?", v.uid(user))
+    _owner_filter(request, query)
+    for name, op in (("duration_gt", ">="), ("duration_lt", "<=")):
+        if params.get(name):
+            query.add(
+                "e.started IS NOT NULL AND e.finished IS NOT NULL "
+                f"AND e.finished - e.started {op} ?",
+                _seconds(request, name),
+            )
+    if params.get("process_execution"):
+        query.add(
+            "e.id IN (SELECT execution FROM data WHERE process_name LIKE ? ESCAPE '\\')",
+            like(params["process_execution"]),
+        )
+    if params.get("terminal"):
+        query.add(
+            "(e.stdout LIKE ? ESCAPE '\\' OR e.stderr LIKE ? ESCAPE '\\')",
+            like(params["terminal"]),
+            like(params["terminal"]),
+        )
     add_created_filters(request, query, "e.created")
     query.order = sort_order(request, "-created", ("-created", "created"), "e")
     store = store_of(request)
     return_data = read_bool(params.get("return_data"))
+    return_inputs = read_bool(params.get("return_inputs"))
+    viewer = v.uid(user)
 
     def render(rows: Sequence[Row]) -> list[dict[str, Any]]:
-        items = _render_executions(rows)
-        if return_data:
-            for item in items:
+        items = [v.execution_item(row, viewer) for row in rows]
+        for item, row in zip(items, rows, strict=True):
+            if return_data:
                 item["downstream_data"] = [
                     v.output_item(o) for o in store.execution_outputs(item["id"])
                 ]
+            if return_inputs:
+                item["inputs"] = _inputs(store, row["sample"])
         return items
 
     return paged(request, query, "executions", render)
@@ -658,7 +801,7 @@ async def global_search(request: Request) -> JSONResponse:
             v.SAMPLE_SELECT,
             v.SAMPLE_VISIBLE,
             ("s.name",),
-            lambda rows: v.sample_items(store, rows),
+            lambda rows: v.sample_items(store, rows, viewer=v.uid(user)),
         ),
         (
             "executions",
@@ -667,7 +810,13 @@ async def global_search(request: Request) -> JSONResponse:
             ("e.identifier", "e.pipeline_name"),
             _render_executions,
         ),
-        ("data", v.DATA_SELECT, v.DATA_VISIBLE, ("d.filename",), _render_data),
+        (
+            "data",
+            v.DATA_SELECT,
+            v.DATA_VISIBLE,
+            ("d.filename",),
+            lambda rows: [v.data_item(row, v.uid(user)) for row in rows],
+        ),
     )
     for key, select, visible, columns, render in kinds:
         if not text:

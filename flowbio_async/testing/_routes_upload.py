@@ -19,6 +19,7 @@ import asyncio
 import os
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -32,6 +33,7 @@ from flowbio_async.testing._archives import UnsafeArchiveError, unpack
 from flowbio_async.testing._digests import RunningDigests, Update
 from flowbio_async.testing._security import (
     ApiError,
+    as_field_errors,
     bad_request,
     error,
     read_bool,
@@ -93,6 +95,23 @@ class Finished:
     blob: Path
     columns: dict[str, Any]
     """Data columns to set (written once with the md5 and size)."""
+
+
+#: Data categories (data.md ``/data/search`` ``category``): what each endpoint uploads.
+GENERIC, ANNOTATION, MULTIPLEXED, DEMULTIPLEXED = 1, 2, 3, 4
+_READS_TYPES = {"fastq": ("fastq", "fq"), "bam": ("bam",)}
+
+
+def reads_data_type(store: Store, filename: str) -> str | None:
+    """The data type of a reads file from its name (``x.fastq.gz`` -> ``fastq``), if known."""
+    parts = filename.lower().split(".")
+    if parts[-1] in {"gz", "bz2", "zst"}:
+        parts.pop()
+    for identifier, extensions in _READS_TYPES.items():
+        if len(parts) > 1 and parts[-1] in extensions:
+            known = store.row("SELECT 1 FROM data_types WHERE identifier = ?", (identifier,))
+            return identifier if known else None
+    return None
 
 
 def _one(fields: Fields, name: str) -> str:
@@ -328,6 +347,9 @@ class SampleUpload(UploadEndpoint):
     def check_fields(self, store: Store, user: Row, fields: Fields) -> None:
         if not _one(fields, "sample_name").strip():
             raise error(400, {"sample_name": ["This field is required."]})
+        if " " in _one(fields, "sample_name").strip():
+            # "Must contain no spaces (the server rejects them)" (samples.md, #15 item 9)
+            raise error(400, {"sample_name": ["Spaces in sample name"]})
         sample_type = _one(fields, "sample_type")
         if not store.row("SELECT 1 FROM sample_types WHERE identifier = ?", (sample_type,)):
             raise bad_request("Invalid sample type")
@@ -386,6 +408,9 @@ class SampleUpload(UploadEndpoint):
 
     def finish(self, done: Finished) -> dict[str, Any]:
         store, fields = done.store, done.fields
+        # Reads of a sample are demultiplexed data, typed by their name (#15 item 14).
+        done.columns["category"] = DEMULTIPLEXED
+        done.columns["data_type"] = reads_data_type(store, str(done.data["filename"]))
         if not read_bool(_one(fields, "is_last_sample")):
             return {"sample_id": None}
         sample_id = store.insert(
@@ -430,6 +455,11 @@ class MultiplexedUpload(UploadEndpoint):
         if _finished_upload(store, user, first, self.name) is None:
             raise error(400, {"reads1": [f"Invalid data id '{first}'"]})
 
+    def finish(self, done: Finished) -> dict[str, Any]:
+        done.columns["category"] = MULTIPLEXED
+        done.columns["data_type"] = reads_data_type(done.store, str(done.data["filename"]))
+        return {}
+
 
 class AnnotationUpload(UploadEndpoint):
     """``POST /upload/annotation``: a CSV/xlsx sheet validated when complete (§3.6)."""
@@ -448,6 +478,9 @@ class AnnotationUpload(UploadEndpoint):
             raise ApiError(400, {"validation": findings.validation})
         if findings.warnings and not read_bool(_one(done.fields, "ignore_warnings")):
             raise ApiError(400, {"warnings": findings.warnings})
+        done.columns["category"] = ANNOTATION
+        known = done.store.row("SELECT 1 FROM data_types WHERE identifier = 'annotation'")
+        done.columns["data_type"] = "annotation" if known else None
         return {}
 
 
@@ -462,17 +495,39 @@ async def annotation_template(request: Request) -> Response:
     )
 
 
+def bare_field_errors(endpoint: Callable[[Request], Awaitable[Response]]) -> Any:
+    """Answer an upload's field errors bare, ``{"filename": [...]}``, as Flow does (data.md
+    ``POST /upload``; the ``wrapped_field_errors`` setting keeps ``{"error": {...}}``)."""
+
+    async def handle(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except ApiError as exc:
+            as_field_errors(exc)
+            raise
+
+    return handle
+
+
 routes: list[BaseRoute] = [
-    Route("/upload", DataUpload().handle, methods=["POST"], name="upload"),
-    Route("/upload/sample", SampleUpload().handle, methods=["POST"], name="upload_sample"),
+    Route("/upload", bare_field_errors(DataUpload().handle), methods=["POST"], name="upload"),
+    Route(
+        "/upload/sample",
+        bare_field_errors(SampleUpload().handle),
+        methods=["POST"],
+        name="upload_sample",
+    ),
     Route(
         "/upload/multiplexed",
-        MultiplexedUpload().handle,
+        bare_field_errors(MultiplexedUpload().handle),
         methods=["POST"],
         name="upload_multiplexed",
     ),
     Route(
-        "/upload/annotation", AnnotationUpload().handle, methods=["POST"], name="upload_annotation"
+        "/upload/annotation",
+        bare_field_errors(AnnotationUpload().handle),
+        methods=["POST"],
+        name="upload_annotation",
     ),
     Route(
         "/annotation/{sample_type}",

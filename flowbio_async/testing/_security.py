@@ -36,12 +36,38 @@ class ApiError(Exception):
     """
 
     def __init__(
-        self, status: int, body: Any = None, *, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        body: Any = None,
+        *,
+        headers: dict[str, str] | None = None,
+        field_errors: bool = False,
     ) -> None:
         super().__init__(status)
         self.status = status
         self.body = body
         self.headers = headers or {}
+        #: ``body`` is ``{"error": {field: [messages]}}``, answered bare unless the
+        #: ``wrapped_field_errors`` setting is on (data.md ``POST /upload``, #15 item 15).
+        self.field_errors = field_errors
+
+
+def as_field_errors(exc: ApiError) -> ApiError:
+    """``exc`` marked as a form's field errors when its body is ``{"error": {field: [...]}}``.
+
+    Example:
+        ```python
+        raise as_field_errors(error(400, {"filename": ["Spaces in filename"]}))
+        ```
+    """
+    problems = exc.body.get("error") if isinstance(exc.body, dict) and len(exc.body) == 1 else None
+    if (
+        isinstance(problems, dict)
+        and problems
+        and all(isinstance(v, list) for v in problems.values())
+    ):
+        exc.field_errors = True
+    return exc
 
 
 def error(status: int, message: Any, **extra: Any) -> ApiError:
@@ -78,6 +104,8 @@ def error_response(exc: ApiError, settings: ServerSettings) -> Response:
             headers=exc.headers,
             media_type="application/problem+json",
         )
+    if exc.field_errors and not settings.wrapped_field_errors:
+        return JSONResponse(exc.body["error"], status_code=exc.status, headers=exc.headers)
     return JSONResponse(exc.body, status_code=exc.status, headers=exc.headers)
 
 
@@ -187,17 +215,25 @@ def token_user_id(request: Request, *, downloads: bool = False) -> tuple[int | N
     return None, False
 
 
-def current_user(request: Request, *, downloads: bool = False) -> Row | None:
+def current_user(request: Request, *, downloads: bool = False, search: bool = False) -> Row | None:
     """The authenticated user, or None for anonymous requests.
 
-    A presented but invalid/expired token raises 401 ``{"error": "Not authorized"}``,
-    unless the ``anonymous_downgrade`` quirk is on (contract §8 row 5).
+    A presented but invalid/expired token raises 401 ``{"error": "Not authorized"}``, except
+    on searches (``search=True``), which Flow answers as for an anonymous caller (users.md,
+    #15 item 1; the ``strict_search_tokens`` setting keeps the 401), and everywhere with the
+    ``anonymous_downgrade`` setting (older Flow, contract §8 row 5).
     """
     user_id, presented = token_user_id(request, downloads=downloads)
     user = store_of(request).get_user(user_id) if user_id is not None else None
-    if user is None and presented and not settings_of(request).anonymous_downgrade:
+    if user is None and presented and not downgrades(request, search=search):
         raise not_authorized()
     return user
+
+
+def downgrades(request: Request, *, search: bool = False) -> bool:
+    """Whether a bad token is treated as anonymous here instead of answered with 401."""
+    settings = settings_of(request)
+    return settings.anonymous_downgrade or (search and not settings.strict_search_tokens)
 
 
 def require_user(request: Request, *, downloads: bool = False) -> Row:

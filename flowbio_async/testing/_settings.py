@@ -47,8 +47,15 @@ class ServerSettings:
     max_body_size: int = 256 * 1024 * 1024
     #: Mount the ``/_testing/*`` control routes (counters, faults, settings).
     testing_control: bool = False
-    #: Contract §8 row 5 quirk: a bad token on reads is treated as anonymous instead of 401.
+    #: Older Flow (contract §8 row 5): every read treats a missing or bad token as anonymous,
+    #: and ``/me`` answers 200 with nulls instead of 401. Off: only searches downgrade (#15).
     anonymous_downgrade: bool = False
+    #: The local server's old default: searches answer 401 to a bad or expired token instead
+    #: of treating it as anonymous as Flow does (users.md, #15 item 1).
+    strict_search_tokens: bool = False
+    #: Upload field errors as ``{"error": {field: [...]}}`` instead of Flow's bare
+    #: ``{field: [...]}`` (data.md ``POST /upload``, #15 item 15).
+    wrapped_field_errors: bool = False
     #: Page size when a request sends no ``count`` (contract §4.3).
     default_page_size: int = 10
     #: Largest ``count`` accepted before a 400 (contract §4.3).

@@ -72,7 +72,9 @@ CREATE TABLE IF NOT EXISTS executions (
     pipeline_version TEXT NOT NULL DEFAULT '', status TEXT NOT NULL DEFAULT 'OK',
     owner INTEGER NOT NULL, sample INTEGER, project INTEGER,
     private INTEGER NOT NULL DEFAULT 1, created INTEGER NOT NULL,
-    started REAL, finished REAL
+    started REAL, finished REAL,
+    pipeline_id INTEGER, pipeline_version_id INTEGER, nextflow_version TEXT NOT NULL DEFAULT '',
+    stdout TEXT NOT NULL DEFAULT '', stderr TEXT NOT NULL DEFAULT '', retries INTEGER
 );
 CREATE TABLE IF NOT EXISTS data (
     id INTEGER PRIMARY KEY, filename TEXT NOT NULL, size INTEGER NOT NULL DEFAULT 0,
@@ -103,6 +105,18 @@ CREATE TABLE IF NOT EXISTS workspace_files (
     UNIQUE (workspace_id, key)
 );
 """
+
+#: Columns added after a table was first released: a data dir made by an older version
+#: gains them when opened (``CREATE TABLE IF NOT EXISTS`` leaves existing tables alone).
+_ADDED_COLUMNS = (
+    # /executions/search filters (#15 items 5, 7, 10)
+    ("executions", "pipeline_id", "INTEGER"),
+    ("executions", "pipeline_version_id", "INTEGER"),
+    ("executions", "nextflow_version", "TEXT NOT NULL DEFAULT ''"),
+    ("executions", "stdout", "TEXT NOT NULL DEFAULT ''"),
+    ("executions", "stderr", "TEXT NOT NULL DEFAULT ''"),
+    ("executions", "retries", "INTEGER"),
+)
 
 _DATA_COLUMNS = [
     "filename",
@@ -162,7 +176,14 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._add_columns()
         self._db.create_function("REGEXP", 2, _regexp, deterministic=True)
+
+    def _add_columns(self) -> None:
+        for table, column, declaration in _ADDED_COLUMNS:
+            present = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
     def close(self) -> None:
         """Close the database connection."""
