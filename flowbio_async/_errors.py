@@ -234,7 +234,7 @@ def _dump(value: Any) -> str:
 
 
 def _field_dict(error: Mapping[str, Any]) -> tuple[str, list[Any]]:
-    """Shape 2: ``{"error": {"field": ["msg", ...]}}``."""
+    """Shape 2: ``{"error": {"field": ["msg", ...]}}``, or the same dict bare."""
     parts: list[str] = []
     details: list[Any] = []
     for field, messages in error.items():
@@ -243,6 +243,19 @@ def _field_dict(error: Mapping[str, Any]) -> tuple[str, list[Any]]:
         parts.append(f"{field}: {', '.join(texts)}")
         details.extend({"field": field, "message": text} for text in texts)
     return "; ".join(parts), details
+
+
+def _is_field_dict(body: Any) -> bool:
+    """``{"field": ["msg", ...], ...}``: every value a list of strings (not an annotation
+    sheet's ``validation``/``warnings`` rows, which are objects)."""
+    return (
+        isinstance(body, dict)
+        and bool(body)
+        and all(
+            isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages)
+            for messages in body.values()
+        )
+    )
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -327,6 +340,9 @@ def error_from_response(
             details = details or None
         else:
             message = _dump(error)
+    elif _is_field_dict(body):
+        # Shape 2 unwrapped: Flow's upload pages show ``{"filename": [...]}`` bare (#15).
+        message, details = _field_dict(body)
     elif body is not None:
         message = _dump(body)  # shape 3: no "error" key, the whole body is the message
     else:

@@ -39,15 +39,16 @@ async def client(flow_server: FlowServer) -> AsyncIterator[AsyncClient]:
 @pytest.mark.anyio
 async def test_login_me_and_logout(flow_server: FlowServer) -> None:
     async with AsyncClient(flow_server.url, CONFIG) as client:
-        anonymous = await client.me()
-        assert anonymous.id is None  # contract §4.1: /me answers 200 with nulls
+        with pytest.raises(AuthenticationError):
+            await client.me()  # users.md: /me is 401 without a token (#15 item 2)
         await client.log_in(DEMO)
         me = await client.me()
         assert (me.id, me.username) == ("1", "demo")
         assert client.is_logged_in
         await client.log_out()
         assert not client.is_logged_in
-        assert (await client.me()).id is None
+        with pytest.raises(AuthenticationError):
+            await client.me()
 
 
 @pytest.mark.anyio

@@ -65,7 +65,8 @@ def _file(path: Path, size: int) -> str:
 
 def test_login_me_and_logout(flow_server: FlowServer, tmp_path: Path) -> None:
     with Client(flow_server.url, _config(tmp_path)) as client:
-        assert client.me().id is None
+        with pytest.raises(AuthenticationError):
+            client.me()  # users.md: 401 without a token (#15)
         client.log_in(DEMO)
         assert (client.me().id, client.me().username) == ("1", "demo")
         assert repr(client).startswith("Client(") and "logged_in=True" in repr(client)
@@ -261,7 +262,7 @@ def test_an_unclosed_client_is_closed_by_gc_and_at_exit(
 ) -> None:
     threads = _loop_threads()
     client = Client(flow_server.url, _config(tmp_path))
-    assert client.me().id is None
+    assert [o.id for o in client.samples.get_organisms()] == ["Hs", "Mm"]
     del client
     gc.collect()
     assert _loop_threads() == threads  # the finalizer stopped the loop thread
@@ -269,7 +270,7 @@ def test_an_unclosed_client_is_closed_by_gc_and_at_exit(
         "import sys\n"
         "from flowbio_sync import Client, ClientConfig\n"
         "client = Client(sys.argv[1], ClientConfig(show_progress=False))\n"
-        "print(client.me().id)\n"
+        "print(client.samples.get_organisms()[0].id)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script, flow_server.url],
@@ -277,7 +278,7 @@ def test_an_unclosed_client_is_closed_by_gc_and_at_exit(
         text=True,
         timeout=60,
     )
-    assert (done.returncode, done.stdout, done.stderr) == (0, "None\n", "")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "Hs\n", "")
 
 
 def test_bad_arguments_raise_and_leave_no_thread_behind() -> None:
@@ -297,8 +298,8 @@ def test_no_warning_inside_ipython(
 
     async def notebook_cell() -> str | None:
         with Client(flow_server.url, _config(tmp_path)) as client:
-            return client.get_raw("me")
+            return client.get_raw("samples/types")
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert '"username"' in (asyncio.run(notebook_cell()) or "")
+        assert '"identifier"' in (asyncio.run(notebook_cell()) or "")

@@ -46,7 +46,7 @@ async def test_paired_sample_links_both_files(flow_server: FlowServer, tmp_path:
     async with logged_in(flow_server, tmp_path / "state", chunk_size=64 * 1024) as client:
         # reads2 given first: reads1 must still go first (contract §3.4).
         sample = await client.samples.upload_sample(
-            "liver upload",
+            "liver_upload",
             "RNA-Seq",
             data={"reads2": r2, "reads1": r1},
             metadata=METADATA,
@@ -55,7 +55,7 @@ async def test_paired_sample_links_both_files(flow_server: FlowServer, tmp_path:
         )
     (stored,) = rows(flow_server, "SELECT * FROM samples WHERE id = ?", (int(sample.id),))
     assert (stored["name"], stored["sample_type"], stored["organism"]) == (
-        "liver upload",
+        "liver_upload",
         "RNA-Seq",
         "Hs",
     )
@@ -87,6 +87,9 @@ async def test_sample_refusals(flow_server: FlowServer, tmp_path: Path) -> None:
         ]:
             with pytest.raises(ConfigurationError, match=message):
                 await client.samples.upload_sample("s", "RNA-Seq", data, METADATA)
+        for name, message in [("liver 1", "contains spaces"), (" ", "must not be empty")]:
+            with pytest.raises(ConfigurationError, match=message):  # Flow refuses them (#15)
+                await client.samples.upload_sample(name, "RNA-Seq", {"reads1": r1}, METADATA)
         assert upload_requests(flow_server) == 0
         with pytest.raises(BadRequestError, match="Invalid sample type"):
             await client.samples.upload_sample("s", "No-Such-Type", {"reads1": r1}, METADATA)

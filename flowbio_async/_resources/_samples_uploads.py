@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from flowbio_async._errors import AnnotationWarningsError
+from flowbio_async._errors import AnnotationWarningsError, ConfigurationError
 from flowbio_async._models._parse import parse_model
 from flowbio_async._models._samples import Sample
 from flowbio_async._models._uploads import AnnotationUpload, MultiplexedUpload, SampleUploadSpec
@@ -36,6 +36,13 @@ def _sample_fields(spec: SampleUploadSpec) -> dict[str, str]:
 
 
 def _check_sample(spec: SampleUploadSpec) -> list[Source]:
+    if not spec.name.strip():
+        raise ConfigurationError("the sample name must not be empty")
+    if " " in spec.name.strip():
+        # Flow refuses them (samples.md `POST /upload/sample`): fail before any byte is sent.
+        raise ConfigurationError(
+            f"the sample name {spec.name!r} contains spaces, which Flow refuses"
+        )
     return [check_source(path) for _, path in ordered_reads(spec.data)]
 
 
