@@ -154,9 +154,10 @@ class AsyncClient:
         """Authenticate; later requests carry the token and refresh it when it expires.
 
         A token handed in (``TokenCredentials``, ``EnvCredentials``, a token file) is checked
-        with ``GET /me`` unless ``verify=False``: a server may treat an unknown token as an
-        anonymous caller instead of answering 401 (contract §8 row 5), and every later call
-        would then quietly see only public data. A password login is not checked again.
+        with ``GET /me`` unless ``verify=False``: Flow's searches treat an unknown token as an
+        anonymous caller instead of answering 401, and every later search would then quietly
+        see only public data. ``/me`` refuses such a token with 401 (older servers answer 200
+        with a null ``id``; both fail the login). A password login is not checked again.
 
         Raises:
             BadRequestError: the server refused the username or password.
@@ -190,7 +191,10 @@ class AsyncClient:
         self._http.clear_cookies()
 
     async def me(self) -> User:
-        """The logged-in user; ``id`` is ``None`` when the server treats the caller as anonymous.
+        """The logged-in user.
+
+        Without a valid token Flow answers 401 (``AuthenticationError``); older servers answer
+        200 with null fields instead, giving a ``User`` whose ``id`` is ``None`` (users.md).
 
         Example:
             ```python

@@ -188,9 +188,10 @@ class Client:
         """Authenticate; later requests carry the token and refresh it when it expires.
 
         A token handed in (``TokenCredentials``, ``EnvCredentials``, a token file) is checked
-        with ``GET /me`` unless ``verify=False``: a server may treat an unknown token as an
-        anonymous caller instead of answering 401 (contract §8 row 5), and every later call
-        would then quietly see only public data. A password login is not checked again.
+        with ``GET /me`` unless ``verify=False``: Flow's searches treat an unknown token as an
+        anonymous caller instead of answering 401, and every later search would then quietly
+        see only public data. ``/me`` refuses such a token with 401 (older servers answer 200
+        with a null ``id``; both fail the login). A password login is not checked again.
 
         Raises:
             BadRequestError: the server refused the username or password.
@@ -203,7 +204,10 @@ class Client:
         return self._portal.call(self._async.log_out)
 
     def me(self) -> User:
-        """The logged-in user; ``id`` is ``None`` when the server treats the caller as anonymous.
+        """The logged-in user.
+
+        Without a valid token Flow answers 401 (``AuthenticationError``); older servers answer
+        200 with null fields instead, giving a ``User`` whose ``id`` is ``None`` (users.md).
 
         Example:
             ```python
@@ -308,10 +312,18 @@ class DataResource:
         created_after: DateLike | None = None,
         created_before: DateLike | None = None,
         owner: str | None = None,
+        is_single: bool | None = None,
+        process_execution: str | None = None,
+        pipeline: str | int | None = None,
         sort: str | None = None,
         page_size: int | None = None,
     ) -> Pager[Data]:
-        """Search data files (``/data/search``, contract §4.6).
+        """Search data files (``/data/search``, data.md).
+
+        ``filename`` is a substring and ``pattern`` a regex of the filename; ``is_single=False``
+        gives the first file of each multi-file fileset (paired reads, with
+        ``paired_filename``), ``True`` the files alone in theirs; ``process_execution`` is a
+        substring of the producing step's name and ``pipeline`` a pipeline id.
 
         Example:
             ```python
@@ -333,6 +345,9 @@ class DataResource:
                 created_after=created_after,
                 created_before=created_before,
                 owner=owner,
+                is_single=is_single,
+                process_execution=process_execution,
+                pipeline=pipeline,
                 sort=sort,
                 page_size=page_size,
             ),
@@ -697,21 +712,33 @@ class ExecutionResource:
         status: str | None = None,
         pipeline: str | int | None = None,
         pipeline_version: str | int | None = None,
+        pipeline_versions: list[str | int] | None = None,
         organism: str | None = None,
         owner: str | None = None,
         owned: bool | None = None,
-        terminal: bool | None = None,
+        duration_gt: float | None = None,
+        duration_lt: float | None = None,
+        process_execution: str | None = None,
+        nextflow_version: str | None = None,
+        terminal: str | None = None,
         return_data: bool | None = None,
+        return_inputs: bool | None = None,
         created_after: _flowbio_async_resources_executions_reads_DateLike | None = None,
         created_before: _flowbio_async_resources_executions_reads_DateLike | None = None,
         sort: str | None = None,
         page_size: int | None = None,
     ) -> Pager[Execution]:
-        """Search executions (``/executions/search``, contract §4.7).
+        """Search executions (``/executions/search``, executions.md).
+
+        ``pipeline``, ``pipeline_version(s)`` and ``organism`` are ids (not names); ``status``
+        is exact (``"OK"``, ``"ERROR"``, ``"CANCELED"``); ``name`` is a substring of the
+        pipeline, version, organism or fileset name; ``terminal`` a substring of the run's
+        stdout or stderr; ``duration_gt``/``duration_lt`` are seconds. ``return_data`` adds
+        each run's output files (in ``outputs``), ``return_inputs`` its ``inputs``.
 
         Example:
             ```python
-            for execution in client.executions.search(status="OK", owned=True):
+            for execution in client.executions.search(status="ERROR", terminal="137"):
                 print(execution.id, execution.pipeline_name)
             ```
         """
@@ -722,11 +749,17 @@ class ExecutionResource:
                 status=status,
                 pipeline=pipeline,
                 pipeline_version=pipeline_version,
+                pipeline_versions=pipeline_versions,
                 organism=organism,
                 owner=owner,
                 owned=owned,
+                duration_gt=duration_gt,
+                duration_lt=duration_lt,
+                process_execution=process_execution,
+                nextflow_version=nextflow_version,
                 terminal=terminal,
                 return_data=return_data,
+                return_inputs=return_inputs,
                 created_after=created_after,
                 created_before=created_before,
                 sort=sort,
@@ -1173,7 +1206,7 @@ class SampleResource:
         name: str | None = None,
         filter: str | None = None,
         organism: str | None = None,
-        project: str | int | None = None,
+        project: str | None = None,
         sample_types: str | list[str] | None = None,
         owner: str | None = None,
         owned: bool | None = None,
@@ -1184,12 +1217,15 @@ class SampleResource:
         metadata: dict[str, str] | None = None,
         page_size: int | None = None,
     ) -> Pager[Sample]:
-        """Search samples visible to the caller (``/samples/search``, contract §4.5).
+        """Search samples visible to the caller (``/samples/search``, samples.md).
 
         ``filter`` (docs-site spelling) is sent as the ``name`` substring filter because the
-        API has no free-text parameter; ``created_after``/``created_before`` accept ISO text,
-        dates or Unix seconds and are sent as ``created_gt``/``created_lt`` Unix ints;
-        ``metadata`` maps attribute identifiers to substring filters.
+        API has no free-text parameter; ``organism`` is an organism id (``"Hs"``; Flow ignores
+        a name); ``project`` and ``owner`` are substrings of the project's and the owner's
+        names; ``created_after``/``created_before`` accept ISO text, dates or Unix seconds
+        and are sent as ``created_gt``/``created_lt`` Unix ints (inclusive bounds);
+        ``metadata`` maps attribute identifiers to substring filters (``"true"``/``"false"``
+        test whether a sample has a value at all).
 
         Example:
             ```python

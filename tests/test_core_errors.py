@@ -62,9 +62,11 @@ async def test_shape1_legacy_string() -> None:
 
 
 @pytest.mark.anyio
-async def test_shape2_field_dict() -> None:
-    body = {"error": {"username": ["This field is required."], "params": ["bad", "worse"]}}
-    exc = await _error_for(400, body)
+@pytest.mark.parametrize("wrapped", [True, False], ids=["wrapped", "bare"])
+async def test_shape2_field_dict(wrapped: bool) -> None:
+    # Wrapped as pipelines.md shows run errors, bare as data.md shows upload errors (#15).
+    fields = {"username": ["This field is required."], "params": ["bad", "worse"]}
+    exc = await _error_for(400, {"error": fields} if wrapped else fields)
     assert type(exc) is BadRequestError
     assert "username: This field is required." in exc.message
     assert "params: bad, worse" in exc.message

@@ -223,6 +223,32 @@ async def test_samples_data_and_executions(client: AsyncClient) -> None:
 
 
 @pytest.mark.anyio
+async def test_readers_use_flows_filters_and_shapes(client: AsyncClient) -> None:
+    """The readers' filters reach the server as Flow names them, and the models read the
+    shapes Flow answers with (#15): id links, ISO dates on sample sub-resources, retries."""
+    [failed] = await client.executions.search(terminal="exit status 137").all()
+    assert failed.identifier == "demo-run-2" and failed.status == "ERROR"
+    long_runs = await client.executions.search(duration_gt=3000, pipeline=1).all()
+    assert {e.identifier for e in long_runs} == {"demo-run-1", "demo-run-2"}
+    [retry] = await client.executions.search(pipeline_versions=[1], duration_lt=60).all()
+    assert retry.retries and retry.retries.identifier == "demo-run-2"
+    assert failed.fileset and failed.fileset.name == failed.sample_name == "liver_2"
+    [liver_2] = await client.samples.search(name="liver_2").all()
+    on_sample = await client.samples.get_executions(liver_2.id).all()
+    assert [e.identifier for e in on_sample] == ["demo-run-3", "demo-run-2"]
+    assert on_sample[1].created == failed.created  # ISO here, a Unix int on the search
+    assert on_sample[1].retried_by and on_sample[1].retried_by.identifier == "demo-run-3"
+
+    [first] = await client.data.search(is_single=False, pattern=r"^liver_1_R1").all()
+    detail = await client.data.get(first.id)
+    assert detail.sample and detail.sample.name == "liver_1"
+    assert detail.project and detail.project.name == "Liver RNA-Seq"
+    assert detail.paired and detail.paired.filename == "liver_1_R2.fastq.gz"
+    counts = await client.data.search(process_execution="featurecounts", pipeline="1").all()
+    assert [d.filename for d in counts] == ["all.gene_counts.tsv"]
+
+
+@pytest.mark.anyio
 async def test_projects_users_and_global_search(client: AsyncClient) -> None:
     owned = await client.projects.get_owned().all()
     project = await client.projects.get(owned[0].id)

@@ -96,3 +96,73 @@ def test_dates_become_unix_ints_for_created_filters() -> None:
         name=None, owned=True, sample_types=["RNA-Seq", "ATAC-Seq"], created_after="2024-01-01"
     )
     assert params == {"owned": "true", "sample_types": "RNA-Seq,ATAC-Seq", "created_gt": 1704067200}
+
+
+@pytest.mark.parametrize(
+    ("sample", "project"),
+    [
+        ({"id": "4", "name": "liver_1"}, {"id": "1", "name": "Liver RNA-Seq"}),  # data.md
+        ("4", 1),  # bare ids, as older servers send them
+    ],
+)
+def test_data_links_accept_objects_and_bare_ids(sample: object, project: object) -> None:
+    """#15 item 3: ``/data/<id>`` ``sample``/``project`` as ``{id, name}`` or an id."""
+    data = Data.model_validate({"id": 9, "sample": sample, "project": project})
+    assert data.sample is not None and data.sample.id == "4"
+    assert data.project is not None and data.project.id == "1"
+    if isinstance(sample, dict):
+        assert data.sample.name == "liver_1" and data.project.name == "Liver RNA-Seq"
+    assert Data.model_validate({"id": 9, "sample": None}).sample is None
+
+
+def test_data_fileset_and_paired() -> None:
+    """#15 item 14: ``fileset`` ``{id, name}``, ``paired`` ``{id, filename}`` or null."""
+    data = Data.model_validate(
+        {"id": 1, "fileset": {"id": 4, "name": "liver_1"}, "paired": {"id": 2, "filename": "b"}}
+    )
+    assert data.fileset and (data.fileset.id, data.fileset.name) == ("4", "liver_1")
+    assert data.paired and (data.paired.id, data.paired.filename) == ("2", "b")
+    assert Data.model_validate({"id": 1, "paired": None, "fileset": None}).paired is None
+
+
+@pytest.mark.parametrize(
+    ("retries", "expected"),
+    [
+        ({"id": "2", "identifier": "demo-run-2"}, ("2", "demo-run-2")),  # the notes
+        (2, ("2", None)),  # a bare id
+        ("2", ("2", None)),
+        (0, None),  # older local servers: a count of zero
+        (None, None),
+    ],
+)
+def test_execution_retries_accept_every_shape(retries: object, expected: object) -> None:
+    """#15 item 10: ``retries``/``retried_by`` as ``{id, identifier}``, an id or null."""
+    execution = Execution.model_validate({"id": 3, "retries": retries, "retried_by": retries})
+    for ref in (execution.retries, execution.retried_by):
+        assert (ref.id, ref.identifier) == expected if ref is not None else expected is None
+
+
+@pytest.mark.parametrize(
+    ("created", "started"),
+    [
+        (1708560000, 1708560060.5),  # /executions/search (executions.md)
+        ("2024-02-22T00:00:00+00:00", "2024-02-22T00:01:00.500000+00:00"),  # sub-resources
+    ],
+)
+def test_execution_dates_accept_unix_and_iso(created: object, started: object) -> None:
+    """#15 item 10: the notes give ints on searches and ISO strings on sample sub-resources."""
+    execution = Execution.model_validate(
+        {
+            "id": 1,
+            "created": created,
+            "started": started,
+            "finished": None,
+            "sample": {"id": 2, "name": "liver_2"},
+            "fileset": {"id": 2, "name": "liver_2", "organism": {"id": "Hs", "name": "Human"}},
+        }
+    )
+    assert execution.created == datetime(2024, 2, 22, tzinfo=UTC)
+    assert execution.started == datetime(2024, 2, 22, 0, 1, 0, 500000, tzinfo=UTC)
+    assert execution.sample and execution.sample.name == "liver_2"
+    assert execution.fileset and execution.fileset.organism
+    assert execution.fileset.organism.id == "Hs"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flowbio_async._models._base import FlowModel, Id, Timestamp
+from flowbio_async._models._refs import FilesetLink, PairedLink, ProjectLink, SampleLink
 
 
 class DataType(FlowModel):
@@ -18,7 +19,8 @@ class DataType(FlowModel):
 
 class Data(FlowModel):
     """A data file. ``md5`` is optional (many servers omit it); ``download_url`` is filled in
-    by the client when the server does not send one (contract §8 row 19).
+    by the client when the server does not send one (contract §8 row 19). ``sample`` and
+    ``project`` read ``{id, name}`` objects and bare ids alike (#15).
 
     Example:
         ```python
@@ -39,3 +41,8 @@ class Data(FlowModel):
     is_directory: bool | None = None
     is_binary: bool | None = None
     private: bool | None = None
+    sample: SampleLink = None
+    project: ProjectLink = None
+    fileset: FilesetLink = None
+    paired: PairedLink = None
+    """The other file of a two-file fileset (paired-end reads), on ``/data/<id>``."""

@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from flowbio_async._models._base import FlowModel, Id, Timestamp
 from flowbio_async._models._data import Data
+from flowbio_async._models._refs import FilesetLink, ProjectLink, RetryLink, SampleLink
 
 TERMINAL_STATUSES = frozenset({"OK", "ERROR", "CANCELED", "COMPLETED", "FAILED", "CANCELLED"})
 """Finished states, compared case-insensitively (contract §8 row 27)."""
@@ -58,6 +59,13 @@ class Execution(FlowModel):
     finished: Timestamp = None
     sample_name: str | None = None
     owner_name: str | None = None
+    sample: SampleLink = None
+    project: ProjectLink = None
+    fileset: FilesetLink = None
+    retries: RetryLink = None
+    """The execution this one retries (``{id, identifier}``; samples.md, pipelines.md)."""
+    retried_by: RetryLink = None
+    """The execution that retried this one."""
     outputs: list[Data] = Field(default_factory=list)
 
     @model_validator(mode="before")

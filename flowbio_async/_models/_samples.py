@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field
 
 from flowbio_async._models._base import FlowModel, Id, OptionalId, Timestamp
+from flowbio_async._models._refs import OrganismLink, ProjectLink
 
 
 class SampleType(FlowModel):
@@ -72,24 +73,10 @@ def _named_ref(value: Any) -> Any:
     return {"name": value} if isinstance(value, str) else value
 
 
-def _id_ref(value: Any) -> Any:
-    return {"id": value} if isinstance(value, str | int) and not isinstance(value, bool) else value
-
-
 class SampleTypeRef(FlowModel):
     """A sample type as embedded in a sample: ``identifier`` is absent on sample detail."""
 
     identifier: str | None = None
-    name: str | None = None
-
-
-class OrganismRef(FlowModel):
-    id: OptionalId = None
-    name: str | None = None
-
-
-class ProjectRef(FlowModel):
-    id: OptionalId = None
     name: str | None = None
 
 
@@ -108,8 +95,9 @@ class Sample(FlowModel):
     created: Timestamp = None
     private: bool | None = None
     sample_type: Annotated[SampleTypeRef | None, BeforeValidator(_named_ref)] = None
-    organism: Annotated[OrganismRef | None, BeforeValidator(_id_ref)] = None
-    project: Annotated[ProjectRef | None, BeforeValidator(_id_ref)] = None
+    organism: OrganismLink = None
+    project: ProjectLink = None
     project_name: str | None = None
     owner_name: str | None = None
+    is_paired: bool | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)

@@ -12,7 +12,8 @@ from flowbio_async._models._base import FlowModel, OptionalId, Timestamp
 class User(FlowModel):
     """The logged-in user (``/me``) or a user found by search; every field is optional (§8 row 29).
 
-    Anonymous callers get a ``User`` whose ``id`` is ``None`` (contract §4.1 quirk).
+    Flow answers ``/me`` with 401 for anonymous callers; older servers sent a ``User`` whose
+    ``id`` is ``None`` (contract §4.1), which this model still reads.
 
     Example:
         ```python

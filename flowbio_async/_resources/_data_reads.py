@@ -43,10 +43,18 @@ class DataReads(Resource):
         created_after: DateLike | None = None,
         created_before: DateLike | None = None,
         owner: str | None = None,
+        is_single: bool | None = None,
+        process_execution: str | None = None,
+        pipeline: str | int | None = None,
         sort: str | None = None,
         page_size: int | None = None,
     ) -> AsyncPager[Data]:
-        """Search data files (``/data/search``, contract §4.6).
+        """Search data files (``/data/search``, data.md).
+
+        ``filename`` is a substring and ``pattern`` a regex of the filename; ``is_single=False``
+        gives the first file of each multi-file fileset (paired reads, with
+        ``paired_filename``), ``True`` the files alone in theirs; ``process_execution`` is a
+        substring of the producing step's name and ``pipeline`` a pipeline id.
 
         Example:
             ```python
@@ -64,6 +72,9 @@ class DataReads(Resource):
             size_gt=size_gt,
             size_lt=size_lt,
             owner=owner,
+            is_single=is_single,
+            process_execution=process_execution,
+            pipeline=pipeline,
             sort=sort,
             created_after=created_after,
             created_before=created_before,

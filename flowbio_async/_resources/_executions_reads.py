@@ -40,21 +40,33 @@ class ExecutionReads(Resource):
         status: str | None = None,
         pipeline: str | int | None = None,
         pipeline_version: str | int | None = None,
+        pipeline_versions: list[str | int] | None = None,
         organism: str | None = None,
         owner: str | None = None,
         owned: bool | None = None,
-        terminal: bool | None = None,
+        duration_gt: float | None = None,
+        duration_lt: float | None = None,
+        process_execution: str | None = None,
+        nextflow_version: str | None = None,
+        terminal: str | None = None,
         return_data: bool | None = None,
+        return_inputs: bool | None = None,
         created_after: DateLike | None = None,
         created_before: DateLike | None = None,
         sort: str | None = None,
         page_size: int | None = None,
     ) -> AsyncPager[Execution]:
-        """Search executions (``/executions/search``, contract §4.7).
+        """Search executions (``/executions/search``, executions.md).
+
+        ``pipeline``, ``pipeline_version(s)`` and ``organism`` are ids (not names); ``status``
+        is exact (``"OK"``, ``"ERROR"``, ``"CANCELED"``); ``name`` is a substring of the
+        pipeline, version, organism or fileset name; ``terminal`` a substring of the run's
+        stdout or stderr; ``duration_gt``/``duration_lt`` are seconds. ``return_data`` adds
+        each run's output files (in ``outputs``), ``return_inputs`` its ``inputs``.
 
         Example:
             ```python
-            async for execution in client.executions.search(status="OK", owned=True):
+            async for execution in client.executions.search(status="ERROR", terminal="137"):
                 print(execution.id, execution.pipeline_name)
             ```
         """
@@ -63,11 +75,17 @@ class ExecutionReads(Resource):
             status=status,
             pipeline=pipeline,
             pipeline_version=pipeline_version,
+            pipeline_versions=pipeline_versions,
             organism=organism,
             owner=owner,
             owned=owned,
+            duration_gt=duration_gt,
+            duration_lt=duration_lt,
+            process_execution=process_execution,
+            nextflow_version=nextflow_version,
             terminal=terminal,
             return_data=return_data,
+            return_inputs=return_inputs,
             sort=sort,
             created_after=created_after,
             created_before=created_before,

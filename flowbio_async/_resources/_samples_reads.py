@@ -141,7 +141,7 @@ class SampleReads(Resource):
         name: str | None = None,
         filter: str | None = None,
         organism: str | None = None,
-        project: str | int | None = None,
+        project: str | None = None,
         sample_types: str | list[str] | None = None,
         owner: str | None = None,
         owned: bool | None = None,
@@ -152,12 +152,15 @@ class SampleReads(Resource):
         metadata: dict[str, str] | None = None,
         page_size: int | None = None,
     ) -> AsyncPager[Sample]:
-        """Search samples visible to the caller (``/samples/search``, contract §4.5).
+        """Search samples visible to the caller (``/samples/search``, samples.md).
 
         ``filter`` (docs-site spelling) is sent as the ``name`` substring filter because the
-        API has no free-text parameter; ``created_after``/``created_before`` accept ISO text,
-        dates or Unix seconds and are sent as ``created_gt``/``created_lt`` Unix ints;
-        ``metadata`` maps attribute identifiers to substring filters.
+        API has no free-text parameter; ``organism`` is an organism id (``"Hs"``; Flow ignores
+        a name); ``project`` and ``owner`` are substrings of the project's and the owner's
+        names; ``created_after``/``created_before`` accept ISO text, dates or Unix seconds
+        and are sent as ``created_gt``/``created_lt`` Unix ints (inclusive bounds);
+        ``metadata`` maps attribute identifiers to substring filters (``"true"``/``"false"``
+        test whether a sample has a value at all).
 
         Example:
             ```python
