@@ -510,6 +510,11 @@ ALL_RUNS = {"demo-run-1", "demo-run-2", "demo-run-3"}
         ({"status": "ok"}, set()),  # #15 item 16: exact, not case-insensitive
         ({"created_gt": EPOCH + 52 * DAY, "created_lt": EPOCH + 52 * DAY}, {"demo-run-2"}),
     ],
+    ids=lambda value: (
+        "&".join(f"{k}={v}" for k, v in value.items())
+        if isinstance(value, dict)
+        else ",".join(sorted(run.removeprefix("demo-") for run in value)) or "none"
+    ),
 )
 def test_executions_search_filters(
     demo: httpx.Client, params: dict[str, Any], expected: set[str]

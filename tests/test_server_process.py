@@ -93,6 +93,8 @@ def test_cli_server_verb_maps_options_to_settings(tmp_path: Path) -> None:
             "5",
             "--testing-control",
             "--anonymous-downgrade",
+            "--strict-search-tokens",
+            "--wrapped-field-errors",
             "--no-refresh-rotation",
         ]
     )
@@ -100,4 +102,5 @@ def test_cli_server_verb_maps_options_to_settings(tmp_path: Path) -> None:
     assert (settings.port, settings.demo, settings.access_token_ttl) == (0, False, 60.0)
     assert (settings.rate_limit, settings.testing_control) == (5, True)
     assert settings.anonymous_downgrade and not settings.rotate_refresh_token
+    assert settings.strict_search_tokens and settings.wrapped_field_errors
     assert settings.data_dir == str(tmp_path.resolve())

@@ -66,7 +66,7 @@ async def _logout(inv: Invocation) -> int:
 async def _whoami(inv: Invocation) -> int:
     me = await inv.client.me()
     if me.id is None:
-        # The real API downgrades a bad token to anonymous instead of a 401 (contract §8 row 5).
+        # Older servers answer /me for a bad token with nulls; Flow's 401 is raised by me().
         raise AuthenticationError(
             "not logged in: the server treats these credentials as anonymous", status_code=401
         )
