@@ -28,22 +28,8 @@ def retry_ref(value: Any) -> Any:
     return id_ref(value)
 
 
-class OrganismRef(FlowModel):
-    """An organism as embedded in a sample or fileset: ``{id, name}``."""
-
-    id: OptionalId = None
-    name: str | None = None
-
-
-class ProjectRef(FlowModel):
-    """A project as embedded in a sample or data record: ``{id, name}``."""
-
-    id: OptionalId = None
-    name: str | None = None
-
-
-class SampleRef(FlowModel):
-    """A sample as embedded in a data record or execution: ``{id, name}``."""
+class NamedRef(FlowModel):
+    """A record embedded as ``{id, name}``: a sample, project or organism."""
 
     id: OptionalId = None
     name: str | None = None
@@ -54,7 +40,7 @@ class FilesetRef(FlowModel):
 
     id: OptionalId = None
     name: str | None = None
-    organism: Annotated[OrganismRef | None, BeforeValidator(id_ref)] = None
+    organism: Annotated[NamedRef | None, BeforeValidator(id_ref)] = None
 
 
 class PairedRef(FlowModel):
@@ -72,9 +58,9 @@ class ExecutionRef(FlowModel):
 
 
 # Field types: a reference or null, from either wire shape.
-OrganismLink = Annotated[OrganismRef | None, BeforeValidator(id_ref)]
-ProjectLink = Annotated[ProjectRef | None, BeforeValidator(id_ref)]
-SampleLink = Annotated[SampleRef | None, BeforeValidator(id_ref)]
+OrganismLink = Annotated[NamedRef | None, BeforeValidator(id_ref)]
+ProjectLink = Annotated[NamedRef | None, BeforeValidator(id_ref)]
+SampleLink = Annotated[NamedRef | None, BeforeValidator(id_ref)]
 FilesetLink = Annotated[FilesetRef | None, BeforeValidator(id_ref)]
 PairedLink = Annotated[PairedRef | None, BeforeValidator(id_ref)]
 RetryLink = Annotated[ExecutionRef | None, BeforeValidator(retry_ref)]
