@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
 
 import httpx
 import pytest
@@ -11,6 +14,7 @@ from server_helpers import OTHER, api
 
 from flowbio_async.testing import FlowServer
 from flowbio_async.testing._demo import DEMO_PROJECT_COUNT
+from flowbio_async.testing._store import Store
 
 
 @pytest.fixture(scope="module")
@@ -230,3 +234,28 @@ def test_me_users_and_global_search(client: httpx.Client, anonymous: httpx.Clien
     assert found["query"] == "liver"
     assert {s["name"] for s in found["results"]["samples"]} >= {"liver_1", "liver_4"}
     assert found["total_count"] >= 5
+
+
+def test_an_older_data_dir_gains_the_new_columns(tmp_path: Path) -> None:
+    """A data dir made before #15 keeps working: its executions table gains the columns the
+    notes' filters read, and its rows keep their values."""
+    with closing(sqlite3.connect(tmp_path / "flow.sqlite3")) as db:
+        db.execute(
+            "CREATE TABLE executions (id INTEGER PRIMARY KEY, identifier TEXT NOT NULL, "
+            "pipeline_name TEXT NOT NULL, pipeline_version TEXT NOT NULL DEFAULT '', "
+            "status TEXT NOT NULL DEFAULT 'OK', owner INTEGER NOT NULL, sample INTEGER, "
+            "project INTEGER, private INTEGER NOT NULL DEFAULT 1, created INTEGER NOT NULL, "
+            "started REAL, finished REAL)"
+        )
+        db.execute(
+            "INSERT INTO executions (identifier, pipeline_name, owner, created) "
+            "VALUES ('old-run', 'RNA-Seq', 1, 0)"
+        )
+        db.commit()
+    store = Store(tmp_path)
+    try:
+        (row,) = store.rows("SELECT * FROM executions")
+    finally:
+        store.close()
+    assert row["identifier"] == "old-run"
+    assert (row["stdout"], row["nextflow_version"], row["retries"]) == ("", "", None)
