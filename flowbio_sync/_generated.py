@@ -42,30 +42,16 @@ from flowbio_async._http import QueryParams
 from flowbio_async._pagination import AsyncPager, T
 from flowbio_async._resources._data import DataResource as AsyncDataResource
 from flowbio_async._resources._data_downloads import DataOrId
-from flowbio_async._resources._data_reads import DateLike
-from flowbio_async._resources._data_uploads import PathLike
 from flowbio_async._resources._download_support import Dest, Include, ProgressArg
 from flowbio_async._resources._downloads import DownloadsResource as AsyncDownloadsResource
 from flowbio_async._resources._downloads import Ids, JobOrId
 from flowbio_async._resources._executions import ExecutionResource as AsyncExecutionResource
-from flowbio_async._resources._executions_reads import (
-    DateLike as _flowbio_async_resources_executions_reads_DateLike,
-)
 from flowbio_async._resources._files import FilesResource as AsyncFilesResource
-from flowbio_async._resources._files import PathLike as _flowbio_async_resources_files_PathLike
 from flowbio_async._resources._projects import ProjectResource as AsyncProjectResource
 from flowbio_async._resources._projects_downloads import BULK_THRESHOLD
-from flowbio_async._resources._projects_reads import (
-    DateLike as _flowbio_async_resources_projects_reads_DateLike,
-)
 from flowbio_async._resources._samples import SampleResource as AsyncSampleResource
-from flowbio_async._resources._samples_reads import (
-    DateLike as _flowbio_async_resources_samples_reads_DateLike,
-)
-from flowbio_async._resources._samples_uploads import (
-    PathLike as _flowbio_async_resources_samples_uploads_PathLike,
-)
 from flowbio_async._resources._users import UserResource as AsyncUserResource
+from flowbio_async._types import DateLike, PathLike
 from flowbio_sync._portal import Portal, twin_repr
 
 __all__ = [
@@ -702,8 +688,8 @@ class ExecutionResource:
         owned: bool | None = None,
         terminal: bool | None = None,
         return_data: bool | None = None,
-        created_after: _flowbio_async_resources_executions_reads_DateLike | None = None,
-        created_before: _flowbio_async_resources_executions_reads_DateLike | None = None,
+        created_after: DateLike | None = None,
+        created_before: DateLike | None = None,
         sort: str | None = None,
         page_size: int | None = None,
     ) -> Pager[Execution]:
@@ -834,7 +820,7 @@ class FilesResource:
 
     def upload(
         self,
-        file: _flowbio_async_resources_files_PathLike,
+        file: PathLike,
         *,
         workspace_id: str,
         path: str | None = None,
@@ -892,7 +878,7 @@ class FilesResource:
     def put_presigned(
         self,
         upload_url: str,
-        file: _flowbio_async_resources_files_PathLike,
+        file: PathLike,
         *,
         content_type: str = "application/octet-stream",
         progress: ProgressCallback | None = None,
@@ -948,9 +934,7 @@ class FilesResource:
         """
         return self._portal.call(self._async.download_url, key=key, workspace_id=workspace_id)
 
-    def download(
-        self, key: str, *, workspace_id: str, dest: _flowbio_async_resources_files_PathLike = "."
-    ) -> Path:
+    def download(self, key: str, *, workspace_id: str, dest: PathLike = ".") -> Path:
         """Download a workspace file to ``dest`` (a folder, or a file path) and return its path.
 
         Example:
@@ -1000,8 +984,8 @@ class ProjectResource:
         owner: str | None = None,
         sample_types: str | list[str] | None = None,
         pipeline: str | int | None = None,
-        created_after: _flowbio_async_resources_projects_reads_DateLike | None = None,
-        created_before: _flowbio_async_resources_projects_reads_DateLike | None = None,
+        created_after: DateLike | None = None,
+        created_before: DateLike | None = None,
         sort: str | None = None,
         page_size: int | None = None,
     ) -> Pager[Project]:
@@ -1177,8 +1161,8 @@ class SampleResource:
         sample_types: str | list[str] | None = None,
         owner: str | None = None,
         owned: bool | None = None,
-        created_after: _flowbio_async_resources_samples_reads_DateLike | None = None,
-        created_before: _flowbio_async_resources_samples_reads_DateLike | None = None,
+        created_after: DateLike | None = None,
+        created_before: DateLike | None = None,
         sort: str | None = None,
         full_metadata: bool | None = None,
         metadata: dict[str, str] | None = None,
@@ -1239,7 +1223,7 @@ class SampleResource:
         self,
         name: str,
         sample_type: str,
-        data: Mapping[str, _flowbio_async_resources_samples_uploads_PathLike],
+        data: Mapping[str, PathLike],
         metadata: Mapping[str, str] | None = None,
         project_id: str | None = None,
         organism_id: str | None = None,
@@ -1310,7 +1294,7 @@ class SampleResource:
 
     def upload_annotation(
         self,
-        annotation: _flowbio_async_resources_samples_uploads_PathLike,
+        annotation: PathLike,
         ignore_warnings: bool = True,
         *,
         progress: ProgressCallback | None = None,
@@ -1339,8 +1323,8 @@ class SampleResource:
 
     def upload_multiplexed_data(
         self,
-        reads: Mapping[str, _flowbio_async_resources_samples_uploads_PathLike],
-        annotation: _flowbio_async_resources_samples_uploads_PathLike,
+        reads: Mapping[str, PathLike],
+        annotation: PathLike,
         ignore_warnings: bool = True,
         *,
         progress: ProgressCallback | None = None,

@@ -1,0 +1,26 @@
+"""Type aliases used in public signatures, defined once (issue #11).
+
+Every resource imports these names from here, so the generated sync facade shows them by
+their plain names (``DateLike``, ``PathLike``...) instead of per-module qualified copies.
+
+Example:
+    ```python
+    from flowbio_async._types import DateLike
+
+    def since(value: DateLike) -> None: ...
+    ```
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, datetime
+
+DateLike = str | int | float | date | datetime
+"""A date filter: Unix seconds, ISO-8601 text, or a ``date``/``datetime`` (naive means UTC)."""
+
+PathLike = str | os.PathLike[str]
+"""A local file or directory path."""
+
+IdLike = str | int
+"""A Flow id: a string on the wire, an int accepted (contract §1.2)."""
