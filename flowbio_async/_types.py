@@ -16,6 +16,11 @@ from __future__ import annotations
 import os
 from datetime import date, datetime
 
+from flowbio_async._models._data import Data
+from flowbio_async._models._executions import Execution
+from flowbio_async._models._pipelines import PipelineVersion, PipelineVersionRef
+from flowbio_async._models._samples import Sample
+
 DateLike = str | int | float | date | datetime
 """A date filter: Unix seconds, ISO-8601 text, or a ``date``/``datetime`` (naive means UTC)."""
 
@@ -24,3 +29,15 @@ PathLike = str | os.PathLike[str]
 
 IdLike = str | int
 """A Flow id: a string on the wire, an int accepted (contract §1.2)."""
+
+DataOrId = Data | str | int
+"""A data file, as its ``Data`` object or its id."""
+
+SampleOrId = Sample | str | int
+"""A sample, as its ``Sample`` object or its id."""
+
+ExecutionOrId = Execution | str | int
+"""An execution, as its ``Execution`` object or its id."""
+
+VersionOrId = PipelineVersion | PipelineVersionRef | str | int
+"""A pipeline version, as a ``PipelineVersion``/``PipelineVersionRef`` or its id."""

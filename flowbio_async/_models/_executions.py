@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
-from flowbio_async._models._base import FlowModel, Id, Timestamp
+from flowbio_async._models._base import FlowModel, Id, OptionalId, Timestamp
 from flowbio_async._models._data import Data
+from flowbio_async._models._samples import ProjectRef, _id_ref
 
 TERMINAL_STATUSES = frozenset({"OK", "ERROR", "CANCELED", "COMPLETED", "FAILED", "CANCELLED"})
 """Finished states, compared case-insensitively (contract §8 row 27)."""
+SUCCEEDED_STATUSES = frozenset({"OK", "COMPLETED"})
+FAILED_STATUSES = frozenset({"ERROR", "FAILED"})
+CANCELED_STATUSES = frozenset({"CANCELED", "CANCELLED"})
+PROCESS_FINISHED = frozenset({"COMPLETED", "FAILED", "ABORTED", "CACHED", "ERROR", "OK"})
+"""Finished states of one process execution (Nextflow's task states)."""
 
 
 def gather_outputs(raw: dict[str, Any]) -> list[Any]:
@@ -33,6 +39,48 @@ def gather_outputs(raw: dict[str, Any]) -> list[Any]:
                 seen.add(key)
                 found.append(item)
     return found
+
+
+class SampleRef(FlowModel):
+    """A sample as an execution names it: ``{id, name}`` (a bare id from older servers)."""
+
+    id: OptionalId = None
+    name: str | None = None
+
+
+class ProcessExecution(FlowModel):
+    """One step (Nextflow process) of an execution; ``status`` RUNNING, COMPLETED, FAILED...
+
+    Example:
+        ```python
+        execution = await client.executions.get("7")
+        for process in execution.process_executions:
+            print(process.name, process.status, process.exit_code)
+        ```
+    """
+
+    id: OptionalId = None
+    identifier: str | None = None
+    name: str | None = None
+    process_name: str | None = None
+    status: str | None = None
+    started: Timestamp = None
+    finished: Timestamp = None
+    exit_code: int | None = None
+    stdout: str | None = None
+    stderr: str | None = None
+    bash: str | None = None
+    downstream_data: list[Data] = Field(default_factory=list)
+
+    @property
+    def is_finished(self) -> bool:
+        """True once the step stopped (completed, failed, aborted or cached)."""
+        return (self.status or "").strip().upper() in PROCESS_FINISHED
+
+    @property
+    def failed(self) -> bool:
+        """True when the step failed."""
+        return (self.status or "").strip().upper() in {"FAILED", "ERROR"}
 
 
 class Execution(FlowModel):
@@ -59,6 +107,20 @@ class Execution(FlowModel):
     sample_name: str | None = None
     owner_name: str | None = None
     outputs: list[Data] = Field(default_factory=list)
+    # Detail fields (``GET /executions/<id>``, flow-skills endpoints/executions.md).
+    uuid: str | None = None
+    nextflow_version: str | None = None
+    stdout: str | None = None
+    stderr: str | None = None
+    log: str | None = None
+    command: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    data_params: dict[str, Any] = Field(default_factory=dict)
+    csv_params: dict[str, Any] = Field(default_factory=dict)
+    pipeline: dict[str, Any] | None = None
+    sample: Annotated[SampleRef | None, BeforeValidator(_id_ref)] = None
+    project: Annotated[ProjectRef | None, BeforeValidator(_id_ref)] = None
+    process_executions: list[ProcessExecution] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -68,9 +130,29 @@ class Execution(FlowModel):
             version = value.get("pipeline_version")
             if isinstance(version, dict):  # some payloads nest {id, name}
                 value["pipeline_version"] = version.get("name")
+            nested = value.get("pipeline")
+            if isinstance(nested, dict) and isinstance(nested.get("pipeline"), dict):
+                # The detail nests the version under ``pipeline``: {id, name, pipeline, schema}.
+                value.setdefault("pipeline_version", nested.get("name"))
+                value.setdefault("pipeline_name", nested["pipeline"].get("name"))
         return value
 
     @property
     def is_terminal(self) -> bool:
         """True once the execution finished (OK, ERROR, CANCELED or their aliases)."""
         return (self.status or "").strip().upper() in TERMINAL_STATUSES
+
+    @property
+    def succeeded(self) -> bool:
+        """True only for a finished, successful run (``OK``); never for ERROR or CANCELED."""
+        return (self.status or "").strip().upper() in SUCCEEDED_STATUSES
+
+    @property
+    def failed(self) -> bool:
+        """True for a run that ended in ``ERROR``."""
+        return (self.status or "").strip().upper() in FAILED_STATUSES
+
+    @property
+    def canceled(self) -> bool:
+        """True for a run that was ``CANCELED``."""
+        return (self.status or "").strip().upper() in CANCELED_STATUSES

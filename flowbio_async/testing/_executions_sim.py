@@ -311,7 +311,8 @@ def _end_in_error(sim: _Run, row: Row, exit_code: int, stderr: str, when: float)
         row["id"],
         {"status": "FAILED", "finished": when, "exit_code": exit_code, "stderr": stderr + "\n"},
     )
-    name = row["name"]
+    short = short_name(row["process_name"])
+    name = row["process_name"] + str(row["name"]).removeprefix(short)  # full name plus tag
     message = (
         f"Error executing process > '{name}'\n\nCaused by:\n  Process `{name}` terminated with "
         f"an error exit status ({exit_code})\n\nCommand error:\n  {stderr}\n"
