@@ -40,9 +40,14 @@ class RunProblem:
     message: str
     valid: tuple[Any, ...] = ()
 
-    def __str__(self) -> str:
+    @property
+    def text(self) -> str:
+        """The message with the valid values, without the field."""
         allowed = f" (valid: {', '.join(str(v) for v in self.valid)})" if self.valid else ""
-        return f"{self.field}: {self.message}{allowed}"
+        return f"{self.message}{allowed}"
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.text}"
 
 
 class InvalidRunError(FlowError, ValueError):
@@ -70,7 +75,7 @@ class InvalidRunError(FlowError, ValueError):
     def details(self) -> list[dict[str, Any]]:
         """The problems as ``{"field", "message", "valid"}`` documents (CLI ``--json``)."""
         return [
-            {"field": p.field, "message": str(p), "valid": list(p.valid)} for p in self.problems
+            {"field": p.field, "message": p.text, "valid": list(p.valid)} for p in self.problems
         ]
 
 

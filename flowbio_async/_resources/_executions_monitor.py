@@ -92,7 +92,7 @@ class ExecutionMonitoring(Resource):
             ```
         """
         execution_id = execution_id_of(execution_or_id)
-        params = {"log": max(0, offset), "include": ["log", "status"]}
+        params = {"log": max(0, offset), "include": ["id", "log", "status"]}
         execution = await self._fetch(execution_id, params)
         text = execution.log or ""
         return ExecutionLog(
