@@ -10,7 +10,7 @@ log only ever grows (``?log=<offset>`` stays valid), timestamps are exact, and a
 sets a high speed sees a whole run in milliseconds while ``make demo`` watches it for seconds.
 
 Knobs for tests: :func:`fail` ends a run in ERROR with a given stderr, :func:`cancel` ends it
-CANCELED. Status values follow the notes: ``""`` queued, ``"-"`` running, then ``OK``,
+CANCELED, :func:`step` moves it a given number of simulated seconds on. Status values follow the notes: ``""`` queued, ``"-"`` running, then ``OK``,
 ``ERROR`` or ``CANCELED`` (flow-skills ``endpoints/executions.md``).
 """
 
@@ -196,11 +196,22 @@ def advance_active(store: Store, speed: float) -> None:
         advance(store, int(row["execution"]), speed, now)
 
 
-def _advance(store: Store, run: Row, speed: float, now: float) -> None:
+def step(store: Store, execution_id: int, speed: float, seconds: float) -> bool:
+    """Move one unfinished run ``seconds`` of simulated time forward (tests: with speed 0
+    every intermediate state can be observed); False when it had already finished."""
+    with _LOCK:
+        run = get_run(store, execution_id)
+        if run is None or run["done"]:
+            return False
+        _advance(store, run, speed, time.time(), extra=max(0.0, seconds))
+        return True
+
+
+def _advance(store: Store, run: Row, speed: float, now: float, extra: float = 0.0) -> None:
     sim = _Run(store, run, now, speed)
     events: list[dict[str, Any]] = run["events"]
     elapsed = max(0.0, now - sim.ticked)
-    progress = sim.start_progress + elapsed * max(0.0, speed)
+    progress = sim.start_progress + elapsed * max(0.0, speed) + extra
     done = int(run["events_done"])
     finished = False
     while done < len(events) and events[done]["at"] <= progress:

@@ -199,6 +199,12 @@ class FlowServer:
         status: str = self._control("POST", f"/_testing/executions/{execution_id}", body)["status"]
         return status
 
+    def step_execution(self, execution_id: str | int, seconds: float) -> str:
+        """Move an unfinished run ``seconds`` of simulated time on; returns its status."""
+        body = {"action": "step", "seconds": seconds}
+        status: str = self._control("POST", f"/_testing/executions/{execution_id}", body)["status"]
+        return status
+
     def set_user(self, username: str, **fields: bool) -> dict[str, Any]:
         """Change a user's ``can_run_pipelines`` or ``is_admin`` flag."""
         user: dict[str, Any] = self._control("POST", f"/_testing/users/{username}", fields)

@@ -10,8 +10,8 @@
   repeatable ``include``/``exclude`` trim top-level fields (both → 400).
 
 Control routes (``--testing-control`` only): ``GET /_testing/executions`` (how many
-executions exist), ``POST /_testing/executions/<id>`` ``{"action": "cancel"}`` or
-``{"action": "fail", "stderr": ...}``, ``POST /_testing/users/<username>``
+executions exist), ``POST /_testing/executions/<id>`` ``{"action": "cancel"}``,
+``{"action": "fail", "stderr": ...}`` or ``{"action": "step", "seconds": 30}``, ``POST /_testing/users/<username>``
 ``{"can_run_pipelines": false}``.
 """
 
@@ -196,11 +196,13 @@ async def _execution_knob(request: Request) -> JSONResponse:
     action = body.get("action")
     if action == "cancel":
         changed = sim.cancel(store, key, speed)
+    elif action == "step":
+        changed = sim.step(store, key, speed, float(body.get("seconds") or 0))
     elif action == "fail":
         stderr = str(body.get("stderr") or "Process terminated by the test server")
         changed = sim.fail(store, key, speed, stderr)
     else:
-        return JSONResponse({"error": "action must be cancel or fail"}, status_code=400)
+        return JSONResponse({"error": "action must be cancel, fail or step"}, status_code=400)
     row = store.get_execution(key)
     if row is None:
         return JSONResponse({"error": "Not found"}, status_code=404)
