@@ -10,8 +10,9 @@ log only ever grows (``?log=<offset>`` stays valid), timestamps are exact, and a
 sets a high speed sees a whole run in milliseconds while ``make demo`` watches it for seconds.
 
 Knobs for tests: :func:`fail` ends a run in ERROR with a given stderr, :func:`cancel` ends it
-CANCELED, :func:`step` moves it a given number of simulated seconds on. Status values follow the notes: ``""`` queued, ``"-"`` running, then ``OK``,
-``ERROR`` or ``CANCELED`` (flow-skills ``endpoints/executions.md``).
+CANCELED, :func:`step` moves it a given number of simulated seconds on. Status values follow
+the notes: ``""`` queued, ``"-"`` running, then ``OK``, ``ERROR`` or ``CANCELED``
+(flow-skills ``endpoints/executions.md``).
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@
   repeatable ``include``/``exclude`` trim top-level fields (both → 400).
 
 Control routes (``--testing-control`` only): ``GET /_testing/executions`` (how many
-executions exist), ``POST /_testing/executions/<id>`` ``{"action": "cancel"}``,
-``{"action": "fail", "stderr": ...}`` or ``{"action": "step", "seconds": 30}``, ``POST /_testing/users/<username>``
-``{"can_run_pipelines": false}``.
+executions exist); ``POST /_testing/executions/<id>`` with ``{"action": "cancel"}``,
+``{"action": "fail", "stderr": ...}`` or ``{"action": "step", "seconds": 30}``;
+``POST /_testing/users/<username>`` with ``{"can_run_pipelines": false}``.
 """
 
 from __future__ import annotations
