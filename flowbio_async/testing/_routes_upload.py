@@ -430,6 +430,10 @@ class MultiplexedUpload(UploadEndpoint):
         if _finished_upload(store, user, first, self.name) is None:
             raise error(400, {"reads1": [f"Invalid data id '{first}'"]})
 
+    def finish(self, done: Finished) -> dict[str, Any]:
+        done.columns["category"] = 3  # multiplexed reads (contract §4.6), for demultiplexers
+        return {}
+
 
 class AnnotationUpload(UploadEndpoint):
     """``POST /upload/annotation``: a CSV/xlsx sheet validated when complete (§3.6)."""
@@ -448,6 +452,7 @@ class AnnotationUpload(UploadEndpoint):
             raise ApiError(400, {"validation": findings.validation})
         if findings.warnings and not read_bool(_one(done.fields, "ignore_warnings")):
             raise ApiError(400, {"warnings": findings.warnings})
+        done.columns["category"] = 2  # an annotation sheet (contract §4.6)
         return {}
 
 
