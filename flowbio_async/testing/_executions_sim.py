@@ -34,6 +34,7 @@ from flowbio_async.testing._pipeline_store import get_run
 from flowbio_async.testing._store import Row, Store
 
 QUEUED, RUNNING = "", "-"
+QUEUE_SECONDS = 5.0  # simulated time a new run waits before Nextflow starts
 _LOCK = threading.Lock()  # advancing is read-modify-write; one advance at a time
 _ADJECTIVES = ("small", "brave", "quiet", "eager", "lucid", "nimble", "sunny", "witty")
 _SCIENTISTS = ("meucci", "franklin", "mcclintock", "sanger", "crick", "hodgkin", "curie")
@@ -55,9 +56,9 @@ def short_name(process_name: str) -> str:
 def plan_events(version: Row, samples: Sequence[Row]) -> list[dict[str, Any]]:
     """Every event of a run in simulated-time order (steps run one after another)."""
     launch = {"workflow": version["workflow"], "revision": version["name"]}
-    events: list[dict[str, Any]] = [{"at": 0.0, "kind": "launch", **launch}]
+    events: list[dict[str, Any]] = [{"at": QUEUE_SECONDS, "kind": "launch", **launch}]
     plan: Sequence[dict[str, Any]] = version["plan"]
-    clock = 0.0
+    clock = QUEUE_SECONDS
     step = 0
     for process in plan:
         targets: Sequence[Row | None] = samples if process["per_sample"] and samples else [None]
