@@ -27,7 +27,12 @@ from flowbio_async._pipeline_errors import (
     ExecutionTimeoutError,
 )
 from flowbio_async._resources._base import Resource, parse_response, segment
-from flowbio_async._resources._log_cursor import LogCursor, next_interval, poll_delay
+from flowbio_async._resources._log_cursor import (
+    PROBE_OFFSET,
+    LogCursor,
+    next_interval,
+    poll_delay,
+)
 from flowbio_async._resources._run_body import ref_id
 from flowbio_async._status_line import execution_status_line
 from flowbio_async._types import ExecutionOrId
@@ -138,12 +143,16 @@ class ExecutionMonitoring(Resource):
         status: str | None = None
         delay = poll_interval
         while True:
+            if log and cursor.needs_probe:
+                await self._probe(execution_id, cursor, clock)
             asked = cursor.offset
             snapshot = await self._poll(execution_id, asked if log else None, clock, delay)
             updates = _changes(snapshot, steps, cursor if log else None, asked)
             full = snapshot
             if snapshot.is_terminal:
                 # One full read: outputs, stderr and whatever log text came last.
+                if log and cursor.needs_probe:
+                    await self._probe(execution_id, cursor, clock)
                 final_asked = cursor.offset
                 final_params = {"log": final_asked} if log else {"exclude": ["log"]}
                 full = await clock.bound(self._fetch(execution_id, final_params), snapshot)
@@ -214,6 +223,12 @@ class ExecutionMonitoring(Resource):
         for data in execution.outputs:
             self._with_download_url(data)
         return execution
+
+    async def _probe(self, execution_id: str, cursor: LogCursor, clock: _Clock) -> None:
+        """Ask far past the log's end once: does this server honour ``log=`` offsets?"""
+        params = {"include": ["id", "log"], "log": cursor.offset + PROBE_OFFSET}
+        answer = await clock.bound(self._fetch(execution_id, params), None)
+        cursor.probed(answer.log or "")
 
     async def _poll(
         self, execution_id: str, log_offset: int | None, clock: _Clock, delay: float

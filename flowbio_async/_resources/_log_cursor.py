@@ -3,18 +3,22 @@
 ``GET /executions/<id>?log=<offset>`` answers the log from that byte offset (flow-skills
 ``endpoints/executions.md``). :class:`LogCursor` keeps the offset and hands out only text it
 has not handed out before, even from a server that ignores ``log=`` and answers the whole log
-each time: it keeps a running SHA-256 of every byte seen, and an answer whose first
-``offset`` bytes hash to it is the old log again, so only the rest is new. It also keeps the
-last few KiB, for the tail an :class:`~flowbio_async.ExecutionFailedError` shows.
+each time. Which kind of server it talks to is asked once, without guessing, as soon as the
+offset is past 0: a request far past the end of the log (:data:`PROBE_OFFSET`) gets ``""``
+from a server that honours offsets and the whole log from one that does not
+(:meth:`LogCursor.probed`). Comparing text instead would be ambiguous: new text may begin
+with the same bytes as the old. The cursor also keeps the last few KiB, for the tail an
+:class:`~flowbio_async.ExecutionFailedError` shows.
 """
 
 from __future__ import annotations
 
-import hashlib
 import random
 
 TAIL_BYTES = 8 * 1024
 TAIL_LINES = 40
+#: A log offset no real log reaches: the probe for servers that ignore ``log=``.
+PROBE_OFFSET = 1 << 40
 
 
 class LogCursor:
@@ -23,32 +27,37 @@ class LogCursor:
     Example:
         ```python
         cursor = LogCursor()
+        if cursor.needs_probe:
+            cursor.probed(text_answered_for(cursor.offset + PROBE_OFFSET))
         new = cursor.feed(answer_text, asked=cursor.offset)
         ```
     """
 
     def __init__(self, offset: int = 0) -> None:
         self.offset = max(0, offset)
-        self._from_start = self.offset == 0  # only then does the digest cover the whole log
-        self._digest = hashlib.sha256()
+        #: None until probed; True when the server answers the whole log whatever the offset.
+        self.whole_log: bool | None = None
         self._tail = b""
+
+    @property
+    def needs_probe(self) -> bool:
+        """True while it is unknown whether the server honours offsets and it matters."""
+        return self.whole_log is None and self.offset > 0
+
+    def probed(self, answer: str) -> None:
+        """Record the answer to a request at :data:`PROBE_OFFSET` past the end."""
+        self.whole_log = bool(answer)
 
     def feed(self, text: str, *, asked: int) -> str:
         """New text from an answer to a request made at byte offset ``asked``."""
         raw = text.encode("utf-8")
-        if self._repeats_whole_log(raw, asked):
-            raw = raw[asked:]  # the server sent the whole log again: skip what was seen
+        if self.whole_log:
+            raw = raw[asked:]  # the server sent the log from its start: skip what was seen
         if not raw:
             return ""
-        self.offset += len(raw)
-        self._digest.update(raw)
+        self.offset = asked + len(raw)
         self._tail = (self._tail + raw)[-TAIL_BYTES:]
         return raw.decode("utf-8", "replace")
-
-    def _repeats_whole_log(self, raw: bytes, asked: int) -> bool:
-        if asked <= 0 or not self._from_start or asked != self.offset or len(raw) < asked:
-            return False
-        return hashlib.sha256(raw[:asked]).digest() == self._digest.digest()
 
     def tail(self, lines: int = TAIL_LINES) -> str:
         """The last ``lines`` lines seen (from the last few KiB)."""
