@@ -149,7 +149,9 @@ async def _show(inv: Invocation) -> int:
     ref = version.pipeline.id if version.pipeline else None
     pipeline = await client.pipelines.get(ref) if ref else None
     if inv.output.json_mode:
-        inv.output.result({"pipeline": pipeline, "version": version.model_dump(mode="json")})
+        inv.output.result(
+            {"pipeline": pipeline, "version": version.model_dump(mode="json", by_alias=True)}
+        )
         return 0
     versions = ", ".join(
         f"{v.name} (id {v.id}{', latest' if index == 0 else ''})"
