@@ -300,3 +300,19 @@ def test_the_status_line_text() -> None:
     )
     assert describe(running) == "running · 1/2 steps done · ALIGN"
     assert describe(Execution.model_validate({"id": "1", "status": ""})) == "queued"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "options",
+    [{"poll_interval": 0}, {"poll_interval": 5, "max_poll_interval": 1}, {"timeout": -1}],
+)
+async def test_intervals_that_would_spin_are_refused_before_any_request(
+    options: dict[str, float],
+) -> None:
+    from flowbio_async import AsyncClient, ConfigurationError
+
+    # Port 9 refuses connections: a request would raise a transport error instead.
+    async with AsyncClient("http://127.0.0.1:9/api") as client:
+        with pytest.raises(ConfigurationError):
+            await client.executions.wait("1", **options)

@@ -17,7 +17,12 @@ from typing import Any
 
 import anyio
 
-from flowbio_async._errors import FlowTransportError, RateLimitError, ServerError
+from flowbio_async._errors import (
+    ConfigurationError,
+    FlowTransportError,
+    RateLimitError,
+    ServerError,
+)
 from flowbio_async._models._executions import Execution
 from flowbio_async._models._monitoring import ExecutionLog, ExecutionUpdate
 from flowbio_async._pipeline_errors import (
@@ -57,8 +62,6 @@ def execution_id_of(execution_or_id: ExecutionOrId) -> str:
     """The id of an execution given as an object or an id."""
     found = ref_id(execution_or_id)
     if found is None:
-        from flowbio_async._errors import ConfigurationError
-
         raise ConfigurationError(f"not an execution or an execution id: {execution_or_id!r}")
     return found
 
@@ -136,6 +139,7 @@ class ExecutionMonitoring(Resource):
             ```
         """
         execution_id = execution_id_of(execution_or_id)
+        _check_intervals(poll_interval, max_poll_interval, timeout)
         cursor = LogCursor(log_offset)
         deadline = None if timeout is None else anyio.current_time() + timeout
         clock = _Clock(deadline, timeout)
@@ -246,6 +250,16 @@ class ExecutionMonitoring(Resource):
                 if failures >= MAX_POLL_FAILURES:
                     raise
             await clock.sleep(poll_delay(delay), None)
+
+
+def _check_intervals(poll: float, maximum: float, timeout: float | None) -> None:
+    """Refuse intervals that would poll in a tight loop, before any request."""
+    if not poll > 0:
+        raise ConfigurationError(f"poll_interval must be positive, got {poll!r}")
+    if not maximum >= poll:
+        raise ConfigurationError(f"max_poll_interval ({maximum!r}) is below poll_interval")
+    if timeout is not None and not timeout > 0:
+        raise ConfigurationError(f"timeout must be positive, got {timeout!r}")
 
 
 class _Clock:
