@@ -21,12 +21,14 @@ import anyio
 from flowbio_async import AsyncClient, ClientConfig, UsernamePasswordCredentials
 
 
-def make_fastq(path: Path, seed: int, reads: int = 500, length: int = 76) -> Path:
+def write_reads(path: Path, seed: int, count: int = 500) -> Path:
+    """Gzipped FASTQ with ``count`` random 76-base reads."""
     rng = random.Random(seed)
-    with gzip.open(path, "wt") as handle:
-        for n in range(reads):
-            bases = "".join(rng.choice("ACGT") for _ in range(length))
-            handle.write(f"@read{n}/{seed}\n{bases}\n+\n{'I' * length}\n")
+    records = []
+    for index in range(count):
+        bases = "".join(rng.choices("ACGT", k=76))
+        records.append(f"@kidney.{index}/{seed}\n{bases}\n+\n{'F' * 76}\n")
+    path.write_bytes(gzip.compress("".join(records).encode(), mtime=0))
     return path
 
 
@@ -43,8 +45,8 @@ async def main() -> None:
             name="kidney_pipeline_example",
             sample_type="RNA-Seq",
             data={
-                "reads1": make_fastq(Path("kidney_R1.fastq.gz"), seed=11),
-                "reads2": make_fastq(Path("kidney_R2.fastq.gz"), seed=12),
+                "reads1": write_reads(Path("kidney_R1.fastq.gz"), seed=11),
+                "reads2": write_reads(Path("kidney_R2.fastq.gz"), seed=12),
             },
             metadata={"scientist": "Barbara McClintock", "strandedness": "reverse"},
             organism_id="Hs",

@@ -19,6 +19,11 @@ PROCESS_FINISHED = frozenset({"COMPLETED", "FAILED", "ABORTED", "CACHED", "ERROR
 """Finished states of one process execution (Nextflow's task states)."""
 
 
+def _status_in(status: str | None, statuses: frozenset[str]) -> bool:
+    """Statuses compare case-insensitively, surrounding spaces ignored (§8 row 27)."""
+    return (status or "").strip().upper() in statuses
+
+
 def gather_outputs(raw: dict[str, Any]) -> list[Any]:
     """Outputs from whichever of ``outputs``, ``downstream_data``,
     ``process_executions[].downstream_data`` and ``output_data`` exist (§8 row 26), by id once.
@@ -41,11 +46,8 @@ def gather_outputs(raw: dict[str, Any]) -> list[Any]:
     return found
 
 
-class SampleRef(FlowModel):
+class SampleRef(ProjectRef):
     """A sample as an execution names it: ``{id, name}`` (a bare id from older servers)."""
-
-    id: OptionalId = None
-    name: str | None = None
 
 
 class ProcessExecution(FlowModel):
@@ -140,19 +142,19 @@ class Execution(FlowModel):
     @property
     def is_terminal(self) -> bool:
         """True once the execution finished (OK, ERROR, CANCELED or their aliases)."""
-        return (self.status or "").strip().upper() in TERMINAL_STATUSES
+        return _status_in(self.status, TERMINAL_STATUSES)
 
     @property
     def succeeded(self) -> bool:
         """True only for a finished, successful run (``OK``); never for ERROR or CANCELED."""
-        return (self.status or "").strip().upper() in SUCCEEDED_STATUSES
+        return _status_in(self.status, SUCCEEDED_STATUSES)
 
     @property
     def failed(self) -> bool:
         """True for a run that ended in ``ERROR``."""
-        return (self.status or "").strip().upper() in FAILED_STATUSES
+        return _status_in(self.status, FAILED_STATUSES)
 
     @property
     def canceled(self) -> bool:
         """True for a run that was ``CANCELED``."""
-        return (self.status or "").strip().upper() in CANCELED_STATUSES
+        return _status_in(self.status, CANCELED_STATUSES)

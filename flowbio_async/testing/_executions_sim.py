@@ -420,43 +420,44 @@ def output_bytes(kind: str, seed: str, sample: str | None) -> bytes:
 
 
 # -- knobs (``/_testing/executions/<id>``) ----------------------------------------------------
+def _present(store: Store, execution_id: int, speed: float) -> _Run | None:
+    """The run brought up to now, or None when it is unknown or already finished."""
+    run = get_run(store, execution_id)
+    if run is None or run["done"]:
+        return None
+    now = time.time()
+    _advance(store, run, speed, now)
+    run = get_run(store, execution_id)
+    if run is None or run["done"]:
+        return None
+    return _Run(store, run, now, speed)
+
+
 def cancel(store: Store, execution_id: int, speed: float) -> bool:
     """End an unfinished run as CANCELED; False when it had already finished."""
     with _LOCK:
-        run = get_run(store, execution_id)
-        if run is None or run["done"]:
+        sim = _present(store, execution_id, speed)
+        if sim is None:
             return False
-        now = time.time()
-        _advance(store, run, speed, now)
-        run = get_run(store, execution_id)
-        if run is None or run["done"]:
-            return False
-        sim = _Run(store, run, now, speed)
         for row in store.rows(
             "SELECT * FROM process_executions WHERE execution = ? AND status = 'RUNNING'",
             (execution_id,),
         ):
-            store.update(
-                "process_executions", "id", row["id"], {"status": "ABORTED", "finished": now}
-            )
-        sim.line(now, "main", "nextflow.Session - Execution cancelled -- Killing pending tasks")
-        sim.changes.update(status="CANCELED", finished=now)
-        sim.save(float(run["progress"]), done=True)
+            aborted = {"status": "ABORTED", "finished": sim.now}
+            store.update("process_executions", "id", row["id"], aborted)
+        sim.line(sim.now, "main", "nextflow.Session - Execution cancelled -- Killing pending tasks")
+        sim.changes.update(status="CANCELED", finished=sim.now)
+        sim.save(sim.start_progress, done=True)
         return True
 
 
 def fail(store: Store, execution_id: int, speed: float, stderr: str) -> bool:
     """End an unfinished run in ERROR: its running step (or a new one) fails with ``stderr``."""
     with _LOCK:
-        run = get_run(store, execution_id)
-        if run is None or run["done"]:
+        sim = _present(store, execution_id, speed)
+        if sim is None:
             return False
-        now = time.time()
-        _advance(store, run, speed, now)
-        run = get_run(store, execution_id)
-        if run is None or run["done"]:
-            return False
-        sim = _Run(store, run, now, speed)
+        now = sim.now
         if sim.execution.get("status") == QUEUED:
             _launch(sim, {}, now)
         row = store.row(
@@ -465,12 +466,13 @@ def fail(store: Store, execution_id: int, speed: float, stderr: str) -> bool:
             (execution_id,),
         )
         if row is None:
-            upcoming = [e for e in run["events"][run["events_done"] :] if e["kind"] == "start"]
+            pending = sim.run["events"][sim.run["events_done"] :]
+            upcoming = [e for e in pending if e["kind"] == "start"]
             event = upcoming[0] if upcoming else {"step": 10_000, "process": "MAIN", "sample": None}
             _start(sim, event, now)
             row = _process_row(sim, event)
         _end_in_error(sim, row, 1, stderr, now)
-        sim.save(float(run["progress"]), done=True)
+        sim.save(sim.start_progress, done=True)
         return True
 
 
