@@ -59,8 +59,21 @@ from flowbio_async._models._downloads import (
     DownloadResult,
     ProjectDownload,
 )
-from flowbio_async._models._executions import Execution
+from flowbio_async._models._executions import Execution, ProcessExecution
 from flowbio_async._models._files import DownloadLink, LargeUploadTicket, WorkspaceFile
+from flowbio_async._models._monitoring import ExecutionLog, ExecutionUpdate
+from flowbio_async._models._pipelines import (
+    Pipeline,
+    PipelineCategory,
+    PipelineSchema,
+    PipelineSubcategory,
+    PipelineSummary,
+    PipelineVersion,
+    PipelineVersionRef,
+    SchemaColumn,
+    SchemaParam,
+    SchemaSection,
+)
 from flowbio_async._models._projects import Project
 from flowbio_async._models._samples import (
     MetadataAttribute,
@@ -73,6 +86,17 @@ from flowbio_async._models._search import SearchResults
 from flowbio_async._models._uploads import AnnotationUpload, MultiplexedUpload, SampleUploadSpec
 from flowbio_async._models._users import User
 from flowbio_async._pagination import AsyncPager
+from flowbio_async._pipeline_errors import (
+    ExecutionCanceledError,
+    ExecutionError,
+    ExecutionFailedError,
+    ExecutionTimeoutError,
+    InvalidRunError,
+    PipelineNotFoundError,
+    RunNotPermittedError,
+    RunProblem,
+    RunRefusedError,
+)
 from flowbio_async._progress import ProgressCallback, ProgressEvent
 from flowbio_async._transfers._many import ItemResult
 from flowbio_async._version import __version__
@@ -100,6 +124,12 @@ __all__ = [
     "DownloadResult",
     "EnvCredentials",
     "Execution",
+    "ExecutionCanceledError",
+    "ExecutionError",
+    "ExecutionFailedError",
+    "ExecutionLog",
+    "ExecutionTimeoutError",
+    "ExecutionUpdate",
     "FlowApiError",
     "FlowConnectionError",
     "FlowError",
@@ -108,6 +138,7 @@ __all__ = [
     "GoneError",
     "InsufficientSpaceError",
     "IntegrityError",
+    "InvalidRunError",
     "ItemResult",
     "LargeUploadTicket",
     "MetadataAttribute",
@@ -117,15 +148,30 @@ __all__ = [
     "Organism",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "Pipeline",
+    "PipelineCategory",
+    "PipelineNotFoundError",
+    "PipelineSchema",
+    "PipelineSubcategory",
+    "PipelineSummary",
+    "PipelineVersion",
+    "PipelineVersionRef",
+    "ProcessExecution",
     "ProgressCallback",
     "ProgressEvent",
     "Project",
     "ProjectDownload",
     "RateLimitError",
     "RateLimitInfo",
+    "RunNotPermittedError",
+    "RunProblem",
+    "RunRefusedError",
     "Sample",
     "SampleType",
     "SampleUploadSpec",
+    "SchemaColumn",
+    "SchemaParam",
+    "SchemaSection",
     "SearchResults",
     "ServerError",
     "TokenCredentials",

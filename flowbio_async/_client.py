@@ -20,6 +20,7 @@ from flowbio_async._resources._data import DataResource
 from flowbio_async._resources._downloads import DownloadsResource
 from flowbio_async._resources._executions import ExecutionResource
 from flowbio_async._resources._files import FilesResource
+from flowbio_async._resources._pipelines import PipelineResource
 from flowbio_async._resources._projects import ProjectResource
 from flowbio_async._resources._samples import SampleResource
 from flowbio_async._resources._search import SearchResource
@@ -52,6 +53,7 @@ class AsyncClient:
         self._data = DataResource(self._ctx)
         self._projects = ProjectResource(self._ctx)
         self._executions = ExecutionResource(self._ctx)
+        self._pipelines = PipelineResource(self._ctx)
         self._files = FilesResource(self._ctx)
         self._users = UserResource(self._ctx)
         self._search = SearchResource(self._ctx)
@@ -118,8 +120,13 @@ class AsyncClient:
 
     @property
     def executions(self) -> ExecutionResource:
-        """Execution operations: get, search, outputs."""
+        """Execution operations: get, search, wait, watch, logs, outputs."""
         return self._executions
+
+    @property
+    def pipelines(self) -> PipelineResource:
+        """Pipelines: the catalogue, versions and their run schemas, running a version."""
+        return self._pipelines
 
     @property
     def downloads(self) -> DownloadsResource:

@@ -20,12 +20,17 @@ from flowbio_async import (
     DownloadReport,
     DownloadResult,
     Execution,
+    ExecutionLog,
+    ExecutionUpdate,
     ItemResult,
     LargeUploadTicket,
     MetadataAttribute,
     MetadataOption,
     MultiplexedUpload,
     Organism,
+    Pipeline,
+    PipelineCategory,
+    PipelineVersion,
     ProgressCallback,
     Project,
     ProjectDownload,
@@ -41,31 +46,25 @@ from flowbio_async._client import AsyncClient
 from flowbio_async._http import QueryParams
 from flowbio_async._pagination import AsyncPager, T
 from flowbio_async._resources._data import DataResource as AsyncDataResource
-from flowbio_async._resources._data_downloads import DataOrId
-from flowbio_async._resources._data_reads import DateLike
-from flowbio_async._resources._data_uploads import PathLike
 from flowbio_async._resources._download_support import Dest, Include, ProgressArg
 from flowbio_async._resources._downloads import DownloadsResource as AsyncDownloadsResource
 from flowbio_async._resources._downloads import Ids, JobOrId
 from flowbio_async._resources._executions import ExecutionResource as AsyncExecutionResource
-from flowbio_async._resources._executions_reads import (
-    DateLike as _flowbio_async_resources_executions_reads_DateLike,
-)
 from flowbio_async._resources._files import FilesResource as AsyncFilesResource
-from flowbio_async._resources._files import PathLike as _flowbio_async_resources_files_PathLike
+from flowbio_async._resources._pipelines import PipelineResource as AsyncPipelineResource
 from flowbio_async._resources._projects import ProjectResource as AsyncProjectResource
 from flowbio_async._resources._projects_downloads import BULK_THRESHOLD
-from flowbio_async._resources._projects_reads import (
-    DateLike as _flowbio_async_resources_projects_reads_DateLike,
-)
 from flowbio_async._resources._samples import SampleResource as AsyncSampleResource
-from flowbio_async._resources._samples_reads import (
-    DateLike as _flowbio_async_resources_samples_reads_DateLike,
-)
-from flowbio_async._resources._samples_uploads import (
-    PathLike as _flowbio_async_resources_samples_uploads_PathLike,
-)
 from flowbio_async._resources._users import UserResource as AsyncUserResource
+from flowbio_async._types import (
+    DataOrId,
+    DateLike,
+    ExecutionOrId,
+    IdLike,
+    PathLike,
+    SampleOrId,
+    VersionOrId,
+)
 from flowbio_sync._portal import Portal, twin_repr
 
 __all__ = [
@@ -75,6 +74,7 @@ __all__ = [
     "ExecutionResource",
     "FilesResource",
     "Pager",
+    "PipelineResource",
     "ProjectResource",
     "SampleResource",
     "UserResource",
@@ -154,8 +154,13 @@ class Client:
 
     @property
     def executions(self) -> ExecutionResource:
-        """Execution operations: get, search, outputs."""
+        """Execution operations: get, search, wait, watch, logs, outputs."""
         return ExecutionResource(self._portal, self._async.executions)
+
+    @property
+    def pipelines(self) -> PipelineResource:
+        """Pipelines: the catalogue, versions and their run schemas, running a version."""
+        return PipelineResource(self._portal, self._async.pipelines)
 
     @property
     def downloads(self) -> DownloadsResource:
@@ -684,7 +689,7 @@ class DownloadsResource:
 
 
 class ExecutionResource:
-    """Operations on executions: reads, downloads."""
+    """Operations on executions: reads, waiting and watching, downloads."""
 
     def __init__(self, portal: Portal, inner: AsyncExecutionResource) -> None:
         self._portal = portal
@@ -723,8 +728,8 @@ class ExecutionResource:
         terminal: str | None = None,
         return_data: bool | None = None,
         return_inputs: bool | None = None,
-        created_after: _flowbio_async_resources_executions_reads_DateLike | None = None,
-        created_before: _flowbio_async_resources_executions_reads_DateLike | None = None,
+        created_after: DateLike | None = None,
+        created_before: DateLike | None = None,
         sort: str | None = None,
         page_size: int | None = None,
     ) -> Pager[Execution]:
@@ -765,6 +770,103 @@ class ExecutionResource:
                 sort=sort,
                 page_size=page_size,
             ),
+        )
+
+    def web_url(self, execution_or_id: ExecutionOrId) -> str:
+        """The execution's page in the Flow web app (the API base without ``/api``).
+
+        Example:
+            ```python
+            print(client.executions.web_url("7"))  # https://app.flow.bio/executions/7/
+            ```
+        """
+        return self._async.web_url(execution_or_id=execution_or_id)
+
+    def get_log(self, execution_or_id: ExecutionOrId, *, offset: int = 0) -> ExecutionLog:
+        """The execution's log from byte ``offset`` (``?log=<offset>``); keep tailing from
+        ``next_offset``.
+
+        Example:
+            ```python
+            chunk = client.executions.get_log("7")
+            print(chunk.text, chunk.status)
+            ```
+        """
+        return self._portal.call(
+            self._async.get_log, execution_or_id=execution_or_id, offset=offset
+        )
+
+    def watch(
+        self,
+        execution_or_id: ExecutionOrId,
+        *,
+        poll_interval: float = 5.0,
+        max_poll_interval: float = 60.0,
+        timeout: float | None = None,
+        log: bool = True,
+        log_offset: int = 0,
+        raise_on_failure: bool = True,
+    ) -> Iterator[ExecutionUpdate]:
+        """Follow an execution to its end: status changes, steps starting and finishing,
+        and new log text (read from the last offset, never sent twice).
+
+        The last update is the terminal status with the full execution (outputs included).
+        After it, a run that ended in ERROR raises :class:`ExecutionFailedError` (CANCELED:
+        :class:`ExecutionCanceledError`) unless ``raise_on_failure=False``. ``timeout``
+        (seconds) raises :class:`ExecutionTimeoutError`; the run itself goes on.
+
+        Example:
+            ```python
+            for update in client.executions.watch(execution, poll_interval=2):
+                if update.kind == "log":
+                    print(update.text, end="")
+                else:
+                    print(f"[{update.kind}] {update.status}")
+            ```
+        """
+        return self._portal.iterate(
+            self._async.watch(
+                execution_or_id=execution_or_id,
+                poll_interval=poll_interval,
+                max_poll_interval=max_poll_interval,
+                timeout=timeout,
+                log=log,
+                log_offset=log_offset,
+                raise_on_failure=raise_on_failure,
+            )
+        )
+
+    def wait(
+        self,
+        execution_or_id: ExecutionOrId,
+        *,
+        poll_interval: float = 5.0,
+        max_poll_interval: float = 60.0,
+        timeout: float | None = None,
+        raise_on_failure: bool = True,
+        progress: bool | None = None,
+    ) -> Execution:
+        """Poll until the execution finishes and return it (full detail, outputs included).
+
+        A run that ended in ERROR raises :class:`ExecutionFailedError` carrying the status,
+        its stderr and the log's tail (CANCELED: :class:`ExecutionCanceledError`); with
+        ``raise_on_failure=False`` it is returned instead; check ``execution.succeeded``.
+        ``progress`` (default: ``config.show_progress``) draws a status line on a terminal.
+
+        Example:
+            ```python
+            execution = client.executions.wait(execution, timeout=6 * 3600)
+            print(execution.status, len(execution.outputs))
+            ```
+        """
+        return self._portal.call(
+            self._async.wait,
+            execution_or_id=execution_or_id,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            timeout=timeout,
+            raise_on_failure=raise_on_failure,
+            progress=progress,
         )
 
     def download_outputs(
@@ -867,7 +969,7 @@ class FilesResource:
 
     def upload(
         self,
-        file: _flowbio_async_resources_files_PathLike,
+        file: PathLike,
         *,
         workspace_id: str,
         path: str | None = None,
@@ -925,7 +1027,7 @@ class FilesResource:
     def put_presigned(
         self,
         upload_url: str,
-        file: _flowbio_async_resources_files_PathLike,
+        file: PathLike,
         *,
         content_type: str = "application/octet-stream",
         progress: ProgressCallback | None = None,
@@ -981,9 +1083,7 @@ class FilesResource:
         """
         return self._portal.call(self._async.download_url, key=key, workspace_id=workspace_id)
 
-    def download(
-        self, key: str, *, workspace_id: str, dest: _flowbio_async_resources_files_PathLike = "."
-    ) -> Path:
+    def download(self, key: str, *, workspace_id: str, dest: PathLike = ".") -> Path:
         """Download a workspace file to ``dest`` (a folder, or a file path) and return its path.
 
         Example:
@@ -1005,6 +1105,114 @@ class FilesResource:
             ```
         """
         return self._portal.call(self._async.delete, key=key, workspace_id=workspace_id)
+
+
+class PipelineResource:
+    """Pipelines: the catalogue, one pipeline, one version's schema, and running a version."""
+
+    def __init__(self, portal: Portal, inner: AsyncPipelineResource) -> None:
+        self._portal = portal
+        self._async = inner
+
+    def get_catalogue(self) -> list[PipelineCategory]:
+        """The catalogue tree: categories → subcategories → pipelines (``GET /pipelines``).
+
+        Example:
+            ```python
+            for category in client.pipelines.get_catalogue():
+                for pipeline in category.pipelines():
+                    print(category.name, pipeline.id, pipeline.name)
+            ```
+        """
+        return self._portal.call(self._async.get_catalogue)
+
+    def get(self, pipeline_id: IdLike) -> Pipeline:
+        """One pipeline with its versions, newest first (``GET /pipelines/<id>``).
+
+        Example:
+            ```python
+            pipeline = client.pipelines.get("1")
+            print(pipeline.latest.name if pipeline.latest else "no versions")
+            ```
+        """
+        return self._portal.call(self._async.get, pipeline_id=pipeline_id)
+
+    def get_version(self, version_id: IdLike) -> PipelineVersion:
+        """A version with its run schema and Nextflow versions (``/pipelines/versions/<id>``).
+
+        Example:
+            ```python
+            version = client.pipelines.get_version("2")
+            print(version.nextflow_versions[0], [n for n, _, _ in version.run_schema.params()])
+            ```
+        """
+        return self._portal.call(self._async.get_version, version_id=version_id)
+
+    def find(self, name: str, version: str | None = None) -> PipelineVersion:
+        """The version named ``version`` of the pipeline named ``name`` (case-insensitive);
+        the most recent version when ``version`` is None, as the notes advise.
+
+        Raises:
+            PipelineNotFoundError: no such pipeline or version; ``valid`` lists the names.
+
+        Example:
+            ```python
+            version = client.pipelines.find("RNA-Seq")           # latest
+            older = client.pipelines.find("RNA-Seq", "3.12.0")
+            ```
+        """
+        return self._portal.call(self._async.find, name=name, version=version)
+
+    def run(
+        self,
+        version_or_id: VersionOrId,
+        *,
+        params: Mapping[str, Any] | None = None,
+        data_params: Mapping[str, DataOrId] | None = None,
+        csv_params: Mapping[str, Any] | None = None,
+        samples: Sequence[SampleOrId] | None = None,
+        nextflow_version: str | None = None,
+        fileset: IdLike | None = None,
+        retry_of: ExecutionOrId | None = None,
+        resequence_samples: bool | None = None,
+    ) -> Execution:
+        """Run a pipeline version; returns the new execution (status ``""`` while queued).
+
+        The body is built from the version's schema: defaults and hidden params are filled,
+        booleans become ``"true"``/``"false"``, ``samples`` become the rows of the csv param
+        that takes samples, data and samples may be objects or ids, and the Nextflow version
+        defaults to the newest listed. Any param may be given in ``params`` by name; data and
+        csv params may also go in ``data_params``/``csv_params``. ``retry_of`` marks the run as
+        a retry of an earlier execution of the same version.
+
+        Raises:
+            RunNotPermittedError: the user may not run pipelines (checked before any POST).
+            InvalidRunError: the inputs do not fit the schema; every problem is listed, with
+                the valid values, and nothing was sent.
+            RunRefusedError: the server refused the body (400 field errors).
+            NotFoundError: no readable version with that id.
+
+        Example:
+            ```python
+            version = client.pipelines.find("RNA-Seq")
+            execution = client.pipelines.run(
+                version, samples=[sample], params={"genome": "GRCh38"}
+            )
+            print(execution.id, client.executions.web_url(execution))
+            ```
+        """
+        return self._portal.call(
+            self._async.run,
+            version_or_id=version_or_id,
+            params=params,
+            data_params=data_params,
+            csv_params=csv_params,
+            samples=samples,
+            nextflow_version=nextflow_version,
+            fileset=fileset,
+            retry_of=retry_of,
+            resequence_samples=resequence_samples,
+        )
 
 
 class ProjectResource:
@@ -1033,8 +1241,8 @@ class ProjectResource:
         owner: str | None = None,
         sample_types: str | list[str] | None = None,
         pipeline: str | int | None = None,
-        created_after: _flowbio_async_resources_projects_reads_DateLike | None = None,
-        created_before: _flowbio_async_resources_projects_reads_DateLike | None = None,
+        created_after: DateLike | None = None,
+        created_before: DateLike | None = None,
         sort: str | None = None,
         page_size: int | None = None,
     ) -> Pager[Project]:
@@ -1210,8 +1418,8 @@ class SampleResource:
         sample_types: str | list[str] | None = None,
         owner: str | None = None,
         owned: bool | None = None,
-        created_after: _flowbio_async_resources_samples_reads_DateLike | None = None,
-        created_before: _flowbio_async_resources_samples_reads_DateLike | None = None,
+        created_after: DateLike | None = None,
+        created_before: DateLike | None = None,
         sort: str | None = None,
         full_metadata: bool | None = None,
         metadata: dict[str, str] | None = None,
@@ -1275,7 +1483,7 @@ class SampleResource:
         self,
         name: str,
         sample_type: str,
-        data: Mapping[str, _flowbio_async_resources_samples_uploads_PathLike],
+        data: Mapping[str, PathLike],
         metadata: Mapping[str, str] | None = None,
         project_id: str | None = None,
         organism_id: str | None = None,
@@ -1346,7 +1554,7 @@ class SampleResource:
 
     def upload_annotation(
         self,
-        annotation: _flowbio_async_resources_samples_uploads_PathLike,
+        annotation: PathLike,
         ignore_warnings: bool = True,
         *,
         progress: ProgressCallback | None = None,
@@ -1375,8 +1583,8 @@ class SampleResource:
 
     def upload_multiplexed_data(
         self,
-        reads: Mapping[str, _flowbio_async_resources_samples_uploads_PathLike],
-        annotation: _flowbio_async_resources_samples_uploads_PathLike,
+        reads: Mapping[str, PathLike],
+        annotation: PathLike,
         ignore_warnings: bool = True,
         *,
         progress: ProgressCallback | None = None,

@@ -29,6 +29,7 @@ MAIN_EXAMPLES = (
     "upload_folder.py",
     "download_file.py",
     "download_execution.py",
+    "run_pipeline.py",
     "bulk_download.py",
     "sync_quickstart.py",
 )

@@ -16,6 +16,7 @@ from flowbio_async._errors import (
     NotFoundError,
     UnprocessableError,
 )
+from flowbio_async._pipeline_errors import InvalidRunError
 
 
 class ExitCode(IntEnum):
@@ -36,6 +37,9 @@ class CliUsageError(Exception):
 
 def exit_code_for(exc: BaseException) -> ExitCode:
     """Map an exception raised while running a command to its exit code."""
+    if isinstance(exc, InvalidRunError):
+        # Refused by the client before sending: the same meaning as the server's 400 (#11).
+        return ExitCode.BAD_REQUEST
     if isinstance(exc, CliUsageError | ConfigurationError):
         # ConfigurationError is the library's "bad input before any request" (#2).
         return ExitCode.USAGE

@@ -12,7 +12,9 @@ from flowbio_async._cli import (
     _catalog,
     _data,
     _download,
+    _executions,
     _files,
+    _pipelines,
     _samples,
     _server,
 )
@@ -22,7 +24,17 @@ from flowbio_async._cli._options import global_parent
 from flowbio_async._cli._run import run_command
 from flowbio_async._version import __version__
 
-_VERB_MODULES = (_account, _data, _samples, _download, _bulk, _catalog, _files)
+_VERB_MODULES = (
+    _account,
+    _data,
+    _samples,
+    _download,
+    _bulk,
+    _catalog,
+    _files,
+    _pipelines,
+    _executions,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parent = global_parent()
     parser = argparse.ArgumentParser(
         prog="flowbio-async",
-        description="Move data in and out of Flow.",
+        description="Move data in and out of Flow, and run pipelines on it.",
         parents=[parent],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -22,6 +22,7 @@ from flowbio_async._cli._output import Output
 from flowbio_async._cli._session import save_rotated_tokens
 from flowbio_async._config import ClientConfig
 from flowbio_async._errors import AnnotationValidationError, FlowApiError, FlowError
+from flowbio_async._pipeline_errors import InvalidRunError
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -101,6 +102,8 @@ def _report(output: Output, exc: BaseException) -> int:
     if isinstance(exc, FlowApiError):
         details = exc.errors if isinstance(exc, AnnotationValidationError) else exc.details
         output.error(exc.message, status_code=exc.status_code, details=details, problem=exc.problem)
+    elif isinstance(exc, InvalidRunError):
+        output.error(str(exc), details=exc.details)
     elif isinstance(exc, CliUsageError | FlowError):
         output.error(str(exc))
     elif isinstance(exc, OSError) and exc.filename:

@@ -19,8 +19,7 @@ from flowbio_async._resources._download_support import (
     fetch_many,
     fetch_one,
 )
-
-DataOrId = Data | str | int
+from flowbio_async._types import DataOrId
 
 
 class DataDownloads(Resource):

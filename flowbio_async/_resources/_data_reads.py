@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-
 from flowbio_async._models._data import Data, DataType
 from flowbio_async._pagination import AsyncPager
 from flowbio_async._resources._base import Resource, build_params, segment
-
-DateLike = str | int | float | date | datetime
+from flowbio_async._types import DateLike
 
 
 class DataReads(Resource):

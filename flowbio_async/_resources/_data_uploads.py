@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,8 +13,7 @@ from flowbio_async._resources._base import Resource
 from flowbio_async._transfers._many import ItemResult, run_many
 from flowbio_async._transfers._sources import Source, check_source
 from flowbio_async._transfers._upload import ChunkedUploader, UploadJob, upload_with_progress
-
-PathLike = str | os.PathLike[str]
+from flowbio_async._types import PathLike
 
 
 class DataUploads(Resource):

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-
 from flowbio_async._models._data import Data
 from flowbio_async._models._executions import Execution
 from flowbio_async._pagination import AsyncPager
 from flowbio_async._resources._base import Resource, build_params, segment
-
-DateLike = str | int | float | date | datetime
+from flowbio_async._types import DateLike
 
 
 class ExecutionReads(Resource):

@@ -24,8 +24,7 @@ from flowbio_async._progress import ProgressCallback
 from flowbio_async._resources._base import Resource, parse_response
 from flowbio_async._transfers._multipart import FileBlocks, FileBody
 from flowbio_async._transfers._sources import check_source, check_stored_name
-
-PathLike = str | os.PathLike[str]
+from flowbio_async._types import PathLike
 
 #: Seed 004: direct uploads take at most 500 MB; larger files use the presigned flow.
 DIRECT_UPLOAD_LIMIT = 500 * 1000 * 1000

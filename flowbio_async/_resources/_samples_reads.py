@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-
 import anyio
 
 from flowbio_async._models._data import Data
@@ -24,8 +22,8 @@ from flowbio_async._models._samples import (
 )
 from flowbio_async._pagination import AsyncPager
 from flowbio_async._resources._base import Resource, build_params, segment
+from flowbio_async._types import DateLike
 
-DateLike = str | int | float | date | datetime
 _OPTION_FETCHES = 8  # concurrent /options requests while listing attributes
 
 

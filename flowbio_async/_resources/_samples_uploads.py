@@ -7,7 +7,6 @@ a multiplexed upload sends its annotation sheet first so a bad sheet wastes no r
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,8 +19,7 @@ from flowbio_async._resources._base import Resource
 from flowbio_async._transfers._many import ItemResult, run_many
 from flowbio_async._transfers._sources import Source, check_source, ordered_reads
 from flowbio_async._transfers._upload import ChunkedUploader, UploadJob, upload_with_progress
-
-PathLike = str | os.PathLike[str]
+from flowbio_async._types import PathLike
 
 
 def _sample_fields(spec: SampleUploadSpec) -> dict[str, str]:

@@ -20,8 +20,11 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from flowbio_async.testing import _control
 from flowbio_async.testing._counters import CountersMiddleware, RequestStats
+from flowbio_async.testing._executions_sim import AdvanceMiddleware
 from flowbio_async.testing._faults import FaultRegistry, FaultsMiddleware
 from flowbio_async.testing._limits import LimitsMiddleware, RateLimiter
+from flowbio_async.testing._pipeline_store import ensure_tables, seed_pipelines
+from flowbio_async.testing._routes_pipelines import control_routes as pipeline_control_routes
 from flowbio_async.testing._security import ApiError, error_response
 from flowbio_async.testing._settings import ServerSettings
 from flowbio_async.testing._store import Store
@@ -34,6 +37,7 @@ API_MODULES = (
     "_routes_files",
     "_routes_download",
     "_routes_bulk",
+    "_routes_pipelines",
 )
 #: Route modules also mounted under ``/files`` (the files server).
 FILES_MODULES = ("_routes_download", "_routes_bulk")
@@ -66,6 +70,7 @@ def build_routes(testing_control: bool) -> list[BaseRoute]:
     ]
     if testing_control:
         routes.extend(_control.routes)
+        routes.extend(pipeline_control_routes)
     return routes
 
 
@@ -80,10 +85,12 @@ def create_app(settings: ServerSettings) -> Starlette:
     if not settings.data_dir:
         raise ValueError("ServerSettings.data_dir is required")
     store = Store(settings.data_dir)
+    ensure_tables(store)
     if settings.demo:
         from flowbio_async.testing._demo import seed_demo
 
         seed_demo(store)
+        seed_pipelines(store)
     routes = build_routes(settings.testing_control)
     stats = RequestStats()
     faults = FaultRegistry()
@@ -94,6 +101,7 @@ def create_app(settings: ServerSettings) -> Starlette:
         return app_box[0].state.settings if app_box else settings
 
     middleware = [
+        Middleware(AdvanceMiddleware),  # simulated pipeline runs move on (#11)
         Middleware(CountersMiddleware, stats=stats, routes=routes),
         Middleware(FaultsMiddleware, registry=faults, routes=routes),
         Middleware(

@@ -70,11 +70,6 @@ OPTIONS = {
     "strandedness": ("forward", "reverse", "unstranded"),
     "purification_target": ("CTCF", "H3K27ac", "H3K4me3", "Pol II"),
 }
-PIPELINES = (
-    ("Core", "RNA", 1, "RNA-Seq", "Quantify gene expression from RNA-Seq reads.", True),
-    ("Core", "DNA", 2, "ChIP-Seq", "Peak calling for ChIP-Seq.", True),
-    ("Utilities", "Genomes", 3, "Prepare Genome", "Build indexes for a genome.", False),
-)
 
 
 #: Files a MultiQC report links to, next to it (``multiqc_report_data/`` beside the report).

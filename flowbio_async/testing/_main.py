@@ -79,6 +79,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="keep the same refresh cookie on GET /token",
     )
     parser.add_argument(
+        "--execution-speed",
+        type=float,
+        default=defaults.execution_speed,
+        metavar="X",
+        help="simulated seconds of a pipeline run per real second (0 pauses runs)",
+    )
+    parser.add_argument(
+        "--no-execution-log-offsets",
+        dest="execution_log_offsets",
+        action="store_false",
+        help="answer the whole log whatever ?log= asks (an older server)",
+    )
+    parser.add_argument(
         "--settings-json", default=None, help=argparse.SUPPRESS
     )  # FlowServer passes every setting at once
 
@@ -106,6 +119,8 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         wrapped_field_errors=args.wrapped_field_errors,
         problem_details=args.problem_details,
         rotate_refresh_token=args.rotate_refresh_token,
+        execution_speed=args.execution_speed,
+        execution_log_offsets=args.execution_log_offsets,
     )
 
 

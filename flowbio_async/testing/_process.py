@@ -181,6 +181,35 @@ class FlowServer:
         """Zero counters, clear faults and rate-limit windows."""
         self._control("POST", "/_testing/reset")
 
+    # -- pipeline runs (#11) ---------------------------------------------------------------
+    def execution_count(self) -> int:
+        """How many executions the server holds (a refused run must not add one)."""
+        count: int = self._control("GET", "/_testing/executions")["count"]
+        return count
+
+    def cancel_execution(self, execution_id: str | int) -> str:
+        """End an unfinished run as CANCELED; returns the new status."""
+        body = {"action": "cancel"}
+        status: str = self._control("POST", f"/_testing/executions/{execution_id}", body)["status"]
+        return status
+
+    def fail_execution(self, execution_id: str | int, stderr: str | None = None) -> str:
+        """End an unfinished run in ERROR, its running process failing with ``stderr``."""
+        body = {"action": "fail", "stderr": stderr}
+        status: str = self._control("POST", f"/_testing/executions/{execution_id}", body)["status"]
+        return status
+
+    def step_execution(self, execution_id: str | int, seconds: float) -> str:
+        """Move an unfinished run ``seconds`` of simulated time on; returns its status."""
+        body = {"action": "step", "seconds": seconds}
+        status: str = self._control("POST", f"/_testing/executions/{execution_id}", body)["status"]
+        return status
+
+    def set_user(self, username: str, **fields: bool) -> dict[str, Any]:
+        """Change a user's ``can_run_pipelines`` or ``is_admin`` flag."""
+        user: dict[str, Any] = self._control("POST", f"/_testing/users/{username}", fields)
+        return user
+
     def _arguments(self) -> list[str]:
         return [f"--settings-json={self.settings.to_json()}"]
 

@@ -1,5 +1,6 @@
 """Read endpoints (contract §4): identity, discovery lists, projects, samples, data,
-executions and global search. Lists page with ``page``/``count`` or ``limit``/``offset``."""
+executions search and global search. Lists page with ``page``/``count`` or ``limit``/``offset``.
+Pipelines and the execution detail live in ``_routes_pipelines`` (#11)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from flowbio_async.testing import _views as v
-from flowbio_async.testing._demo import PIPELINES
 from flowbio_async.testing._paging import (
     Query,
     add_created_filters,
@@ -237,35 +237,6 @@ async def data_types(request: Request) -> JSONResponse:
         "AS data_count FROM data_types t ORDER BY t.name COLLATE NOCASE"
     )
     return JSONResponse(rows)
-
-
-async def pipelines(request: Request) -> JSONResponse:
-    """``/pipelines``: categories → subcategories → pipelines; ignores params (§4.2)."""
-    current_user(request)
-    store = store_of(request)
-    tree: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for category, subcategory, pid, name, description, nfcore in PIPELINES:
-        tree.setdefault(category, {}).setdefault(subcategory, []).append(
-            {
-                "id": str(pid),
-                "name": name,
-                "description": description,
-                "execution_count": store.scalar(
-                    "SELECT COUNT(*) FROM executions WHERE pipeline_name = ?", (name,)
-                ),
-                "is_nfcore": nfcore,
-                "prepares_genome": name == "Prepare Genome",
-            }
-        )
-    return JSONResponse(
-        [
-            {
-                "name": category,
-                "subcategories": [{"name": sub, "pipelines": items} for sub, items in subs.items()],
-            }
-            for category, subs in tree.items()
-        ]
-    )
 
 
 # -- projects ---------------------------------------------------------------------------------
@@ -771,14 +742,6 @@ async def executions_search(request: Request) -> JSONResponse:
     return paged(request, query, "executions", render)
 
 
-async def execution_detail(request: Request) -> JSONResponse:
-    """``/executions/<id>`` with its output files (contract §4.7, §8 row 26)."""
-    user = current_user(request)
-    row = visible_row(request, user, v.EXECUTION_SELECT, v.EXECUTION_VISIBLE, "e", "execution_id")
-    outputs = store_of(request).execution_outputs(row["id"])
-    return JSONResponse(v.execution_detail(row, outputs, user))
-
-
 # -- global search (docs site only, contract §4.8) --------------------------------------------
 async def global_search(request: Request) -> JSONResponse:
     """``/search?q=``: up to 10 matches per kind."""
@@ -849,7 +812,6 @@ routes: list[BaseRoute] = [
     Route("/organisms", organisms, name="organisms"),
     Route("/organisms/{organism_id}", organism, name="organism"),
     Route("/data/types", data_types, name="data_types"),
-    Route("/pipelines", pipelines, name="pipelines"),
     Route("/projects/owned", projects_owned, name="projects_owned"),
     Route("/projects/search", projects_search, name="projects_search"),
     Route("/projects/{project_id}", project_detail, name="project"),
@@ -864,6 +826,5 @@ routes: list[BaseRoute] = [
     Route("/data/{data_id}", data_detail, name="data"),
     Route("/data/{data_id}/contents", data_contents, name="data_contents"),
     Route("/executions/search", executions_search, name="executions_search"),
-    Route("/executions/{execution_id}", execution_detail, name="execution"),
     Route("/search", global_search, name="search"),
 ]

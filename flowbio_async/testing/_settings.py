@@ -66,6 +66,11 @@ class ServerSettings:
     bulk_job_lifetime: float = 24 * 3600.0
     #: Seconds a bulk job waits in ``pending`` and between archived files (to watch progress).
     bulk_job_delay: float = 0.05
+    #: Simulated seconds of a pipeline run per real second (0 pauses every run): a demo
+    #: RNA-Seq run on one sample lasts 425 simulated seconds, ~4 s at the default (#11).
+    execution_speed: float = 100.0
+    #: Honour ``GET /executions/<id>?log=<offset>``; False answers the whole log every time.
+    execution_log_offsets: bool = True
 
     def to_json(self) -> str:
         """Serialise to JSON (the form passed to the server process)."""
