@@ -74,8 +74,10 @@ def asset_target(ctx: ClientContext, html: Data | str | int, relative: str, dest
     """
     checked = asset_path(relative)
     text = os.fspath(dest)
+    root: Path | None = None
     if Path(text).is_dir() or text.endswith(("/", os.sep)):
         path = safe_join(text, checked.as_posix())
+        root = Path(text)
     else:
         path = Path(text)
     data_id = str(html if isinstance(html, str | int) else html.id)
@@ -85,4 +87,5 @@ def asset_target(ctx: ClientContext, html: Data | str | int, relative: str, dest
         label=checked.as_posix(),
         key=f"{data_id}:{checked.as_posix()}",
         meta={"file_id": data_id, "asset": checked.as_posix()},
+        root=root,
     )

@@ -21,6 +21,10 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 from flowbio_async._errors import DestinationExistsError, IntegrityError, UnsafePathError
+from flowbio_async._transfers._partfile import RESERVED_MARKER, check_reserved
+
+NAME_MAX = 255
+"""Longest file name (bytes) on common file systems (ext4, XFS, APFS, NTFS in UTF-16 units)."""
 
 # Windows drive letters ("C:") and UNC prefixes are absolute on some platforms even when
 # written with forward slashes; refuse them everywhere so behaviour does not depend on the OS.
@@ -41,7 +45,21 @@ def safe_filename(name: str) -> str:
         raise UnsafePathError(f"unsafe file name from the server: {name!r}")
     if "/" in name or "\\" in name or _DRIVE.match(name):
         raise UnsafePathError(f"unsafe file name from the server: {name!r}")
+    _check_component(name)
     return name
+
+
+def _check_component(name: str) -> None:
+    """Refuse a name no file system takes, or one in the SDK's temporary namespace (#14)."""
+    try:
+        encoded = os.fsencode(name)
+    except UnicodeError:
+        raise UnsafePathError(f"name from the server cannot be a file name: {name!r}") from None
+    if len(encoded) > NAME_MAX:
+        raise UnsafePathError(
+            f"name from the server is longer than {NAME_MAX} bytes: {name[:40]!r}…"
+        )
+    check_reserved(name)
 
 
 def safe_relative_path(relative: str) -> PurePosixPath:
@@ -57,6 +75,8 @@ def safe_relative_path(relative: str) -> PurePosixPath:
     parts = [part for part in relative.split("/") if part not in {"", "."}]
     if not parts or any(part == ".." for part in parts):
         raise UnsafePathError(f"unsafe path from the server: {relative!r}")
+    for part in parts:
+        _check_component(part)
     return PurePosixPath(*parts)
 
 
@@ -80,6 +100,51 @@ def safe_join(root: str | os.PathLike[str], relative: str) -> Path:
     return target
 
 
+def _inside(root: Path, path: Path) -> bool:
+    base = os.path.normpath(root.absolute())
+    return os.path.commonpath([base, os.path.normpath(path.absolute())]) == base
+
+
+def refuse_links_below(root: Path, path: Path) -> None:
+    """Refuse when a folder between ``root`` (excluded) and ``path`` is a symbolic link.
+
+    In a shared folder another user may plant ``dest/sub -> /elsewhere``; writing
+    ``dest/sub/x`` would then land outside the destination (issue #14 item 2).
+    """
+    if not _inside(root, path):
+        raise UnsafePathError(f"{path} is outside the destination {root}")
+    relative = Path(os.path.normpath(path.absolute())).relative_to(
+        os.path.normpath(root.absolute())
+    )
+    current = root
+    for part in relative.parts:
+        current = current / part
+        try:
+            info = os.lstat(current)
+        except FileNotFoundError:
+            return  # the rest does not exist yet: it will be created as plain folders
+        except OSError as exc:
+            raise UnsafePathError(f"cannot check {current}: {exc.strerror}") from None
+        if stat.S_ISLNK(info.st_mode):
+            raise UnsafePathError(
+                f"{current} is a symbolic link; refusing to write through it (it could lead "
+                "outside the destination)"
+            )
+
+
+def check_destination(dest: Path, root: Path | None) -> None:
+    """What every download checks first: a name of its own and, under ``root``, no link.
+
+    Example:
+        ```python
+        check_destination(Path("out/results/a.tsv"), Path("out"))
+        ```
+    """
+    check_reserved(dest.name)
+    if root is not None:
+        refuse_links_below(root, dest.parent)
+
+
 def folder_name(name: str, fallback: str) -> str:
     """Turn a display name (a sample or project name) into one safe folder name.
 
@@ -93,6 +158,12 @@ def folder_name(name: str, fallback: str) -> str:
         ```
     """
     cleaned = _UNSAFE_CHARS.sub("_", name).strip().rstrip(".")
+    if RESERVED_MARKER in cleaned:
+        cleaned = cleaned.replace(RESERVED_MARKER, "_flowbio-")
+    encoded = cleaned.encode("utf-8", "replace")  # a lone surrogate cannot be a file name
+    if len(encoded) > NAME_MAX or encoded.decode("utf-8") != cleaned:
+        cleaned = encoded[:NAME_MAX].decode("utf-8", "ignore").replace("?", "_").strip()
+        cleaned = cleaned.rstrip(".")
     if cleaned in {"", ".", ".."}:
         return safe_filename(fallback)
     return cleaned
