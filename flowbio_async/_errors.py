@@ -168,6 +168,14 @@ class DestinationNotWritableError(TransferError, PermissionError):
     """A download's destination directory cannot be created or written."""
 
 
+class ArchiveLimitError(TransferError):
+    """An archive would expand past ``ClientConfig.archive_max_*`` (a decompression bomb?).
+
+    Nothing was extracted and the archive is kept, so it can be inspected or unpacked with
+    higher limits.
+    """
+
+
 class BulkDownloadFailedError(TransferError):
     """A bulk-download job ended in failure; ``message`` is the server's error."""
 

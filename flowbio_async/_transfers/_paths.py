@@ -10,17 +10,10 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import stat
-import tarfile
-import zipfile
-import zlib
-from collections.abc import Callable, Iterable
-from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import IO
 
-from flowbio_async._errors import DestinationExistsError, IntegrityError, UnsafePathError
+from flowbio_async._errors import UnsafePathError
 from flowbio_async._transfers._partfile import RESERVED_MARKER, check_reserved
 
 NAME_MAX = 255
@@ -167,118 +160,3 @@ def folder_name(name: str, fallback: str) -> str:
     if cleaned in {"", ".", ".."}:
         return safe_filename(fallback)
     return cleaned
-
-
-def _zip_entry_is_link(info: zipfile.ZipInfo) -> bool:
-    mode = info.external_attr >> 16
-    return stat.S_ISLNK(mode)
-
-
-def _check_zip(archive: zipfile.ZipFile, target: Path) -> list[tuple[zipfile.ZipInfo, Path]]:
-    plan: list[tuple[zipfile.ZipInfo, Path]] = []
-    for info in archive.infolist():
-        if _zip_entry_is_link(info):
-            raise UnsafePathError(f"archive entry is a symbolic link: {info.filename!r}")
-        plan.append((info, safe_join(target, info.filename)))
-    return plan
-
-
-def _check_tar(archive: tarfile.TarFile, target: Path) -> list[tuple[tarfile.TarInfo, Path]]:
-    plan: list[tuple[tarfile.TarInfo, Path]] = []
-    for member in archive.getmembers():
-        if not (member.isfile() or member.isdir()):
-            raise UnsafePathError(f"archive entry is not a regular file: {member.name!r}")
-        plan.append((member, safe_join(target, member.name)))
-    return plan
-
-
-def extract_archive(
-    archive: str | os.PathLike[str], target: str | os.PathLike[str], *, overwrite: bool = False
-) -> list[Path]:
-    """Extract a zip or tar(.gz) archive under ``target``; return the files written.
-
-    The format is detected from the magic bytes (contract §8 row 25: zip or tar.gz). Every
-    entry is checked *before* anything is written: an entry with ``..``, an absolute path or
-    a link makes the whole extraction fail with :class:`UnsafePathError`, and an entry whose
-    file already exists (unless ``overwrite``), or that would land on the archive itself,
-    with :class:`DestinationExistsError`; either way nothing is written.
-
-    Example:
-        ```python
-        files = extract_archive("bundle.zip", "bundle/")
-        ```
-    """
-    source = Path(archive)
-    root = Path(target)
-    with source.open("rb") as handle:
-        magic = handle.read(4)
-    try:
-        return _extract(source, root, magic, overwrite)
-    except (zipfile.BadZipFile, tarfile.ReadError, tarfile.CompressionError, zlib.error) as exc:
-        # A corrupted byte in transit (bulk archives have no md5, contract §5.3) shows up
-        # here: typed, so callers can fetch the archive again (#7).
-        raise IntegrityError(f"{source.name} is damaged: {exc}") from exc
-    except EOFError as exc:
-        raise IntegrityError(f"{source.name} is truncated: {exc}") from exc
-
-
-def _extract(source: Path, root: Path, magic: bytes, overwrite: bool) -> list[Path]:
-    if magic.startswith(b"PK"):
-        with zipfile.ZipFile(source) as zipped:
-            zip_plan = _check_zip(zipped, root)
-            files = [path for info, path in zip_plan if not info.is_dir()]
-            _refuse_existing(source, files, overwrite)
-            return _write_plan(
-                (path, info.is_dir(), partial(zipped.open, info)) for info, path in zip_plan
-            )
-    try:
-        tarred = tarfile.open(source, mode="r:*")  # noqa: SIM115 - closed just below
-    except tarfile.TarError as exc:
-        raise UnsafePathError(f"not a zip or tar archive: {source.name}") from exc
-    with tarred:
-        tar_plan = _check_tar(tarred, root)
-        _refuse_existing(source, [path for member, path in tar_plan if member.isfile()], overwrite)
-        return _write_plan(
-            (path, member.isdir(), partial(tarred.extractfile, member)) for member, path in tar_plan
-        )
-
-
-def _refuse_existing(source: Path, files: list[Path], overwrite: bool) -> None:
-    """Never replace a file the caller did not agree to lose, nor the archive being read."""
-    archive = source.resolve()
-    for path in files:
-        if not path.exists():
-            continue
-        if path.resolve() == archive:
-            raise DestinationExistsError(
-                f"the archive has an entry named like the archive itself ({path.name}); "
-                "fetch it without extract=True and unpack it elsewhere"
-            )
-        if not overwrite:
-            raise DestinationExistsError(
-                f"{path} already exists; pass overwrite=True to replace it"
-            )
-
-
-def _write_plan(plan: Iterable[tuple[Path, bool, Callable[[], IO[bytes] | None]]]) -> list[Path]:
-    """Create the checked entries: folders, then each file streamed from its opener."""
-    written: list[Path] = []
-    try:
-        for path, is_dir, open_entry in plan:
-            if is_dir:
-                path.mkdir(parents=True, exist_ok=True)
-                continue
-            path.parent.mkdir(parents=True, exist_ok=True)
-            source = open_entry()
-            if source is None:  # pragma: no cover - regular tar members always have data
-                continue
-            with source as src, path.open("wb") as dst:
-                written.append(path)  # listed before the copy: a failure mid-entry removes it
-                shutil.copyfileobj(src, dst, 1024 * 1024)
-    except BaseException:
-        # A damaged archive fails mid-entry (bad CRC-32, truncated stream): leave no partial
-        # or unverified file behind (#7 "never corrupt a byte").
-        for done in written:
-            done.unlink(missing_ok=True)
-        raise
-    return written
