@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from flowbio_async._errors import AuthenticationError, ConfigurationError
+from flowbio_async._secrets import remember
 
 if TYPE_CHECKING:
     from flowbio_async._http import HttpClient
@@ -113,6 +114,7 @@ class TokenState:
         return self._refreshable and self._token is not None
 
     def set(self, token: str, *, refreshable: bool) -> None:
+        remember(token)  # scrubbed from messages and logs from now on (#14)
         self._token = token
         self._expires_at = jwt_expiry(token)
         self._refreshable = refreshable
