@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from flowbio_async._errors import AuthenticationError, ConfigurationError
+from flowbio_async._private_dirs import check_private_path
 from flowbio_async._secrets import remember
 
 if TYPE_CHECKING:
@@ -272,6 +273,8 @@ class TokenFileCredentials(TokenCredentials):
         if path is None:
             path = os.environ.get(TOKEN_FILE_ENV) or DEFAULT_TOKEN_FILE
         self.path = Path(path).expanduser()
+        # A folder others can write to lets them swap the token file (#14).
+        check_private_path(self.path)
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
