@@ -56,8 +56,8 @@ Route = Callable[[Seen], Answer]
 class Hostile:
     """Routes by path prefix (longest first) and every request seen."""
 
-    routes: dict[str, Route] = field(default_factory=dict)
-    seen: list[Seen] = field(default_factory=list)
+    routes: dict[str, Route] = field(default_factory=dict, repr=False)
+    seen: list[Seen] = field(default_factory=list, repr=False)
     port: int = 0
 
     @property

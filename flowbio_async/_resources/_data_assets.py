@@ -50,14 +50,14 @@ def asset_path(relative: str) -> PurePosixPath:
 
 def _asset_urls(ctx: ClientContext, html: Data | str | int, relative: PurePosixPath) -> list[str]:
     """The report's own download URL with the asset in place of its name, then both bases."""
-    suffix = "/".join(quote(part, safe="") for part in relative.parts)
+    suffix = "/".join(quote(part, safe="", errors="replace") for part in relative.parts)
     urls: list[str] = []
     data_id = html if isinstance(html, str | int) else html.id
     if not isinstance(html, str | int) and html.download_url and html.filename:
         # A server-chosen host (contract §5.1 files server) is kept when the URL has the
         # plain `.../<filename>` shape; anything else (a query string) falls back below.
         own = html.download_url
-        name = quote(html.filename)
+        name = quote(html.filename, errors="replace")
         if own.endswith(f"/{name}") and "?" not in own:
             urls.append(f"{own[: -len(name)]}{suffix}")
     path = f"downloads/{segment(data_id)}/{suffix}"

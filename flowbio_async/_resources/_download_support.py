@@ -69,8 +69,8 @@ def destination(dest: Dest, filename: str) -> Path:
 def data_urls(ctx: ClientContext, data: Data) -> tuple[str, ...]:
     """Where a data file can be fetched: its ``download_url``, then the API base (§8 row 20)."""
     http = ctx.http
-    name = quote(data.filename or "")
-    path = f"downloads/{quote(data.id, safe='')}/{name}"
+    name = quote(data.filename or "", errors="replace")
+    path = f"downloads/{quote(data.id, safe='', errors='replace')}/{name}"
     urls = [data.download_url or f"{http.files_url}/{path}", f"{http.base_url}/{path}"]
     return tuple(dict.fromkeys(urls))  # drop the duplicate when both bases are the same
 
@@ -171,7 +171,12 @@ def opener(
 
 
 async def fetch(
-    ctx: ClientContext, target: Target, progress: Progress, *, overwrite: bool
+    ctx: ClientContext,
+    target: Target,
+    progress: Progress,
+    *,
+    overwrite: bool,
+    task_id: str | None = None,
 ) -> DownloadResult:
     """Run one target through the engine while holding a slot of the client-wide limiter."""
     spec = DownloadSpec(
@@ -184,7 +189,7 @@ async def fetch(
         root=target.root,
     )
     async with ctx.limiter:
-        return await Downloader(ctx.config, progress).download(spec, task_id=target.key)
+        return await Downloader(ctx.config, progress).download(spec, task_id=task_id or target.key)
 
 
 async def fetch_one(
@@ -249,6 +254,15 @@ async def fetch_many(
     """
     writer = DownloadLog(log) if log is not None else None
     claimed: set[Path] = set()
+    tasks: set[str] = set()
+
+    def task_for(key: str) -> str:
+        # One progress task per transfer, even when two items name the same file (#14).
+        task, number = key, 2
+        while task in tasks:
+            task, number = f"{key}#{number}", number + 1
+        tasks.add(task)
+        return task
 
     async def one(item: K) -> DownloadResult:
         target: Target | None = None
@@ -258,7 +272,8 @@ async def fetch_many(
                 alternative = target.dest.parent / safe_filename(target.key) / target.dest.name
                 target = replace(target, dest=alternative)
             claimed.add(target.dest)
-            result = await fetch(ctx, target, reporter, overwrite=overwrite)
+            task = task_for(target.key)
+            result = await fetch(ctx, target, reporter, overwrite=overwrite, task_id=task)
         except Exception as exc:
             if writer is not None:
                 await writer.write(_log_record(item, target, None, exc))
