@@ -418,7 +418,7 @@ class DataResource:
     ) -> DownloadResult:
         """Download one data file to ``dest`` (a file path, or a directory to keep its name).
 
-        Streams into ``<name>.part``, resumes an earlier partial download, verifies size and
+        Streams into a part file, resumes an earlier partial download, verifies size and
         md5 (when Flow knows it) and renames atomically. A complete copy already at ``dest``
         is skipped (``result.status == "skipped"``) unless ``overwrite=True``.
 
@@ -949,9 +949,19 @@ class FilesResource:
         return self._portal.call(self._async.download_url, key=key, workspace_id=workspace_id)
 
     def download(
-        self, key: str, *, workspace_id: str, dest: _flowbio_async_resources_files_PathLike = "."
+        self,
+        key: str,
+        *,
+        workspace_id: str,
+        dest: _flowbio_async_resources_files_PathLike = ".",
+        progress: ProgressCallback | None = None,
     ) -> Path:
         """Download a workspace file to ``dest`` (a folder, or a file path) and return its path.
+
+        The bytes go through a part file (resumed by the next call after a failure) and are
+        checked against the size in the listing and the answer's ``Content-Length``; a body
+        that is short, too long or sent with a ``Content-Encoding`` is refused
+        (:class:`IntegrityError`), never kept under the final name (#14).
 
         Example:
             ```python
@@ -959,8 +969,14 @@ class FilesResource:
                                                 dest="./output/")
             ```
         """
-        return self._portal.call(
-            self._async.download, key=key, workspace_id=workspace_id, dest=dest
+        progress = self._portal.callback(progress)
+        return self._portal.call_with_callbacks(
+            [progress],
+            self._async.download,
+            key=key,
+            workspace_id=workspace_id,
+            dest=dest,
+            progress=progress,
         )
 
     def delete(self, key: str, *, workspace_id: str) -> None:
