@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import weakref
@@ -76,8 +77,10 @@ def poll() -> None:
     values: list[str | None] = []
     for ref, read in sources:
         owner = ref()
+        # A worker thread may poll while the event loop updates a cookie jar: skip that one.
         if owner is not None:
-            values.append(read(owner))
+            with contextlib.suppress(RuntimeError):
+                values.append(read(owner))
     remember(*values)
 
 

@@ -18,6 +18,7 @@ import io
 import json
 import os
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -75,7 +76,8 @@ json_values = st.recursive(
 
 def _zip(entries: list[tuple[str, bytes]]) -> bytes:
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zipped:
+    with warnings.catch_warnings(), zipfile.ZipFile(buffer, "w") as zipped:
+        warnings.simplefilter("ignore")  # duplicate names are part of the point
         for name, content in entries:
             zipped.writestr(zipfile.ZipInfo(name), content)
     return buffer.getvalue()

@@ -20,6 +20,7 @@ from flowbio_async import (
     ClientConfig,
     DestinationExistsError,
     FlowError,
+    IntegrityError,
     TokenCredentials,
     UnsafePathError,
 )
@@ -234,3 +235,21 @@ def test_an_existing_link_at_a_file_name_is_replaced_not_followed(tmp_path: Path
     extract_archive(archive, out, overwrite=True)
     assert victim.read_bytes() == b"precious"
     assert not (out / "a.txt").is_symlink() and (out / "a.txt").read_bytes() == b"from the archive"
+
+
+def test_a_damaged_archive_replaces_no_existing_file_even_with_overwrite(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.txt").write_bytes(b"mine")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as zipped:
+        zipped.writestr("a.txt", b"theirs")
+        zipped.writestr("b.txt", b"y" * 1000)
+    data = bytearray(buffer.getvalue())
+    data[data.find(b"y" * 1000) + 500] ^= 0xFF  # b.txt fails its CRC-32, after a.txt was read
+    archive = tmp_path / "bundle.zip"
+    archive.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError):
+        extract_archive(archive, out, overwrite=True)
+    assert [p.name for p in out.iterdir()] == ["a.txt"]  # no temporaries, no b.txt
+    assert (out / "a.txt").read_bytes() == b"mine"  # not replaced by a half-good archive

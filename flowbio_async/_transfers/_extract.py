@@ -12,9 +12,10 @@ Every entry of a zip or tar(.gz) archive is checked *before* the first byte is w
 * no folder on the way may be a symbolic link (one planted in a shared folder would lead
   outside), and existing files are kept unless ``overwrite``.
 
-Files are then written through exclusive temporaries next to their final name, folders are
-walked with descriptors opened without following links, and each file appears by an atomic
-rename. A damaged archive (bad CRC-32, truncated stream) removes what it had written.
+Files are then written into exclusive temporaries next to their final names, folders are
+walked with descriptors opened without following links, and only once every entry has been
+read and verified does each file appear by an atomic rename: a damaged archive (bad CRC-32,
+truncated stream) leaves the destination as it was, existing files included.
 """
 
 from __future__ import annotations
@@ -274,25 +275,43 @@ def _check_places(
 
 
 def _write(root: Path, entries: list[_Entry]) -> list[Path]:
-    """Create the checked entries: folders as needed, each file by an atomic rename."""
-    written: list[Path] = []
+    """Every file into a temporary beside its final name, then, all verified, every rename.
+
+    Nothing already there is replaced before the whole archive has been read and its CRC-32s
+    checked, so a damaged archive leaves the destination exactly as it was (#7, #14).
+    """
+    staged: list[tuple[PurePosixPath, str]] = []
     try:
         root.mkdir(parents=True, exist_ok=True)
         for entry in entries:
             folder = entry.relative if entry.is_dir else entry.relative.parent
             with _folder(root, folder) as fd:
-                if entry.is_dir:
-                    continue
-                path = root.joinpath(*entry.relative.parts)
-                _write_file(fd, entry, path)
-                written.append(path)
+                if not entry.is_dir:
+                    path = root.joinpath(*entry.relative.parts)
+                    staged.append((entry.relative, _stage(fd, entry, path)))
     except BaseException:
-        # A damaged archive fails mid-entry (bad CRC-32, truncated stream): leave no partial
-        # or unverified file behind (#7 "never corrupt a byte").
-        for done in written:
-            done.unlink(missing_ok=True)
+        _unstage(root, staged)
         raise
+    written: list[Path] = []
+    try:
+        for relative, temporary in staged:
+            path = root.joinpath(*relative.parts)
+            with _folder(root, relative.parent) as fd:
+                try:
+                    os.replace(temporary, relative.name, src_dir_fd=fd, dst_dir_fd=fd)
+                except OSError as exc:
+                    raise local_error(path, exc) from None
+            written.append(path)
+    finally:
+        _unstage(root, staged[len(written) :])
     return written
+
+
+def _unstage(root: Path, staged: list[tuple[PurePosixPath, str]]) -> None:
+    """Remove temporaries written for entries that will not be renamed into place."""
+    for relative, temporary in staged:
+        with contextlib.suppress(OSError, FlowError), _folder(root, relative.parent) as fd:
+            os.unlink(temporary, dir_fd=fd)
 
 
 @contextlib.contextmanager
@@ -320,9 +339,8 @@ def _folder(root: Path, relative: PurePosixPath) -> Iterator[int]:
         os.close(fd)
 
 
-def _write_file(folder: int, entry: _Entry, path: Path) -> None:
-    """Stream one entry into an exclusive temporary in its folder, then rename it in place."""
-    name = entry.relative.name
+def _stage(folder: int, entry: _Entry, path: Path) -> str:
+    """Stream one entry into an exclusive temporary in its folder; return the temporary's name."""
     temporary = f"{secrets.token_hex(4)}{RESERVED_MARKER}extract.tmp"  # short, never a name
     try:
         fd = os.open(temporary, _NEW_FILE, 0o666, dir_fd=folder)
@@ -340,10 +358,10 @@ def _write_file(folder: int, entry: _Entry, path: Path) -> None:
                     if copied > entry.size:  # the readers stop at the size; belt and braces
                         raise IntegrityError(f"{path} is longer than the archive says")
                     sink.write(block)
-        os.replace(temporary, name, src_dir_fd=folder, dst_dir_fd=folder)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(temporary, dir_fd=folder)
         if isinstance(exc, OSError) and not isinstance(exc, FlowError):
             raise local_error(path, exc) from None
         raise
+    return temporary
