@@ -182,32 +182,18 @@ def hostile() -> Any:
         yield server
 
 
+@pytest.mark.parametrize("many", [False, True], ids=["download", "download_many"])
 @SETTINGS
 @given(data=st.data())
-def test_data_get_and_download(hostile: Hostile, data: st.DataObject) -> None:
+def test_data_downloads(hostile: Hostile, data: st.DataObject, many: bool) -> None:
     record = data.draw(data_records(hostile.base))
     meta = data.draw(st.one_of(_json_answer(record), answers(encodings=False)))
     body = data.draw(answers())
 
     async def call(client: AsyncClient, dest: Path) -> Any:
+        if many:
+            return await client.data.download_many(["7", "8"], dest)
         return await client.data.download("7", dest)
-
-    _run(
-        hostile,
-        {"/api/data/": meta, "/storage/": body, "/files/": body, "/api/downloads/": body},
-        call,
-    )
-
-
-@SETTINGS
-@given(data=st.data())
-def test_data_download_many(hostile: Hostile, data: st.DataObject) -> None:
-    record = data.draw(data_records(hostile.base))
-    meta = data.draw(_json_answer(record))
-    body = data.draw(answers())
-
-    async def call(client: AsyncClient, dest: Path) -> Any:
-        return await client.data.download_many(["7", "8"], dest)
 
     _run(
         hostile,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -87,17 +87,27 @@ def outside(tmp_path: Path) -> Iterator[Path]:
     assert victim.read_bytes() == b"precious", "the victim's file was written through a link"
 
 
-async def test_a_symlink_planted_as_the_part_file_is_refused_and_left_alone(
-    flow_server: FlowServer, tmp_path: Path, outside: Path
-) -> None:
+def _planted(
+    server: FlowServer, tmp_path: Path, plant: Callable[[Path], object]
+) -> tuple[bytes, str, Path, Path]:
+    """A server file, a shared folder, and ``plant`` at its part file with a matching sidecar
+    (which makes the engine want to resume into whatever was planted)."""
     content = payload(100_000, seed=3)
-    data_id = add_file(flow_server, content, "reads.fq", md5=md5_of(content))
+    data_id = add_file(server, content, "reads.fq", md5=md5_of(content))
     out = tmp_path / "shared"
     out.mkdir()
     dest = out / "reads.fq"
-    part_path(dest).symlink_to(outside)
-    # A matching sidecar makes the engine want to resume into the link.
+    plant(part_path(dest))
     save_state(dest, PartState(size=len(content), md5=md5_of(content), done=[(0, 8)]))
+    return content, data_id, out, dest
+
+
+async def test_a_symlink_planted_as_the_part_file_is_refused_and_left_alone(
+    flow_server: FlowServer, tmp_path: Path, outside: Path
+) -> None:
+    content, data_id, out, dest = _planted(
+        flow_server, tmp_path, lambda part: part.symlink_to(outside)
+    )
     async with client_for(flow_server, tmp_path / "client") as client:
         with pytest.raises(DestinationNotWritableError, match="not created by flowbio-async"):
             await client.data.download(data_id, out)
@@ -111,13 +121,7 @@ async def test_a_symlink_planted_as_the_part_file_is_refused_and_left_alone(
 async def test_a_hard_link_planted_as_the_part_file_is_refused(
     flow_server: FlowServer, tmp_path: Path, outside: Path
 ) -> None:
-    content = payload(50_000, seed=4)
-    data_id = add_file(flow_server, content, "reads.fq", md5=md5_of(content))
-    out = tmp_path / "shared"
-    out.mkdir()
-    dest = out / "reads.fq"
-    os.link(outside, part_path(dest))
-    save_state(dest, PartState(size=len(content), md5=md5_of(content), done=[(0, 8)]))
+    _, data_id, out, dest = _planted(flow_server, tmp_path, lambda part: os.link(outside, part))
     async with client_for(flow_server, tmp_path / "client") as client:
         with pytest.raises(DestinationNotWritableError):
             await client.data.download(data_id, out)
