@@ -22,7 +22,7 @@ import anyio
 
 from flowbio_async._errors import AuthenticationError, ConfigurationError
 from flowbio_async._private_dirs import check_private_path
-from flowbio_async._secrets import remember
+from flowbio_async._secrets import token_set
 
 if TYPE_CHECKING:
     from flowbio_async._http import HttpClient
@@ -115,7 +115,7 @@ class TokenState:
         return self._refreshable and self._token is not None
 
     def set(self, token: str, *, refreshable: bool) -> None:
-        remember(token)  # scrubbed from messages and logs from now on (#14)
+        token_set(token)  # scrubbed from messages and logs from now on (#14)
         self._token = token
         self._expires_at = jwt_expiry(token)
         self._refreshable = refreshable

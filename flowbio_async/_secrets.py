@@ -57,6 +57,16 @@ def remember(*values: str | None) -> None:
             _known.popitem(last=False)
 
 
+def token_set(token: str) -> None:
+    """A client got a new access token: remember it, and the refresh cookie it came with.
+
+    Called by ``TokenState.set`` (login, refresh): the cookie a refresh rotates away is
+    still in the jar at the previous call, so every value a client held is remembered.
+    """
+    remember(token)
+    poll()
+
+
 def watch(owner: T, read: Callable[[T], str | None]) -> None:
     """Poll ``read(owner)`` for a current secret while ``owner`` lives (a weak reference).
 

@@ -165,3 +165,41 @@ def test_scrub_patterns() -> None:
     )
     assert scrub("GET /x?token=abc&y=1") == "GET /x?token=REDACTED&y=1"
     assert scrub("the token expired") == "the token expired"  # words are left alone
+
+
+def _jwt(expires: float) -> str:
+    import base64
+    import time
+
+    def part(document: dict[str, object]) -> str:
+        raw = json.dumps(document).encode()
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none'})}.{part({'exp': int(time.time() + expires)})}.sig"
+
+
+async def test_a_refresh_cookie_rotated_away_without_any_error_stays_scrubbed() -> None:
+    """Login, a proactive refresh (no error in between), then an echo of the first cookie."""
+
+    def login(seen: Seen) -> Answer:
+        return Answer.json(
+            {"token": _jwt(5), "user": {"id": "1"}},  # expires within refresh_margin: refresh
+            **{"Set-Cookie": f"flow_refresh_token={REFRESH}; Path=/"},
+        )
+
+    def token(seen: Seen) -> Answer:
+        return Answer.json(
+            {"token": _jwt(3600)}, **{"Set-Cookie": f"flow_refresh_token={REFRESH}-2; Path=/"}
+        )
+
+    def me(seen: Seen) -> Answer:
+        return Answer.json({"error": f"stale session {REFRESH} (now {seen.headers})"}, 400)
+
+    routes = {"/api/login": login, "/api/token": token, "/api/me": me}
+    with hostile_server(routes) as hostile:
+        async with AsyncClient(hostile.api, _config()) as client:
+            await client.log_in(UsernamePasswordCredentials("demo", "demo-password"))
+            with pytest.raises(BadRequestError) as caught:
+                await client.me()
+        assert [s.path for s in hostile.seen] == ["/api/login", "/api/token", "/api/me"]
+    assert REFRESH not in _everything(caught.value)
