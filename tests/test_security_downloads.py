@@ -22,6 +22,7 @@ from hostile_helpers import Answer, Hostile, Seen, hostile_server
 from flowbio_async import (
     AsyncClient,
     ClientConfig,
+    DestinationExistsError,
     DestinationNotWritableError,
     FlowError,
     IntegrityError,
@@ -266,3 +267,15 @@ async def test_workspace_download_checks_the_body_even_without_a_listed_size(
         hostile.routes["/storage/"] = lambda seen: Answer(body=b"z" * 1000)
         local = await _download(hostile, tmp_path)
     assert local.read_bytes() == b"z" * 1000
+
+
+async def test_a_fifo_planted_as_the_destination_is_refused_not_read(
+    flow_server: FlowServer, tmp_path: Path
+) -> None:
+    data_id = add_file(flow_server, b"", "empty.txt", md5=md5_of(b""))
+    out = tmp_path / "shared"
+    out.mkdir()
+    os.mkfifo(out / "empty.txt")  # hashing it for the skip check would block for ever
+    async with client_for(flow_server, tmp_path / "client") as client:
+        with pytest.raises(DestinationExistsError, match="not a regular file"):
+            await client.data.download(data_id, out)

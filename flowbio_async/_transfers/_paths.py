@@ -13,7 +13,7 @@ import re
 import stat
 from pathlib import Path, PurePosixPath
 
-from flowbio_async._errors import UnsafePathError
+from flowbio_async._errors import DestinationExistsError, UnsafePathError
 from flowbio_async._transfers._partfile import RESERVED_MARKER, check_reserved
 
 NAME_MAX = 255
@@ -136,6 +136,13 @@ def check_destination(dest: Path, root: Path | None) -> None:
     check_reserved(dest.name)
     if root is not None:
         refuse_links_below(root, dest.parent)
+    try:
+        info = dest.stat()  # follows a link: what a skip check would read
+    except OSError:
+        return  # absent (or a dangling link, which the final rename replaces)
+    if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+        # A FIFO or device planted as the destination would hang or fool the skip check.
+        raise DestinationExistsError(f"{dest} exists and is not a regular file")
 
 
 def folder_name(name: str, fallback: str) -> str:
