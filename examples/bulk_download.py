@@ -13,6 +13,7 @@ import os
 import anyio
 
 from flowbio_async import (
+    ArchiveLimitError,
     AsyncClient,
     BulkDownloadFailedError,
     ClientConfig,
@@ -30,7 +31,13 @@ def on_progress(event: ProgressEvent) -> None:
 
 async def main() -> None:
     config = ClientConfig(
-        show_progress=False, files_url=os.environ.get("FLOW_FILES_URL"), bulk_poll_interval=0.2
+        show_progress=False,
+        files_url=os.environ.get("FLOW_FILES_URL"),
+        bulk_poll_interval=0.2,
+        # Extraction refuses archives that would expand past these (a zip bomb) before
+        # writing anything; raise them for genuinely huge or very compressible datasets.
+        archive_max_bytes=50 * 2**30,
+        archive_max_ratio=100,
     )
     async with AsyncClient(config=config) as client:
         await client.log_in(
@@ -51,6 +58,8 @@ async def main() -> None:
             raise SystemExit(f"the server could not build the archive: {exc}") from None
         except GoneError:
             raise SystemExit("the archive expired; create a new job") from None
+        except ArchiveLimitError as exc:
+            raise SystemExit(f"not extracted, the archive is kept in dataset/: {exc}") from None
         print(f"{done.job.status}: {len(done.files)} files extracted into dataset/")
         for path in done.files:
             print(f"  {path}")

@@ -26,6 +26,7 @@ from flowbio_async._config import ClientConfig
 from flowbio_async._errors import (
     AnnotationValidationError,
     AnnotationWarningsError,
+    ArchiveLimitError,
     AuthenticationError,
     BadRequestError,
     BulkDownloadFailedError,
@@ -105,6 +106,7 @@ __all__ = [
     "AnnotationUpload",
     "AnnotationValidationError",
     "AnnotationWarningsError",
+    "ArchiveLimitError",
     "AsyncClient",
     "AsyncPager",
     "AuthenticationError",

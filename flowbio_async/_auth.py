@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from flowbio_async._errors import AuthenticationError, ConfigurationError
+from flowbio_async._private_dirs import check_private_path
+from flowbio_async._secrets import token_set
 
 if TYPE_CHECKING:
     from flowbio_async._http import HttpClient
@@ -113,6 +115,7 @@ class TokenState:
         return self._refreshable and self._token is not None
 
     def set(self, token: str, *, refreshable: bool) -> None:
+        token_set(token)  # scrubbed from messages and logs from now on (#14)
         self._token = token
         self._expires_at = jwt_expiry(token)
         self._refreshable = refreshable
@@ -270,6 +273,8 @@ class TokenFileCredentials(TokenCredentials):
         if path is None:
             path = os.environ.get(TOKEN_FILE_ENV) or DEFAULT_TOKEN_FILE
         self.path = Path(path).expanduser()
+        # A folder others can write to lets them swap the token file (#14).
+        check_private_path(self.path)
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:

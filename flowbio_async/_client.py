@@ -25,6 +25,7 @@ from flowbio_async._resources._projects import ProjectResource
 from flowbio_async._resources._samples import SampleResource
 from flowbio_async._resources._search import SearchResource
 from flowbio_async._resources._users import UserResource
+from flowbio_async._secrets import watch
 
 BASE_URL_ENV = "FLOW_API_URL"
 
@@ -48,6 +49,9 @@ class AsyncClient:
         self._config = config or ClientConfig()
         url = base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
         self._http = HttpClient(url, self._config)
+        # Whatever token and refresh cookie this client holds is scrubbed from messages (#14).
+        watch(self._http, HttpClient.refresh_cookie)
+        watch(self._http.auth, lambda state: state.token)
         self._ctx = ClientContext.create(self._http, self._config)
         self._samples = SampleResource(self._ctx)
         self._data = DataResource(self._ctx)

@@ -98,6 +98,13 @@ class ClientConfig:
     bulk_poll_interval: float = 1.0
     """First delay between bulk-download status polls (grows up to ``bulk_poll_max``)."""
     bulk_poll_max: float = 15.0
+    archive_max_bytes: int = 1 << 40
+    """Largest total an extracted archive may write (declared sizes), 1 TiB (#14)."""
+    archive_max_ratio: float = 100.0
+    """Largest expansion of an archive (extracted total / archive size) once the total passes
+    64 MiB: a zip bomb is refused before anything is written (#14)."""
+    archive_max_entries: int = 100_000
+    """Most entries an extracted archive may have."""
     user_agent: str | None = None
     """Extra product token appended to ``flowbio-async/<version>``."""
 
@@ -116,5 +123,9 @@ class ClientConfig:
                 raise ConfigurationError(f"{name} must be >= 1")
         if self.request_timeout.total_seconds() <= 0:
             raise ConfigurationError("request_timeout must be positive")
+        if self.archive_max_bytes < 0 or self.archive_max_entries < 1:
+            raise ConfigurationError("archive_max_bytes must be >= 0, archive_max_entries >= 1")
+        if not self.archive_max_ratio > 0:  # also refuses NaN
+            raise ConfigurationError("archive_max_ratio must be positive")
         if self.download_buffer_size < 64 * 1024:
             raise ConfigurationError("download_buffer_size must be at least 64 KiB")

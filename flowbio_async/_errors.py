@@ -4,7 +4,9 @@ Every exception the SDK raises derives from :class:`FlowError`. HTTP failures ar
 :class:`FlowApiError` subclasses chosen by status code; network failures are
 :class:`FlowTransportError`; bad input detected before any request is
 :class:`ConfigurationError`; transfer-level failures (checksum, disk space, unsafe paths)
-are :class:`TransferError`. Messages never contain tokens.
+are :class:`TransferError`. Messages never contain tokens: every message (and an API error's
+body, details and headers) is scrubbed of the client's own token values, ``Bearer …``,
+refresh cookies and JWTs when the exception is created (``_secrets``, issue #14).
 
 The parsing of the seven error-body shapes of contract §6.2 lives in ``error_from_response``.
 """
@@ -12,10 +14,11 @@ The parsing of the seven error-body shapes of contract §6.2 lives in ``error_fr
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
+
+from flowbio_async._secrets import redact_token_params, scrub, scrub_data
 
 
 class FlowError(Exception):
@@ -29,6 +32,10 @@ class FlowError(Exception):
             print(exc)
         ```
     """
+
+    def __init__(self, *args: object) -> None:
+        # Messages are often built from what a server sent: it may echo our token (#14).
+        super().__init__(*(scrub(arg) if isinstance(arg, str) else arg for arg in args))
 
 
 class ConfigurationError(FlowError, ValueError):
@@ -62,16 +69,17 @@ class FlowApiError(FlowError):
         url: str | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
+        message = scrub(message)
         super().__init__(message)
         self.message = message
         self.status_code = status_code
-        self.code = code
-        self.details = details
-        self.problem = problem
-        self.body = body
+        self.code = scrub(code) if code is not None else None
+        self.details = scrub_data(details)
+        self.problem = scrub_data(problem)
+        self.body = scrub_data(body)
         self.method = method
-        self.url = url
-        self.headers: Mapping[str, str] = dict(headers or {})
+        self.url = scrub(url) if url is not None else None
+        self.headers: Mapping[str, str] = {k: scrub(v) for k, v in (headers or {}).items()}
 
     def __str__(self) -> str:
         where = f" ({self.method} {self.url})" if self.method and self.url else ""
@@ -168,6 +176,14 @@ class DestinationNotWritableError(TransferError, PermissionError):
     """A download's destination directory cannot be created or written."""
 
 
+class ArchiveLimitError(TransferError):
+    """An archive would expand past ``ClientConfig.archive_max_*`` (a decompression bomb?).
+
+    Nothing was extracted and the archive is kept, so it can be inspected or unpacked with
+    higher limits.
+    """
+
+
 class BulkDownloadFailedError(TransferError):
     """A bulk-download job ended in failure; ``message`` is the server's error."""
 
@@ -204,7 +220,6 @@ STATUS_CLASSES: dict[int, type[FlowApiError]] = {
 }
 
 
-_TOKEN_PARAM = re.compile(r"((?:^|[?&;])(?:access_)?token=)[^&#;\s]*", re.IGNORECASE)
 _NON_JSON_PREVIEW = 500
 
 
@@ -217,7 +232,7 @@ def redact_url(url: str) -> str:
         # 'https://files.flow.bio/downloads/1/a.txt?token=REDACTED'
         ```
     """
-    return _TOKEN_PARAM.sub(r"\1REDACTED", url)
+    return redact_token_params(url)
 
 
 def _parse_json(content: bytes) -> Any:

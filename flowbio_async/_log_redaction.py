@@ -1,6 +1,6 @@
 """Keep credentials out of the HTTP libraries' own log records (issue #7).
 
-Our logger already redacts, but httpx logs every request URL at INFO (a download URL may
+Our logger redacts what it formats, but httpx logs every request URL at INFO (a download URL may
 carry ``?token=<jwt>``, contract §5.1) and httpcore logs response headers at DEBUG (the
 login's ``Set-Cookie: flow_refresh_token=...``, contract §2.1). A filter on those loggers
 rewrites such records before any handler sees them, so turning on DEBUG logging to debug a
@@ -10,18 +10,12 @@ transfer never writes a token to a log file.
 from __future__ import annotations
 
 import logging
-import re
 
-from flowbio_async._errors import redact_url
-
-_SECRETS = (
-    # Cookie and header values: flow_refresh_token=..., Authorization: Bearer ...
-    re.compile(r"(flow_refresh_token=)[^;,\s'\"]+", re.IGNORECASE),
-    re.compile(r"(bearer\s+)[^\s'\",;]+", re.IGNORECASE),
-)
+from flowbio_async._secrets import scrub
 
 #: Loggers of httpx and of the httpcore/hpack layers below it (filters do not propagate).
 LOGGERS = (
+    "flowbio_async",  # ours: messages may quote what a server sent (#14)
     "httpx",
     "httpcore",
     "httpcore.connection",
@@ -37,7 +31,7 @@ LOGGERS = (
 
 
 def redact_text(text: str) -> str:
-    """Replace token query parameters, refresh cookies and bearer tokens in ``text``.
+    """Scrub ``text`` of every credential: known token values, cookies, bearers, JWTs.
 
     Example:
         ```python
@@ -45,10 +39,7 @@ def redact_text(text: str) -> str:
         # 'Set-Cookie: flow_refresh_token=REDACTED; HttpOnly'
         ```
     """
-    cleaned = redact_url(text)
-    for pattern in _SECRETS:
-        cleaned = pattern.sub(r"\1REDACTED", cleaned)
-    return cleaned
+    return scrub(text)
 
 
 class RedactingFilter(logging.Filter):

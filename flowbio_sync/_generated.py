@@ -438,7 +438,7 @@ class DataResource:
     ) -> DownloadResult:
         """Download one data file to ``dest`` (a file path, or a directory to keep its name).
 
-        Streams into ``<name>.part``, resumes an earlier partial download, verifies size and
+        Streams into a part file, resumes an earlier partial download, verifies size and
         md5 (when Flow knows it) and renames atomically. A complete copy already at ``dest``
         is skipped (``result.status == "skipped"``) unless ``overwrite=True``.
 
@@ -1083,8 +1083,20 @@ class FilesResource:
         """
         return self._portal.call(self._async.download_url, key=key, workspace_id=workspace_id)
 
-    def download(self, key: str, *, workspace_id: str, dest: PathLike = ".") -> Path:
+    def download(
+        self,
+        key: str,
+        *,
+        workspace_id: str,
+        dest: PathLike = ".",
+        progress: ProgressCallback | None = None,
+    ) -> Path:
         """Download a workspace file to ``dest`` (a folder, or a file path) and return its path.
+
+        The bytes go through a part file (resumed by the next call after a failure) and are
+        checked against the size in the listing and the answer's ``Content-Length``; a body
+        that is short, too long or sent with a ``Content-Encoding`` is refused
+        (:class:`IntegrityError`), never kept under the final name (#14).
 
         Example:
             ```python
@@ -1092,8 +1104,14 @@ class FilesResource:
                                                 dest="./output/")
             ```
         """
-        return self._portal.call(
-            self._async.download, key=key, workspace_id=workspace_id, dest=dest
+        progress = self._portal.callback(progress)
+        return self._portal.call_with_callbacks(
+            [progress],
+            self._async.download,
+            key=key,
+            workspace_id=workspace_id,
+            dest=dest,
+            progress=progress,
         )
 
     def delete(self, key: str, *, workspace_id: str) -> None:

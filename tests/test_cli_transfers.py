@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import Cli, interrupt
 
+from flowbio_async._transfers._partfile import part_path
 from flowbio_async.testing import FlowServer
 
 
@@ -137,13 +138,13 @@ def test_ctrl_c_exits_130_and_the_same_command_resumes(
     assert code == 130, stderr
     assert "resume" in stderr
     assert not (dest / "big.bin").exists()
-    assert (dest / "big.bin.part").stat().st_size > 0
+    assert part_path(dest / "big.bin").stat().st_size > 0
 
     resumed = cli("download", data_id, "--dest", str(dest), "--json")
     assert resumed.code == 0, resumed.stderr
     assert resumed.json()["results"][0]["resumed_from"] >= 1 << 20
     assert _md5(dest / "big.bin") == _md5(path)
-    assert not (dest / "big.bin.part").exists()
+    assert not part_path(dest / "big.bin").exists()
 
 
 def _ctrl_c_at_stall(

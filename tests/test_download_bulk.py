@@ -18,7 +18,7 @@ from flowbio_async import (
     UnsafePathError,
 )
 from flowbio_async._models._downloads import BulkDownloadJob
-from flowbio_async._transfers._paths import extract_archive
+from flowbio_async._transfers._extract import extract_archive
 from flowbio_async.testing import FlowServer
 
 pytestmark = pytest.mark.anyio

@@ -28,6 +28,7 @@ from flowbio_async import (
     NotFoundError,
 )
 from flowbio_async._transfers import _download
+from flowbio_async._transfers._partfile import part_path, sidecar_path
 from flowbio_async.testing import FlowServer
 
 pytestmark = pytest.mark.anyio
@@ -110,7 +111,7 @@ async def test_resume_across_two_calls_after_a_cut(server: FlowServer, tmp_path:
         with pytest.raises(FlowConnectionError):
             await client.data.download(data_id, tmp_path)
     assert not (tmp_path / "cut.bin").exists()
-    sidecar = json.loads((tmp_path / "cut.bin.part.json").read_text())
+    sidecar = json.loads(sidecar_path(tmp_path / "cut.bin").read_text())
     saved = sum(hi - lo for lo, hi in sidecar["done"])
     assert 0 < saved <= 2 * MiB
     server.clear_faults()
@@ -243,7 +244,7 @@ async def test_cancellation_leaves_a_resumable_part_file(
         await seen.wait()
         group.cancel_scope.cancel()
     assert not (tmp_path / "cancel.bin").exists()
-    assert (tmp_path / "cancel.bin.part").exists()
+    assert part_path(tmp_path / "cancel.bin").exists()
     async with client_for(server, tmp_path) as client:
         result = await client.data.download(data_id, tmp_path)
     assert result.resumed_from > 0 and result.path.read_bytes() == content

@@ -13,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flowbio_async import DestinationExistsError, UnsafePathError
+from flowbio_async._transfers._extract import extract_archive
 from flowbio_async._transfers._partfile import (
     PartState,
     add_interval,
@@ -23,7 +24,6 @@ from flowbio_async._transfers._partfile import (
     sidecar_path,
 )
 from flowbio_async._transfers._paths import (
-    extract_archive,
     folder_name,
     safe_filename,
     safe_join,

@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flowbio_async import UnsafePathError
+from flowbio_async import FlowError, UnsafePathError
 from flowbio_async._resources._download_support import destination
+from flowbio_async._transfers._extract import extract_archive
 from flowbio_async._transfers._paths import (
-    extract_archive,
     folder_name,
     safe_filename,
     safe_join,
@@ -104,11 +104,50 @@ def test_zip_entries_either_all_land_inside_or_nothing_is_written(names: list[st
         try:
             written = extract_archive(archive, target)
         except UnsafePathError:
+            # Refused names, duplicates and file/folder clashes: all before any byte (#14).
             assert not target.exists() or not any(target.rglob("*"))
             return
-        except OSError:
-            pass  # a name the file system itself refuses (NUL, too long): still nothing outside
         for path in written:
             assert _inside(target, path)
+        outside = [p for p in root.rglob("*") if p != archive and not _inside(target, p)]
+        assert outside == []
+
+
+def _sample_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
+        zipped.writestr("dir/a.txt", b"alpha " * 200)
+        zipped.writestr("b.txt", b"beta")
+        zipped.writestr("dir/sub/", b"")
+    return buffer.getvalue()
+
+
+SAMPLE_ZIP = _sample_zip()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(0, len(SAMPLE_ZIP) - 1), st.integers(0, 255)), min_size=1, max_size=6
+    ),
+    cut=st.none() | st.integers(4, len(SAMPLE_ZIP)),
+)
+def test_damaged_zips_fail_typed_and_leave_nothing_outside(
+    edits: list[tuple[int, int]], cut: int | None
+) -> None:
+    """Flipped bytes anywhere (headers, sizes, names, data) and truncation (#14 item 4)."""
+    data = bytearray(SAMPLE_ZIP)
+    for at, value in edits:
+        data[at] = value
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        archive = root / "bundle.zip"
+        archive.write_bytes(bytes(data[:cut]))
+        target = root / "out"
+        try:
+            written = extract_archive(archive, target)
+        except FlowError:
+            written = []
+        assert all(_inside(target, path) for path in written)
         outside = [p for p in root.rglob("*") if p != archive and not _inside(target, p)]
         assert outside == []

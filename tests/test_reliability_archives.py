@@ -18,7 +18,7 @@ import pytest
 from download_helpers import add_file, client_for, payload
 
 from flowbio_async import IntegrityError
-from flowbio_async._transfers._paths import extract_archive
+from flowbio_async._transfers._extract import extract_archive
 from flowbio_async.testing import FlowServer
 
 ARCHIVE = r"^/(api|files)/downloads/[0-9a-f-]{36}$"

@@ -108,13 +108,13 @@ async def test_an_exhausted_budget_is_typed_and_then_resumed(env: Env) -> None:
 
 def test_stray_files_are_found_and_part_files_only_pass_when_resumable(tmp_path: Path) -> None:
     final = tmp_path / "a.bin"
-    for name in ("a.bin", "b.bin.part", "b.bin.part.json", ".rec-1.tmp"):
+    for name in ("a.bin", "b.bin.flowbio-part", "b.bin.flowbio-part.json", ".rec-1.tmp"):
         (tmp_path / name).write_bytes(b"x")
     assert stray_files(tmp_path, [final], resumable=True) == [".rec-1.tmp"]
     assert stray_files(tmp_path, [final], resumable=False) == [
         ".rec-1.tmp",
-        "b.bin.part",
-        "b.bin.part.json",
+        "b.bin.flowbio-part",
+        "b.bin.flowbio-part.json",
     ]
 
 

@@ -18,7 +18,7 @@ from download_helpers import add_file, client_for
 
 from flowbio_async import UnsafePathError
 from flowbio_async._cli._tokenfile import write_token_file
-from flowbio_async._transfers._paths import extract_archive
+from flowbio_async._transfers._extract import extract_archive
 from flowbio_async.testing import FlowServer
 
 HOSTILE_NAMES = ["../escaped.bin", "..", "sub/../../escaped.bin", "/etc/escaped.bin", "C:evil.bin"]

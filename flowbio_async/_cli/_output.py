@@ -21,6 +21,8 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
+from flowbio_async._secrets import scrub_data
+
 Column = tuple[str, str]
 """A table column: (key in each row, header shown to humans)."""
 
@@ -123,15 +125,20 @@ class Output:
         details: Sequence[Any] | None = None,
         problem: Mapping[str, Any] | None = None,
     ) -> None:
-        """Emit an error on stderr, as a line or as the official CLI's JSON document."""
+        """Emit an error on stderr, as a line or as the official CLI's JSON document.
+
+        Everything is scrubbed of credentials first: a server may echo the token (#14).
+        """
+        message = scrub_data(jsonable(message))
+        details = scrub_data(jsonable(list(details))) if details else None
         if self.json_mode:
-            document: dict[str, Any] = {"message": jsonable(message)}
+            document: dict[str, Any] = {"message": message}
             if status_code is not None:
                 document["status_code"] = int(status_code)
             if details:
-                document["errors"] = jsonable(list(details))
+                document["errors"] = details
             if problem is not None:
-                document["problem"] = jsonable(problem)
+                document["problem"] = scrub_data(jsonable(problem))
             self._json(document, self.stderr)
             return
         print(f"Error: {message}", file=self.stderr)

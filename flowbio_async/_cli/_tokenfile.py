@@ -3,8 +3,9 @@
 ``login`` stores ``{"token": ..., "refresh_token": ...}`` as JSON: access tokens are short-lived
 (5 minutes by default on the local server, contract §2.3), so the refresh token is what keeps
 the file useful. The library reads this form and the official CLI's bare-token form alike.
-The file is created with mode 0600 inside a 0700 directory and replaced atomically, so a
-token is never readable by other users, not even for a moment.
+The file is created with mode 0600 inside 0700 folders (whatever the umask) and replaced
+atomically, so a token is never readable by other users, not even for a moment; a folder on
+the way that others can write to is refused, reading and writing alike (``_private_dirs``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from flowbio_async._auth import DEFAULT_TOKEN_FILE, TOKEN_FILE_ENV
+from flowbio_async._private_dirs import check_private_path, make_private_dirs
 
 
 def token_file_path(explicit: Path | None, env: Mapping[str, str]) -> Path:
@@ -28,8 +30,13 @@ def token_file_path(explicit: Path | None, env: Mapping[str, str]) -> Path:
 
 
 def write_token_file(path: Path, token: str, refresh_token: str | None) -> None:
-    """Write the tokens to ``path`` with mode 0600 (parent directory 0700 when created)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Write the tokens to ``path`` with mode 0600 (missing folders 0700, whatever the umask).
+
+    Refused (``ConfigurationError``) when another user could write to a folder on the way
+    and so swap the file (#14).
+    """
+    make_private_dirs(path.parent)
+    check_private_path(path)
     document: dict[str, str] = {"token": token}
     if refresh_token:
         document["refresh_token"] = refresh_token

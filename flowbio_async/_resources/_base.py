@@ -118,7 +118,9 @@ class Resource:
         """Fill ``download_url`` as ``{files}/downloads/{id}/{filename}`` (contract §8 row 19)."""
         if data.download_url is None and data.filename:
             base = self._ctx.http.files_url
-            data.download_url = f"{base}/downloads/{quote(data.id, safe='')}/{quote(data.filename)}"
+            # errors="replace": a server name with a lone surrogate must not crash the read (#14).
+            name = quote(data.filename, errors="replace")
+            data.download_url = f"{base}/downloads/{segment(data.id)}/{name}"
         return data
 
 
@@ -132,4 +134,4 @@ def segment(value: str | int) -> str:
     text = str(value)
     if not text:
         raise ConfigurationError("an id must not be empty")
-    return quote(text, safe="")
+    return quote(text, safe="", errors="replace")

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Literal
 
-from flowbio_async._transfers._paths import safe_filename
+from flowbio_async._transfers._paths import refuse_links_below, safe_filename
 
 if TYPE_CHECKING:
     from flowbio_async._models._data import Data
@@ -208,8 +208,14 @@ def _free_name(path: Path) -> Path:
     return path
 
 
-def _move(source: Path, target: Path, *, overwrite: bool) -> Moved:
-    """Move ``source`` to ``target``; ``"kept"`` when a different file is there (untouched)."""
+def _move(source: Path, target: Path, folder: Path, *, overwrite: bool) -> Moved:
+    """Move ``source`` to ``target``; ``"kept"`` when a different file is there (untouched).
+
+    Never through a symbolic link planted below ``folder`` (issue #14), never onto a folder.
+    """
+    refuse_links_below(folder, target.parent)
+    if target.is_dir() and not target.is_symlink():
+        return "kept"
     if target.exists() and not overwrite:
         if not _same_bytes(source, target):
             return "kept"
@@ -242,7 +248,7 @@ def place_extracted(
     result = Placement()
     for e, i in sorted(matched.items(), key=lambda item: item[1]):
         target = planned[i][1]
-        moved = _move(entries[e].path, target, overwrite=overwrite)
+        moved = _move(entries[e].path, target, folder, overwrite=overwrite)
         if moved == "kept":
             leftovers.append(e)
             continue
@@ -251,9 +257,9 @@ def place_extracted(
             result.skipped.append(target)
     for e in sorted(leftovers):
         target = folder.joinpath(UNSORTED, *entries[e].relative.parts)
-        if _move(entries[e].path, target, overwrite=overwrite) == "kept":
+        if _move(entries[e].path, target, folder, overwrite=overwrite) == "kept":
             target = _free_name(target)
-            _move(entries[e].path, target, overwrite=False)
+            _move(entries[e].path, target, folder, overwrite=False)
         result.unsorted.append(target)
     result.missing = [files[i] for i in range(len(files)) if i not in matched.values()]
     return result

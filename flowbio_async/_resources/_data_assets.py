@@ -50,14 +50,14 @@ def asset_path(relative: str) -> PurePosixPath:
 
 def _asset_urls(ctx: ClientContext, html: Data | str | int, relative: PurePosixPath) -> list[str]:
     """The report's own download URL with the asset in place of its name, then both bases."""
-    suffix = "/".join(quote(part, safe="") for part in relative.parts)
+    suffix = "/".join(quote(part, safe="", errors="replace") for part in relative.parts)
     urls: list[str] = []
     data_id = html if isinstance(html, str | int) else html.id
     if not isinstance(html, str | int) and html.download_url and html.filename:
         # A server-chosen host (contract §5.1 files server) is kept when the URL has the
         # plain `.../<filename>` shape; anything else (a query string) falls back below.
         own = html.download_url
-        name = quote(html.filename)
+        name = quote(html.filename, errors="replace")
         if own.endswith(f"/{name}") and "?" not in own:
             urls.append(f"{own[: -len(name)]}{suffix}")
     path = f"downloads/{segment(data_id)}/{suffix}"
@@ -74,8 +74,10 @@ def asset_target(ctx: ClientContext, html: Data | str | int, relative: str, dest
     """
     checked = asset_path(relative)
     text = os.fspath(dest)
+    root: Path | None = None
     if Path(text).is_dir() or text.endswith(("/", os.sep)):
         path = safe_join(text, checked.as_posix())
+        root = Path(text)
     else:
         path = Path(text)
     data_id = str(html if isinstance(html, str | int) else html.id)
@@ -85,4 +87,5 @@ def asset_target(ctx: ClientContext, html: Data | str | int, relative: str, dest
         label=checked.as_posix(),
         key=f"{data_id}:{checked.as_posix()}",
         meta={"file_id": data_id, "asset": checked.as_posix()},
+        root=root,
     )

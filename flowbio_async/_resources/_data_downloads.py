@@ -45,7 +45,7 @@ class DataDownloads(Resource):
     ) -> DownloadResult:
         """Download one data file to ``dest`` (a file path, or a directory to keep its name).
 
-        Streams into ``<name>.part``, resumes an earlier partial download, verifies size and
+        Streams into a part file, resumes an earlier partial download, verifies size and
         md5 (when Flow knows it) and renames atomically. A complete copy already at ``dest``
         is skipped (``result.status == "skipped"``) unless ``overwrite=True``.
 

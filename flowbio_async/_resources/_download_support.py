@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import anyio
 
-from flowbio_async._errors import FlowConnectionError, NotFoundError
+from flowbio_async._errors import FlowConnectionError, IntegrityError, NotFoundError
 from flowbio_async._models._downloads import DownloadReport, DownloadResult
 from flowbio_async._progress import Progress, ProgressCallback
 from flowbio_async._transfers._download import Downloader, DownloadSpec, StreamLike
@@ -49,6 +49,8 @@ class Target:
     size: int | None = None
     md5: str | None = None
     meta: Mapping[str, Any] | None = None
+    root: Path | None = None
+    """The folder the caller chose, when ``dest`` is below it by server-provided names."""
 
 
 def destination(dest: Dest, filename: str) -> Path:
@@ -67,8 +69,8 @@ def destination(dest: Dest, filename: str) -> Path:
 def data_urls(ctx: ClientContext, data: Data) -> tuple[str, ...]:
     """Where a data file can be fetched: its ``download_url``, then the API base (§8 row 20)."""
     http = ctx.http
-    name = quote(data.filename or "")
-    path = f"downloads/{quote(data.id, safe='')}/{name}"
+    name = quote(data.filename or "", errors="replace")
+    path = f"downloads/{quote(data.id, safe='', errors='replace')}/{name}"
     urls = [data.download_url or f"{http.files_url}/{path}", f"{http.base_url}/{path}"]
     return tuple(dict.fromkeys(urls))  # drop the duplicate when both bases are the same
 
@@ -102,9 +104,10 @@ async def sample_files(ctx: ClientContext, sample_id: str) -> list[Data]:
     return [data async for data in pager]
 
 
-def data_target(ctx: ClientContext, data: Data, dest: Path) -> Target:
+def data_target(ctx: ClientContext, data: Data, dest: Path, root: Path | None = None) -> Target:
     """A :class:`Target` for a data record already resolved to a destination."""
     return Target(
+        root=root,
         urls=data_urls(ctx, data),
         dest=dest,
         label=data.filename or data.id,
@@ -115,15 +118,31 @@ def data_target(ctx: ClientContext, data: Data, dest: Path) -> Target:
     )
 
 
+def check_encoding(response: StreamLike, label: str) -> None:
+    """Refuse a body whose ``Content-Encoding`` changes the bytes (issue #14 item 6).
+
+    The engine asks for ``identity`` and writes the raw bytes at their offsets: a gzip body
+    would either be stored compressed or, decoded, no longer match any size or range.
+    """
+    encoding = (response.headers.get("content-encoding") or "identity").strip().lower()
+    if encoding not in {"", "identity"}:
+        raise IntegrityError(
+            f"{label}: the server sent the file with Content-Encoding {encoding!r} although "
+            "'identity' was asked for; refusing bytes that are not the file's"
+        )
+
+
 def opener(
-    ctx: ClientContext, urls: Sequence[str]
+    ctx: ClientContext, urls: Sequence[str], *, authenticated: bool = True, label: str = ""
 ) -> Callable[[Mapping[str, str]], AbstractAsyncContextManager[StreamLike]]:
     """An engine opener trying ``urls`` in order; a 404 or unreachable host moves on for good.
 
     Contract §8 row 20: the files server may not exist (private instances), so the API base
-    is the fallback. Once a URL answered, later attempts (resume) stick to it.
+    is the fallback. Once a URL answered, later attempts (resume) stick to it. Presigned
+    URLs are opened with ``authenticated=False`` (no bearer token to storage).
     """
     remaining = list(urls)
+    name = label or "download"
 
     @asynccontextmanager
     async def open_stream(headers: Mapping[str, str]) -> AsyncIterator[StreamLike]:
@@ -131,32 +150,46 @@ def opener(
             while True:
                 try:
                     response = await stack.enter_async_context(
-                        ctx.http.stream("GET", remaining[0], headers=headers, lean=True)
+                        ctx.http.stream(
+                            "GET",
+                            remaining[0],
+                            headers=headers,
+                            authenticated=authenticated,
+                            lean=True,
+                        )
                     )
                     break
                 except (NotFoundError, FlowConnectionError):
                     if len(remaining) == 1:
                         raise
                     remaining.pop(0)
+            if response.status_code < 300:
+                check_encoding(response, name)
             yield response
 
     return open_stream
 
 
 async def fetch(
-    ctx: ClientContext, target: Target, progress: Progress, *, overwrite: bool
+    ctx: ClientContext,
+    target: Target,
+    progress: Progress,
+    *,
+    overwrite: bool,
+    task_id: str | None = None,
 ) -> DownloadResult:
     """Run one target through the engine while holding a slot of the client-wide limiter."""
     spec = DownloadSpec(
-        open=opener(ctx, target.urls),
+        open=opener(ctx, target.urls, label=target.label),
         dest=target.dest,
         label=target.label,
         size=target.size,
         md5=target.md5,
         overwrite=overwrite,
+        root=target.root,
     )
     async with ctx.limiter:
-        return await Downloader(ctx.config, progress).download(spec, task_id=target.key)
+        return await Downloader(ctx.config, progress).download(spec, task_id=task_id or target.key)
 
 
 async def fetch_one(
@@ -221,6 +254,15 @@ async def fetch_many(
     """
     writer = DownloadLog(log) if log is not None else None
     claimed: set[Path] = set()
+    tasks: set[str] = set()
+
+    def task_for(key: str) -> str:
+        # One progress task per transfer, even when two items name the same file (#14).
+        task, number = key, 2
+        while task in tasks:
+            task, number = f"{key}#{number}", number + 1
+        tasks.add(task)
+        return task
 
     async def one(item: K) -> DownloadResult:
         target: Target | None = None
@@ -230,7 +272,8 @@ async def fetch_many(
                 alternative = target.dest.parent / safe_filename(target.key) / target.dest.name
                 target = replace(target, dest=alternative)
             claimed.add(target.dest)
-            result = await fetch(ctx, target, reporter, overwrite=overwrite)
+            task = task_for(target.key)
+            result = await fetch(ctx, target, reporter, overwrite=overwrite, task_id=task)
         except Exception as exc:
             if writer is not None:
                 await writer.write(_log_record(item, target, None, exc))
@@ -256,15 +299,16 @@ async def fetch_data_files(
     log: Dest | None,
     fail_fast: bool,
     label: str,
+    root: Path | None = None,
 ) -> DownloadReport[Data]:
     """:func:`fetch_many` over data files, each saved at ``where(data)``.
 
     ``where`` runs per item inside the runner, so a path it refuses (``safe_join``) fails
-    that item only.
+    that item only. ``root``: the caller's folder, when ``where`` builds on server names.
     """
 
     async def plan(data: Data) -> Target:
-        return data_target(ctx, data, where(data))
+        return data_target(ctx, data, where(data), root)
 
     return await fetch_many(
         ctx,

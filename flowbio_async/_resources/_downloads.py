@@ -21,7 +21,8 @@ from flowbio_async._resources._download_support import (
     fetch_one,
 )
 from flowbio_async._transfers._bulk import raise_for_job, wait_for_job
-from flowbio_async._transfers._paths import extract_archive, safe_filename
+from flowbio_async._transfers._extract import ArchiveLimits, extract_archive
+from flowbio_async._transfers._paths import safe_filename
 
 Ids = Iterable[str | int]
 JobOrId = BulkDownloadJob | str
@@ -196,7 +197,13 @@ class DownloadsResource(Resource):
             return BulkDownload(job=ready, archive=archive)
         try:
             files = await anyio.to_thread.run_sync(
-                partial(extract_archive, archive.path, target_dir, overwrite=overwrite)
+                partial(
+                    extract_archive,
+                    archive.path,
+                    target_dir,
+                    overwrite=overwrite,
+                    limits=ArchiveLimits.of(self._ctx.config),
+                )
             )
         except IntegrityError:
             archive.path.unlink()  # damaged in transit: the next call fetches it again (#7)

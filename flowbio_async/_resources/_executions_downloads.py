@@ -70,6 +70,7 @@ class ExecutionDownloads(Resource):
             log=log,
             fail_fast=fail_fast,
             label=f"execution {execution.id}",
+            root=root,
         )
 
     async def download_result(

@@ -8,7 +8,6 @@ reach storage, even when storage shares the API's host.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import os
 from collections.abc import Iterator
@@ -16,19 +15,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import anyio
-
 from flowbio_async._models._files import DownloadLink, LargeUploadTicket, WorkspaceFile
 from flowbio_async._models._parse import parse_models
 from flowbio_async._progress import ProgressCallback
 from flowbio_async._resources._base import Resource, parse_response
+from flowbio_async._resources._download_support import opener
+from flowbio_async._transfers._download import Downloader, DownloadSpec
 from flowbio_async._transfers._multipart import FileBlocks, FileBody
+from flowbio_async._transfers._paths import safe_filename
 from flowbio_async._transfers._sources import check_source, check_stored_name
 from flowbio_async._types import PathLike
 
 #: Seed 004: direct uploads take at most 500 MB; larger files use the presigned flow.
 DIRECT_UPLOAD_LIMIT = 500 * 1000 * 1000
-_BLOCK = 4 * 1024 * 1024
 _task_numbers = itertools.count(1)
 
 
@@ -47,7 +46,6 @@ def _download_target(dest: PathLike, name: str) -> Path:
     target = Path(dest).expanduser()
     if target.is_dir() or str(dest).endswith(("/", os.sep)):
         target = target / name
-    target.parent.mkdir(parents=True, exist_ok=True)
     return target
 
 
@@ -246,8 +244,20 @@ class FilesResource(Resource):
         )
         return parse_response(DownloadLink, response, "GET v1/files/download")
 
-    async def download(self, key: str, *, workspace_id: str, dest: PathLike = ".") -> Path:
+    async def download(
+        self,
+        key: str,
+        *,
+        workspace_id: str,
+        dest: PathLike = ".",
+        progress: ProgressCallback | None = None,
+    ) -> Path:
         """Download a workspace file to ``dest`` (a folder, or a file path) and return its path.
+
+        The bytes go through a part file (resumed by the next call after a failure) and are
+        checked against the size in the listing and the answer's ``Content-Length``; a body
+        that is short, too long or sent with a ``Content-Encoding`` is refused
+        (:class:`IntegrityError`), never kept under the final name (#14).
 
         Example:
             ```python
@@ -255,22 +265,32 @@ class FilesResource(Resource):
                                                 dest="./output/")
             ```
         """
+        name = safe_filename(key.rsplit("/", 1)[-1])
+        target = _download_target(dest, name)
+        size = await self._listed_size(key, workspace_id)
         link = await self.download_url(key, workspace_id=workspace_id)
-        target = _download_target(dest, check_stored_name(key.rsplit("/", 1)[-1]))
-        partial = target.with_name(f"{target.name}.part")
-        try:
-            async with (
-                self._ctx.limiter,
-                self._ctx.http.stream("GET", link.url, authenticated=False) as response,
-                await anyio.open_file(partial, "wb") as sink,
-            ):
-                async for block in response.aiter_bytes(_BLOCK):
-                    await sink.write(block)
-            partial.replace(target)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                partial.unlink()
+        spec = DownloadSpec(
+            # Presigned: the bearer token must not go to storage, even on the API's host.
+            open=opener(self._ctx, (link.url,), authenticated=False, label=key),
+            dest=target,
+            label=key,
+            size=size,
+            overwrite=True,  # as before: the workspace's current bytes replace a local copy
+        )
+        with self._ctx.progress(progress) as reporter:
+            async with self._ctx.limiter:
+                await Downloader(self._ctx.config, reporter).download(
+                    spec, task_id=f"files-{next(_task_numbers)}"
+                )
         return target
+
+    async def _listed_size(self, key: str, workspace_id: str) -> int | None:
+        """The size the listing gives for ``key``, or ``None`` when it names none."""
+        # The key itself as prefix: the listing holds it and only keys that extend it.
+        for item in await self.list(workspace_id, prefix=key, limit=1000):
+            if item.key == key and "size" in item.model_fields_set:
+                return item.size
+        return None
 
     async def delete(self, key: str, *, workspace_id: str) -> None:
         """Delete a workspace file (``workspace_id`` and ``key`` as query parameters).

@@ -101,6 +101,7 @@ class ProjectDownloads(Resource):
             log=log,
             fail_fast=fail_fast,
             label=f"project {project.name or project.id}",
+            root=Path(dest),
         )
         return ProjectDownload(folder=folder, report=report)
 

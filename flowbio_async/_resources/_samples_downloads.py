@@ -66,4 +66,5 @@ class SampleDownloads(Resource):
             log=log,
             fail_fast=fail_fast,
             label=f"sample {sample.name or sample.id}",
+            root=Path(dest),
         )

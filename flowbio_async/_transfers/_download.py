@@ -5,7 +5,7 @@ and what Flow says about the file (size, md5). The life of one download:
 
 1. An existing complete destination is skipped unless ``overwrite``; a different one is an
    error, never silently replaced.
-2. ``<dest>.part`` plus its sidecar (``_partfile``) are reused when they agree with the
+2. The part file plus its sidecar (``_partfile``) are reused when they agree with the
    expected size and md5; free space is checked before the first byte.
 3. Missing byte ranges are fetched: one stream below ``config.segment_threshold``, otherwise
    pieces fetched in file order by ``config.segments_per_file`` workers, each with ``Range``
@@ -25,7 +25,6 @@ up-to-date sidecar, so the next call resumes.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import threading
@@ -54,14 +53,9 @@ from flowbio_async._models._downloads import DownloadResult
 from flowbio_async._progress import Progress
 from flowbio_async._retry import backoff_delay, retry_after_seconds
 from flowbio_async._socket_body import SocketBody
-from flowbio_async._transfers._partfile import (
-    PartState,
-    load_state,
-    missing_intervals,
-    part_path,
-    sidecar_path,
-)
+from flowbio_async._transfers._partfile import PartState, load_state, missing_intervals
 from flowbio_async._transfers._partwriter import PartFile, hash_file
+from flowbio_async._transfers._paths import check_destination
 from flowbio_async._transfers._ranges import parse_content_range, range_header
 
 MiB = 1024 * 1024
@@ -105,6 +99,8 @@ class DownloadSpec:
     size: int | None = None
     md5: str | None = None
     overwrite: bool = False
+    root: Path | None = None
+    """The folder the caller chose; ``dest`` must stay inside it, through no symbolic link."""
 
 
 class _RangesRefused(Exception):
@@ -151,6 +147,7 @@ class Downloader:
     async def download(self, spec: DownloadSpec, task_id: str) -> DownloadResult:
         """Fetch ``spec`` to ``spec.dest``; see the module docstring for the steps."""
         dest = spec.dest
+        check_destination(dest, spec.root)  # #14: no reserved name, no link between root and dest
         _prepare_directory(dest.parent)
         if dest.is_dir():
             raise DestinationExistsError(f"{dest} is a directory")
@@ -609,10 +606,7 @@ class _Job:
                 f"{self.spec.label}: md5 mismatch (expected {self.spec.md5}, got {digest}); "
                 "the damaged copy was removed"
             )
-        part.close()
-        part_path(self.spec.dest).replace(self.spec.dest)
-        with contextlib.suppress(FileNotFoundError):
-            sidecar_path(self.spec.dest).unlink()
+        part.commit()
         return DownloadResult(
             path=self.spec.dest, size=length, md5=digest, resumed_from=self.resumed_from
         )

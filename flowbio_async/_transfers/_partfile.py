@@ -1,31 +1,66 @@
-"""The ``<dest>.part`` file and its small JSON sidecar: what is needed to resume safely.
+"""The part file and its small JSON sidecar: what is needed to resume safely.
 
-A download writes into ``<name>.part`` and records in ``<name>.part.json`` the expected size,
-the validators (md5 from Flow, ``ETag``/``Last-Modified`` from the response) and the byte
-intervals already on disk. Data is always written *before* the sidecar names it, so after a
-crash or a cancellation the sidecar never claims bytes that are not there (design note
-transfers.md: "a small sidecar with what is needed to resume safely").
+A download writes into ``<name>.flowbio-part`` and records in ``<name>.flowbio-part.json``
+the expected size, the validators (md5 from Flow, ``ETag``/``Last-Modified`` from the
+response) and the byte intervals already on disk. Data is always written *before* the
+sidecar names it, so after a crash or a cancellation the sidecar never claims bytes that are
+not there (design note transfers.md: "a small sidecar with what is needed to resume safely").
+
+These names live in a namespace no server can produce: every name containing
+:data:`RESERVED_MARKER` is refused when a server sends it (``_paths``), so a download can never
+take another file's finished bytes for its own part file (issue #14 item 1). A name too long
+to carry the suffixes gets a hashed one instead. The files are opened without following links
+and only ever deleted when they are regular files of this user (``_privatefs``, item 2).
 """
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flowbio_async._errors import UnsafePathError
+from flowbio_async._transfers._privatefs import lstat_ours, read_ours, remove_ours, replace_with
+
 SIDECAR_VERSION = 1
+
+RESERVED_MARKER = ".flowbio-"
+"""Names containing this are the SDK's own; a server-provided name with it is refused."""
+PART_SUFFIX = ".flowbio-part"
+SIDECAR_SUFFIX = ".flowbio-part.json"
+_HASHED = ".flowbio-long"
+"""Marks a hashed stem: a readable stem never contains the marker, so the two cannot meet."""
+_LONGEST_EXTRA = len(SIDECAR_SUFFIX) + len(".12345678.tmp")
+_NAME_MAX = 255
+
+
+def _stem(name: str) -> str:
+    if len(name.encode("utf-8", "surrogateescape")) + _LONGEST_EXTRA <= _NAME_MAX:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:40]
+    return digest + _HASHED
+
+
+def check_reserved(name: str) -> None:
+    """Refuse a destination name in the SDK's temporary-file namespace."""
+    if RESERVED_MARKER in name:
+        raise UnsafePathError(
+            f"names containing {RESERVED_MARKER!r} are reserved for flowbio-async's "
+            f"temporary files: {name!r}"
+        )
 
 
 def part_path(dest: Path) -> Path:
     """Where the bytes of ``dest`` are gathered before the atomic rename."""
-    return dest.with_name(dest.name + ".part")
+    return dest.with_name(_stem(dest.name) + PART_SUFFIX)
 
 
 def sidecar_path(dest: Path) -> Path:
     """Where the resume record of ``dest`` lives."""
-    return dest.with_name(dest.name + ".part.json")
+    return dest.with_name(_stem(dest.name) + SIDECAR_SUFFIX)
 
 
 def add_interval(intervals: list[tuple[int, int]], start: int, end: int) -> list[tuple[int, int]]:
@@ -126,18 +161,17 @@ def _opt_str(value: Any) -> str | None:
 
 
 def save_state(dest: Path, state: PartState) -> None:
-    """Write the sidecar atomically (temp file + ``os.replace``)."""
-    target = sidecar_path(dest)
-    temp = target.with_name(target.name + ".tmp")
-    temp.write_text(json.dumps(state.to_json()), encoding="utf-8")
-    temp.replace(target)
+    """Write the sidecar atomically (an exclusive, randomly named temp file + ``os.replace``)."""
+    replace_with(sidecar_path(dest), json.dumps(state.to_json()).encode("utf-8"))
 
 
-def discard(dest: Path) -> None:
-    """Remove the part file and its sidecar, if present."""
-    for path in (part_path(dest), sidecar_path(dest)):
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+def discard(dest: Path, *, part: os.stat_result | None = None) -> None:
+    """Remove the part file and its sidecar, if present and created by the SDK.
+
+    ``part`` (the ``fstat`` of the open part file) limits the deletion to that very file.
+    """
+    remove_ours(part_path(dest), expect=part)
+    remove_ours(sidecar_path(dest))
 
 
 def load_state(dest: Path, *, size: int | None, md5: str | None) -> PartState:
@@ -147,13 +181,16 @@ def load_state(dest: Path, *, size: int | None, md5: str | None) -> PartState:
     (size, md5); otherwise it is deleted so stale bytes can never end up in the result.
     The recorded intervals are clipped to the part file's real length.
     """
-    part = part_path(dest)
+    raw = read_ours(sidecar_path(dest))
+    info = lstat_ours(part_path(dest))
     try:
-        document = json.loads(sidecar_path(dest).read_text(encoding="utf-8"))
-        length = part.stat().st_size
-    except (OSError, ValueError):
+        document = json.loads(raw) if raw is not None else None
+    except ValueError:
+        document = None
+    if document is None or info is None:
         discard(dest)
         return PartState(size=size, md5=md5)
+    length = info.st_size
     state = PartState.from_json(document)
     compatible = (
         state is not None

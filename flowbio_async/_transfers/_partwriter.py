@@ -1,9 +1,11 @@
-"""The open ``<dest>.part`` file: positional writes, the resume state and an in-order md5.
+"""The open part file: positional writes, the resume state and an in-order md5.
 
 Downloads write buffers at their byte offsets from worker threads (several at once for a
 segmented download) while md5 is extended in file order: from memory when a buffer is next
 in line, otherwise read back from the page cache. The sidecar (``_partfile``) is saved every
 ``SAVE_EVERY`` bytes and on exit, always after the data it names is written (issue #4).
+The part file is created exclusively or reopened without following links, and the final
+rename checks it is still the file written (issue #14, ``_privatefs``).
 """
 
 from __future__ import annotations
@@ -16,13 +18,21 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from flowbio_async._errors import DestinationNotWritableError, InsufficientSpaceError
+from flowbio_async._errors import DestinationExistsError, InsufficientSpaceError, TransferError
 from flowbio_async._transfers._partfile import (
     PartState,
     add_interval,
     discard,
     part_path,
     save_state,
+    sidecar_path,
+)
+from flowbio_async._transfers._privatefs import (
+    create_exclusive,
+    local_error,
+    not_ours,
+    open_ours,
+    remove_ours,
 )
 
 MiB = 1024 * 1024
@@ -74,10 +84,8 @@ class PartFile:
     def __init__(self, dest: Path, state: PartState) -> None:
         self.dest = dest
         self.state = state
-        try:
-            self.fd = os.open(part_path(dest), os.O_RDWR | os.O_CREAT, 0o644)
-        except PermissionError as exc:
-            raise DestinationNotWritableError(f"cannot write {dest.parent}: {exc}") from None
+        self.fd = self._open()
+        self.identity = os.fstat(self.fd)
         self.lock = threading.Lock()
         self.hash_lock = threading.Lock()
         self.md5 = hashlib.md5(usedforsecurity=False)
@@ -88,6 +96,17 @@ class PartFile:
         # in worker threads would each grow a malloc arena (peak RSS, issue #4).
         self.read_buffer: bytearray | None = None
 
+    def _open(self) -> int:
+        """Reopen the part named by the sidecar, else create a new one exclusively."""
+        path = part_path(self.dest)
+        if self.state.done:
+            fd = open_ours(path)
+            if fd is not None:
+                return fd
+            self.state.done = []  # gone since the sidecar was read: start afresh
+        remove_ours(path)  # an empty leftover of ours (a crash before the first byte)
+        return create_exclusive(path)
+
     def record(self, offset: int, chunks: Sequence[Chunk]) -> int:
         """Write ``chunks`` at ``offset`` and note them in the state (worker thread)."""
         try:
@@ -95,7 +114,7 @@ class PartFile:
         except OSError as exc:
             if exc.errno in {errno.ENOSPC, errno.EDQUOT}:
                 raise InsufficientSpaceError(f"disk full while writing {self.dest}") from None
-            raise
+            raise local_error(self.dest, exc) from None
         with self.lock:
             self.state.done = add_interval(self.state.done, offset, offset + size)
             self.unsaved += size
@@ -158,7 +177,28 @@ class PartFile:
         """Close and delete the part file and its sidecar (bad bytes must not be resumed)."""
         self.close()
         self.discarded = True
-        discard(self.dest)
+        discard(self.dest, part=self.identity)
+
+    def commit(self) -> None:
+        """Rename the verified part file to its destination and drop the sidecar.
+
+        The name must still lead to the very file written (nothing swapped in meanwhile),
+        and the destination must not be a folder; a link there is replaced, not followed.
+        """
+        self.close()
+        path = part_path(self.dest)
+        try:
+            now = os.lstat(path)
+            if (now.st_dev, now.st_ino) != (self.identity.st_dev, self.identity.st_ino):
+                raise not_ours(path)
+            if self.dest.is_dir() and not self.dest.is_symlink():
+                raise DestinationExistsError(f"{self.dest} is a directory")
+            path.replace(self.dest)
+        except TransferError:
+            raise
+        except OSError as exc:
+            raise local_error(self.dest, exc) from None
+        remove_ours(sidecar_path(self.dest))
 
     def close(self) -> None:
         # -1 afterwards: closing a recycled descriptor number twice would hit another file.

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import stat
-import tarfile
-import zipfile
-import zlib
-from collections.abc import Callable, Iterable
-from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import IO
 
-from flowbio_async._errors import DestinationExistsError, IntegrityError, UnsafePathError
+from flowbio_async._errors import DestinationExistsError, UnsafePathError
+from flowbio_async._transfers._partfile import RESERVED_MARKER, check_reserved
+
+NAME_MAX = 255
+"""Longest file name (bytes) on common file systems (ext4, XFS, APFS, NTFS in UTF-16 units)."""
 
 # Windows drive letters ("C:") and UNC prefixes are absolute on some platforms even when
 # written with forward slashes; refuse them everywhere so behaviour does not depend on the OS.
@@ -41,7 +38,21 @@ def safe_filename(name: str) -> str:
         raise UnsafePathError(f"unsafe file name from the server: {name!r}")
     if "/" in name or "\\" in name or _DRIVE.match(name):
         raise UnsafePathError(f"unsafe file name from the server: {name!r}")
+    _check_component(name)
     return name
+
+
+def _check_component(name: str) -> None:
+    """Refuse a name no file system takes, or one in the SDK's temporary namespace (#14)."""
+    try:
+        encoded = os.fsencode(name)
+    except UnicodeError:
+        raise UnsafePathError(f"name from the server cannot be a file name: {name!r}") from None
+    if len(encoded) > NAME_MAX:
+        raise UnsafePathError(
+            f"name from the server is longer than {NAME_MAX} bytes: {name[:40]!r}…"
+        )
+    check_reserved(name)
 
 
 def safe_relative_path(relative: str) -> PurePosixPath:
@@ -57,6 +68,8 @@ def safe_relative_path(relative: str) -> PurePosixPath:
     parts = [part for part in relative.split("/") if part not in {"", "."}]
     if not parts or any(part == ".." for part in parts):
         raise UnsafePathError(f"unsafe path from the server: {relative!r}")
+    for part in parts:
+        _check_component(part)
     return PurePosixPath(*parts)
 
 
@@ -80,6 +93,58 @@ def safe_join(root: str | os.PathLike[str], relative: str) -> Path:
     return target
 
 
+def _inside(root: Path, path: Path) -> bool:
+    base = os.path.normpath(root.absolute())
+    return os.path.commonpath([base, os.path.normpath(path.absolute())]) == base
+
+
+def refuse_links_below(root: Path, path: Path) -> None:
+    """Refuse when a folder between ``root`` (excluded) and ``path`` is a symbolic link.
+
+    In a shared folder another user may plant ``dest/sub -> /elsewhere``; writing
+    ``dest/sub/x`` would then land outside the destination (issue #14 item 2).
+    """
+    if not _inside(root, path):
+        raise UnsafePathError(f"{path} is outside the destination {root}")
+    relative = Path(os.path.normpath(path.absolute())).relative_to(
+        os.path.normpath(root.absolute())
+    )
+    current = root
+    for part in relative.parts:
+        current = current / part
+        try:
+            info = os.lstat(current)
+        except FileNotFoundError:
+            return  # the rest does not exist yet: it will be created as plain folders
+        except OSError as exc:
+            raise UnsafePathError(f"cannot check {current}: {exc.strerror}") from None
+        if stat.S_ISLNK(info.st_mode):
+            raise UnsafePathError(
+                f"{current} is a symbolic link; refusing to write through it (it could lead "
+                "outside the destination)"
+            )
+
+
+def check_destination(dest: Path, root: Path | None) -> None:
+    """What every download checks first: a name of its own and, under ``root``, no link.
+
+    Example:
+        ```python
+        check_destination(Path("out/results/a.tsv"), Path("out"))
+        ```
+    """
+    check_reserved(dest.name)
+    if root is not None:
+        refuse_links_below(root, dest.parent)
+    try:
+        info = dest.stat()  # follows a link: what a skip check would read
+    except OSError:
+        return  # absent (or a dangling link, which the final rename replaces)
+    if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
+        # A FIFO or device planted as the destination would hang or fool the skip check.
+        raise DestinationExistsError(f"{dest} exists and is not a regular file")
+
+
 def folder_name(name: str, fallback: str) -> str:
     """Turn a display name (a sample or project name) into one safe folder name.
 
@@ -93,121 +158,12 @@ def folder_name(name: str, fallback: str) -> str:
         ```
     """
     cleaned = _UNSAFE_CHARS.sub("_", name).strip().rstrip(".")
+    if RESERVED_MARKER in cleaned:
+        cleaned = cleaned.replace(RESERVED_MARKER, "_flowbio-")
+    encoded = cleaned.encode("utf-8", "replace")  # a lone surrogate cannot be a file name
+    if len(encoded) > NAME_MAX or encoded.decode("utf-8") != cleaned:
+        cleaned = encoded[:NAME_MAX].decode("utf-8", "ignore").replace("?", "_").strip()
+        cleaned = cleaned.rstrip(".")
     if cleaned in {"", ".", ".."}:
         return safe_filename(fallback)
     return cleaned
-
-
-def _zip_entry_is_link(info: zipfile.ZipInfo) -> bool:
-    mode = info.external_attr >> 16
-    return stat.S_ISLNK(mode)
-
-
-def _check_zip(archive: zipfile.ZipFile, target: Path) -> list[tuple[zipfile.ZipInfo, Path]]:
-    plan: list[tuple[zipfile.ZipInfo, Path]] = []
-    for info in archive.infolist():
-        if _zip_entry_is_link(info):
-            raise UnsafePathError(f"archive entry is a symbolic link: {info.filename!r}")
-        plan.append((info, safe_join(target, info.filename)))
-    return plan
-
-
-def _check_tar(archive: tarfile.TarFile, target: Path) -> list[tuple[tarfile.TarInfo, Path]]:
-    plan: list[tuple[tarfile.TarInfo, Path]] = []
-    for member in archive.getmembers():
-        if not (member.isfile() or member.isdir()):
-            raise UnsafePathError(f"archive entry is not a regular file: {member.name!r}")
-        plan.append((member, safe_join(target, member.name)))
-    return plan
-
-
-def extract_archive(
-    archive: str | os.PathLike[str], target: str | os.PathLike[str], *, overwrite: bool = False
-) -> list[Path]:
-    """Extract a zip or tar(.gz) archive under ``target``; return the files written.
-
-    The format is detected from the magic bytes (contract §8 row 25: zip or tar.gz). Every
-    entry is checked *before* anything is written: an entry with ``..``, an absolute path or
-    a link makes the whole extraction fail with :class:`UnsafePathError`, and an entry whose
-    file already exists (unless ``overwrite``), or that would land on the archive itself,
-    with :class:`DestinationExistsError`; either way nothing is written.
-
-    Example:
-        ```python
-        files = extract_archive("bundle.zip", "bundle/")
-        ```
-    """
-    source = Path(archive)
-    root = Path(target)
-    with source.open("rb") as handle:
-        magic = handle.read(4)
-    try:
-        return _extract(source, root, magic, overwrite)
-    except (zipfile.BadZipFile, tarfile.ReadError, tarfile.CompressionError, zlib.error) as exc:
-        # A corrupted byte in transit (bulk archives have no md5, contract §5.3) shows up
-        # here: typed, so callers can fetch the archive again (#7).
-        raise IntegrityError(f"{source.name} is damaged: {exc}") from exc
-    except EOFError as exc:
-        raise IntegrityError(f"{source.name} is truncated: {exc}") from exc
-
-
-def _extract(source: Path, root: Path, magic: bytes, overwrite: bool) -> list[Path]:
-    if magic.startswith(b"PK"):
-        with zipfile.ZipFile(source) as zipped:
-            zip_plan = _check_zip(zipped, root)
-            files = [path for info, path in zip_plan if not info.is_dir()]
-            _refuse_existing(source, files, overwrite)
-            return _write_plan(
-                (path, info.is_dir(), partial(zipped.open, info)) for info, path in zip_plan
-            )
-    try:
-        tarred = tarfile.open(source, mode="r:*")  # noqa: SIM115 - closed just below
-    except tarfile.TarError as exc:
-        raise UnsafePathError(f"not a zip or tar archive: {source.name}") from exc
-    with tarred:
-        tar_plan = _check_tar(tarred, root)
-        _refuse_existing(source, [path for member, path in tar_plan if member.isfile()], overwrite)
-        return _write_plan(
-            (path, member.isdir(), partial(tarred.extractfile, member)) for member, path in tar_plan
-        )
-
-
-def _refuse_existing(source: Path, files: list[Path], overwrite: bool) -> None:
-    """Never replace a file the caller did not agree to lose, nor the archive being read."""
-    archive = source.resolve()
-    for path in files:
-        if not path.exists():
-            continue
-        if path.resolve() == archive:
-            raise DestinationExistsError(
-                f"the archive has an entry named like the archive itself ({path.name}); "
-                "fetch it without extract=True and unpack it elsewhere"
-            )
-        if not overwrite:
-            raise DestinationExistsError(
-                f"{path} already exists; pass overwrite=True to replace it"
-            )
-
-
-def _write_plan(plan: Iterable[tuple[Path, bool, Callable[[], IO[bytes] | None]]]) -> list[Path]:
-    """Create the checked entries: folders, then each file streamed from its opener."""
-    written: list[Path] = []
-    try:
-        for path, is_dir, open_entry in plan:
-            if is_dir:
-                path.mkdir(parents=True, exist_ok=True)
-                continue
-            path.parent.mkdir(parents=True, exist_ok=True)
-            source = open_entry()
-            if source is None:  # pragma: no cover - regular tar members always have data
-                continue
-            with source as src, path.open("wb") as dst:
-                written.append(path)  # listed before the copy: a failure mid-entry removes it
-                shutil.copyfileobj(src, dst, 1024 * 1024)
-    except BaseException:
-        # A damaged archive fails mid-entry (bad CRC-32, truncated stream): leave no partial
-        # or unverified file behind (#7 "never corrupt a byte").
-        for done in written:
-            done.unlink(missing_ok=True)
-        raise
-    return written

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from flowbio_async.testing._revocation import is_revoked, revoke
 from flowbio_async.testing._security import (
     REFRESH_COOKIE,
     bad_request,
@@ -77,15 +78,23 @@ async def refresh(request: Request) -> JSONResponse:
         raise bad_request("No refresh token supplied")
     store = store_of(request)
     user_id = read_token(store.secret(), cookie, "refresh")
+    if user_id is not None and is_revoked(store, cookie):
+        user_id = None  # rotated away or logged out (#14): as invalid as a forged one
     user = store.get_user(user_id) if user_id is not None else None
     if user is None:
         raise bad_request("Refresh token not valid")
     rotate = settings_of(request).rotate_refresh_token
+    if rotate:
+        revoke(store, cookie)  # the new cookie replaces it: the old one must stop working
     return _token_response(request, user, cookie=rotate, login=False)
 
 
 async def logout(request: Request) -> JSONResponse:
-    """``POST /logout``: clears the refresh cookie."""
+    """``POST /logout``: retires the refresh cookie sent, and clears it."""
+    cookie = request.cookies.get(REFRESH_COOKIE)
+    store = store_of(request)
+    if cookie and read_token(store.secret(), cookie, "refresh") is not None:
+        revoke(store, cookie)
     response = JSONResponse({"success": True})
     response.delete_cookie(REFRESH_COOKIE, path="/", httponly=True)
     return response

@@ -5,6 +5,12 @@ deletes; ``/v1/files/upload-url`` + a presigned ``PUT`` + ``/v1/files/upload-con
 large-file path. Presigned URLs are HMAC-signed with the server secret and expire (~1 hour,
 shorter on request). Like S3, a presigned request that also carries an ``Authorization``
 header is refused: the SDK must never leak its bearer token to storage (issue #3).
+
+Workspaces are owned (issue #14 item 9): the first user to write into a workspace owns it,
+and anyone else is refused (403) there, for reads and writes alike. A presigned ``PUT``
+lands in its uploader's own pending object, never in the visible one: only
+``upload-confirm`` by that user makes the bytes visible, so an upload that is never
+confirmed replaces nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import hashlib
 import hmac
 import json
 import time
+import weakref
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import urlencode
@@ -21,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from flowbio_async.testing._numbers import whole_number
 from flowbio_async.testing._security import (
     bad_request,
     error,
@@ -35,6 +43,41 @@ from flowbio_async.testing._upload_stream import Fields, read_upload_form
 MAX_DIRECT_UPLOAD = 500 * 1000 * 1000
 #: Seed 004: presigned download URLs are "valid for ~1 hour".
 PRESIGNED_TTL = 3600
+
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS workspaces (workspace_id TEXT PRIMARY KEY, "
+    "owner INTEGER NOT NULL, created INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS workspace_pending (workspace_id TEXT NOT NULL, "
+    "key TEXT NOT NULL, owner INTEGER NOT NULL, size INTEGER NOT NULL, content_type TEXT, "
+    "created INTEGER NOT NULL, PRIMARY KEY (workspace_id, key, owner))",
+    # Workspaces written before ownership existed belong to whoever wrote into them first.
+    "INSERT OR IGNORE INTO workspaces (workspace_id, owner, created) "
+    "SELECT workspace_id, MIN(owner), MIN(created) FROM workspace_files GROUP BY workspace_id",
+)
+_ready: weakref.WeakSet[Store] = weakref.WeakSet()
+
+
+def _workspaces(store: Store) -> Store:
+    """The store, with this module's tables created (once per store)."""
+    if store not in _ready:
+        for statement in _SCHEMA:
+            store.execute(statement)
+        _ready.add(store)
+    return store
+
+
+def _check_access(store: Store, user: Row, workspace_id: str, *, claim: bool) -> None:
+    """403 unless ``user`` owns the workspace; a write (``claim``) takes a free one."""
+    _workspaces(store)
+    if claim:
+        store.execute(
+            "INSERT OR IGNORE INTO workspaces (workspace_id, owner, created) VALUES (?, ?, ?)",
+            (workspace_id, user["id"], int(time.time())),
+        )
+    owner = store.scalar("SELECT owner FROM workspaces WHERE workspace_id = ?", (workspace_id,))
+    if owner is not None and owner != user["id"]:
+        raise error(403, "You do not have access to this workspace")
 
 
 def _required(values: dict[str, Any], name: str) -> str:
@@ -62,6 +105,11 @@ def _object_path(store: Store, workspace_id: str, key: str) -> Path:
     return store.data_dir / "workspace" / digest
 
 
+def _pending_path(store: Store, workspace_id: str, key: str, user_id: int) -> Path:
+    """Where one user's presigned ``PUT`` waits for ``upload-confirm`` (never the visible one)."""
+    return _object_path(store, workspace_id, key).with_suffix(f".pending-{int(user_id)}")
+
+
 def _item(row: Row) -> dict[str, Any]:
     return {
         "key": row["key"],
@@ -86,6 +134,12 @@ def _get_row(store: Store, user: Row, workspace_id: str, key: str) -> Row:
 
 
 def _save_row(store: Store, user: Row, values: dict[str, Any]) -> Row:
+    existing = store.row(
+        "SELECT owner FROM workspace_files WHERE workspace_id = ? AND key = ?",
+        (values["workspace_id"], values["key"]),
+    )
+    if existing is not None and existing["owner"] != user["id"]:
+        raise error(403, "This key belongs to another user")  # belt and braces: owned keys
     store.execute(
         "DELETE FROM workspace_files WHERE workspace_id = ? AND key = ?",
         (values["workspace_id"], values["key"]),
@@ -133,25 +187,23 @@ def _verify(request: Request, op: str) -> dict[str, str]:
 
 
 def _ttl(values: dict[str, Any]) -> int:
-    try:
-        asked = int(values.get("expires_in") or PRESIGNED_TTL)
-    except (TypeError, ValueError):
-        raise error(400, {"expires_in": ["A number is required."]}) from None
-    return max(1, min(asked, PRESIGNED_TTL))
+    asked = values.get("expires_in")
+    if asked is None or asked == "":
+        return PRESIGNED_TTL
+    return max(1, min(whole_number(asked, "expires_in"), PRESIGNED_TTL))
 
 
 # -- routes -------------------------------------------------------------------------------------
 async def list_files(request: Request) -> Response:
     """``GET /v1/files?workspace_id=&prefix=&limit=``: metadata only."""
     user = require_user(request)
+    store = store_of(request)
     query = dict(request.query_params)
     workspace_id = _required(query, "workspace_id")
+    _check_access(store, user, workspace_id, claim=False)
     prefix = query.get("prefix", "")
-    try:
-        limit = max(1, min(int(query.get("limit") or 100), 1000))
-    except ValueError:
-        raise error(400, {"limit": ["A number is required."]}) from None
-    rows = store_of(request).rows(
+    limit = min(whole_number(query.get("limit") or 100, "limit", minimum=1), 1000)
+    rows = store.rows(
         "SELECT * FROM workspace_files WHERE workspace_id = ? AND owner = ? AND confirmed = 1 "
         "AND substr(key, 1, ?) = ? ORDER BY key LIMIT ?",
         (workspace_id, user["id"], len(prefix), prefix, limit),
@@ -183,8 +235,15 @@ async def upload_file(request: Request) -> Response:
             raise error(413, "File larger than 500 MB: use /v1/files/upload-url")
         values = {k: v[0] for k, v in form.fields.items() if v}
         workspace_id = _required(values, "workspace_id")
+        _check_access(store, user, workspace_id, claim=True)
         name = _clean_name(form.blob_filename or "")
         key = _clean_folder(values.get("path", "")) + name
+        owner = store.scalar(
+            "SELECT owner FROM workspace_files WHERE workspace_id = ? AND key = ?",
+            (workspace_id, key),
+        )
+        if owner is not None and owner != user["id"]:
+            raise error(403, "This key belongs to another user")
         staging.replace(_object_path(store, workspace_id, key))
     finally:
         staging.unlink(missing_ok=True)
@@ -209,6 +268,7 @@ async def download_link(request: Request) -> Response:
     query = dict(request.query_params)
     workspace_id = _required(query, "workspace_id")
     key = _required(query, "key")
+    _check_access(store_of(request), user, workspace_id, claim=False)
     row = _get_row(store_of(request), user, workspace_id, key)
     ttl = _ttl(query)
     url = presign(request, "get", workspace_id, key, ttl)
@@ -224,6 +284,7 @@ async def delete_file(request: Request) -> Response:
     query = dict(request.query_params)
     workspace_id = _required(query, "workspace_id")
     key = _required(query, "key")
+    _check_access(store, user, workspace_id, claim=False)
     _get_row(store, user, workspace_id, key)
     store.execute(
         "DELETE FROM workspace_files WHERE workspace_id = ? AND key = ?", (workspace_id, key)
@@ -245,14 +306,22 @@ async def _json_body(request: Request) -> dict[str, Any]:
 async def upload_url(request: Request) -> Response:
     """``POST /v1/files/upload-url``: step 1 of the large-file flow (seed 004)."""
     user = require_user(request)
+    store = store_of(request)
     body = await _json_body(request)
     workspace_id = _required(body, "workspace_id")
     name = _clean_name(_required(body, "filename"))
     content_type = str(body.get("content_type") or "application/octet-stream")
-    size = body.get("size")
-    if not isinstance(size, int) or size < 0:
-        raise error(400, {"size": ["A non-negative integer is required."]})
+    if body.get("size") is None:
+        raise error(400, {"size": ["This field is required."]})
+    whole_number(body.get("size"), "size")
     key = _clean_folder(str(body.get("path") or "")) + name
+    _check_access(store, user, workspace_id, claim=True)
+    owner = store.scalar(
+        "SELECT owner FROM workspace_files WHERE workspace_id = ? AND key = ?",
+        (workspace_id, key),
+    )
+    if owner is not None and owner != user["id"]:
+        raise error(403, "This key belongs to another user")
     ttl = _ttl(body)
     url = presign(
         request, "put", workspace_id, key, ttl, content_type=content_type, user=str(user["id"])
@@ -275,8 +344,19 @@ async def object_endpoint(request: Request) -> Response:
     content_type = request.headers.get("content-type", "")
     if content_type != params.get("content_type"):
         raise error(403, "Content-Type does not match the signed upload")
-    path = _object_path(store, params["workspace_id"], params["key"])
-    staging = path.with_name(f".put-{time.monotonic_ns()}")
+    workspace_id, key = params["workspace_id"], params["key"]
+    uploader = whole_number(params.get("user"), "user")
+    _workspaces(store)
+    owners = store.rows(
+        "SELECT owner FROM workspaces WHERE workspace_id = ? UNION ALL "
+        "SELECT owner FROM workspace_files WHERE workspace_id = ? AND key = ?",
+        (workspace_id, workspace_id, key),
+    )
+    if any(row["owner"] != uploader for row in owners):
+        raise error(403, "You do not have access to this workspace")
+    # Into the uploader's own pending object: nothing visible changes before upload-confirm.
+    pending = _pending_path(store, workspace_id, key, uploader)
+    staging = pending.with_name(f".put-{time.monotonic_ns()}")
     digest = hashlib.md5(usedforsecurity=False)
     size = 0
     try:
@@ -285,64 +365,64 @@ async def object_endpoint(request: Request) -> Response:
                 sink.write(piece)
                 digest.update(piece)
                 size += len(piece)
-        staging.replace(path)
+        staging.replace(pending)
     finally:
         staging.unlink(missing_ok=True)
-    # The object is invisible until upload-confirm (seed 004 step 3); remember who may confirm.
     store.execute(
-        "DELETE FROM workspace_files WHERE workspace_id = ? AND key = ? AND confirmed = 0",
-        (params["workspace_id"], params["key"]),
+        "INSERT OR REPLACE INTO workspace_pending "
+        "(workspace_id, key, owner, size, content_type, created) VALUES (?, ?, ?, ?, ?, ?)",
+        (workspace_id, key, uploader, size, content_type, int(time.time())),
     )
-    confirmed = store.row(
-        "SELECT 1 FROM workspace_files WHERE workspace_id = ? AND key = ?",
-        (params["workspace_id"], params["key"]),
-    )
-    if confirmed is None:
-        store.insert(
-            "workspace_files",
-            {
-                "workspace_id": params["workspace_id"],
-                "key": params["key"],
-                "name": params["key"].rsplit("/", 1)[-1],
-                "size": size,
-                "content_type": content_type,
-                "owner": int(params["user"]),
-                "created": int(time.time()),
-                "confirmed": 0,
-            },
-        )
     return Response(b"", status_code=200, headers={"ETag": f'"{digest.hexdigest()}"'})
 
 
 async def upload_confirm(request: Request) -> Response:
-    """``POST /v1/files/upload-confirm``: step 3, the object becomes visible."""
+    """``POST /v1/files/upload-confirm``: step 3, the uploader's pending object becomes visible.
+
+    A repeated confirm (its answer was lost) replays the stored file's answer.
+    """
     user = require_user(request)
     store = store_of(request)
     body = await _json_body(request)
     workspace_id = _required(body, "workspace_id")
     key = _required(body, "file_key")
-    pending = store.row(
-        "SELECT * FROM workspace_files WHERE workspace_id = ? AND key = ? AND owner = ?",
+    _check_access(store, user, workspace_id, claim=False)
+    size = body.get("size")
+    expected = None if size is None else whole_number(size, "size")
+    pending_row = store.row(
+        "SELECT * FROM workspace_pending WHERE workspace_id = ? AND key = ? AND owner = ?",
         (workspace_id, key, user["id"]),
     )
-    path = _object_path(store, workspace_id, key)
-    if pending is None or not path.is_file():
+    pending = _pending_path(store, workspace_id, key, user["id"])
+    if pending_row is None or not pending.is_file():
+        stored = store.row(
+            "SELECT * FROM workspace_files WHERE workspace_id = ? AND key = ? AND owner = ? "
+            "AND confirmed = 1",
+            (workspace_id, key, user["id"]),
+        )
+        if stored is not None and expected in {None, stored["size"]}:
+            return JSONResponse(_item(stored))
         raise bad_request(f"No uploaded object for key {key!r}: PUT it to the upload URL first")
-    size = body.get("size")
-    if size is not None and size != path.stat().st_size:
-        raise bad_request(f"size {size} does not match the {path.stat().st_size} bytes uploaded")
-    name = str(body.get("filename") or pending["name"])
+    held = pending.stat().st_size
+    if expected is not None and expected != held:
+        raise bad_request(f"size {expected} does not match the {held} bytes uploaded")
+    name = _clean_name(str(body.get("filename") or key.rsplit("/", 1)[-1]))
     row = _save_row(
         store,
         user,
         {
             "workspace_id": workspace_id,
             "key": key,
-            "name": _clean_name(name),
-            "size": path.stat().st_size,
-            "content_type": pending["content_type"],
+            "name": name,
+            "size": held,
+            "content_type": pending_row["content_type"],
             "description": body.get("description"),
         },
+    )
+    pending.replace(_object_path(store, workspace_id, key))
+    store.execute(
+        "DELETE FROM workspace_pending WHERE workspace_id = ? AND key = ? AND owner = ?",
+        (workspace_id, key, user["id"]),
     )
     return JSONResponse(_item(row))
 

@@ -18,6 +18,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from flowbio_async.testing._revocation import is_revoked
 from flowbio_async.testing._settings import ServerSettings
 from flowbio_async.testing._store import Row, Store
 
@@ -211,6 +212,8 @@ def token_user_id(request: Request, *, downloads: bool = False) -> tuple[int | N
     if downloads:
         cookie = request.cookies.get(REFRESH_COOKIE)
         if cookie:
+            if is_revoked(store_of(request), cookie):
+                return None, True  # rotated away or logged out (#14)
             return read_token(secret, cookie, "refresh"), True
     return None, False
 

@@ -22,7 +22,7 @@ import anyio
 
 import flowbio_sync
 from flowbio_async import AsyncClient, ProgressEvent
-from flowbio_async.testing._chaos._checks import md5_file, other_tasks, stray_files
+from flowbio_async.testing._chaos._checks import PART_SUFFIXES, md5_file, other_tasks, stray_files
 from flowbio_async.testing._chaos._kinds import DEMO, Env, payload, server_file
 from flowbio_async.testing._chaos._matrix import Summary
 from flowbio_async.testing._chaos._plan import UPLOAD_PATH
@@ -80,7 +80,7 @@ class _Case:
             )
             paths = [self.env.store.blob_path(row["id"]) for row in rows]
         else:
-            paths = [p for p in self.dest.iterdir() if not p.name.endswith((".part", ".json"))]
+            paths = [p for p in self.dest.iterdir() if not p.name.endswith(PART_SUFFIXES)]
         return [str(p) for p in paths if p.is_file() and md5_file(p) != self.md5]
 
     def check_result(self, result: Any) -> bool:

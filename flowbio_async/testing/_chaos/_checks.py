@@ -12,7 +12,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PART_SUFFIXES = (".part", ".part.json")
+from flowbio_async._transfers._partfile import PART_SUFFIX, SIDECAR_SUFFIX
+
+PART_SUFFIXES = (PART_SUFFIX, SIDECAR_SUFFIX)
 """A download's resumable part file and its sidecar (``_transfers._partfile``)."""
 
 
