@@ -13,6 +13,7 @@ from flowbio_async._errors import (
     AuthenticationError,
     BadRequestError,
     ConfigurationError,
+    InvalidSampleError,
     NotFoundError,
     UnprocessableError,
 )
@@ -36,6 +37,9 @@ class CliUsageError(Exception):
 
 def exit_code_for(exc: BaseException) -> ExitCode:
     """Map an exception raised while running a command to its exit code."""
+    if isinstance(exc, InvalidSampleError):
+        # What the server would answer with a 400, caught before sending (#17): same code.
+        return ExitCode.BAD_REQUEST
     if isinstance(exc, CliUsageError | ConfigurationError):
         # ConfigurationError is the library's "bad input before any request" (#2).
         return ExitCode.USAGE

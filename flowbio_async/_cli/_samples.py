@@ -11,7 +11,7 @@ from flowbio_async._cli._command import Invocation, Verbs
 from flowbio_async._cli._credentials import Auth
 from flowbio_async._cli._data import add_concurrency
 from flowbio_async._cli._exit import CliUsageError, ExitCode
-from flowbio_async._cli._sheet import AttributeRule, SheetRow, parse_sheet, validate_rows
+from flowbio_async._cli._sheet import SheetRow, parse_sheet, validate_rows
 from flowbio_async._models._uploads import SampleUploadSpec
 from flowbio_async._transfers._many import ItemResult
 
@@ -90,18 +90,7 @@ async def _upload(inv: Invocation) -> int:
 
 async def _upload_batch(inv: Invocation) -> int:
     rows = parse_sheet(inv.args.sheet, inv.args.sample_type)
-    types = await inv.client.samples.get_types()
-    attributes = await inv.client.samples.get_metadata_attributes()
-    rules = [
-        AttributeRule(
-            identifier=a.identifier,
-            required=a.required,
-            required_for=frozenset(a.required_for_sample_types),
-            options=frozenset(a.options) if a.options is not None else None,
-        )
-        for a in attributes
-    ]
-    issues = validate_rows(rows, {t.identifier for t in types}, rules)
+    issues = validate_rows(rows, await inv.client.samples.sample_catalogue())
     if issues:
         inv.output.error("the sample sheet has invalid rows; nothing was uploaded", details=issues)
         return int(ExitCode.USAGE)

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from flowbio_async._errors import ConfigurationError
+from flowbio_async._errors import ConfigurationError, FlowError
 from flowbio_async._models._data import Data
 from flowbio_async._models._parse import parse_model
 from flowbio_async._progress import Progress, ProgressCallback
-from flowbio_async._resources._base import Resource
+from flowbio_async._resources._base import Resource, segment
 from flowbio_async._transfers._many import ItemResult, run_many
 from flowbio_async._transfers._sources import Source, check_source
 from flowbio_async._transfers._upload import ChunkedUploader, UploadJob, upload_with_progress
 
 PathLike = str | os.PathLike[str]
+logger = logging.getLogger("flowbio_async")
 
 
 class DataUploads(Resource):
@@ -107,6 +109,12 @@ class DataUploads(Resource):
             fields["is_directory"] = "true"
         job = UploadJob("upload", source.path, source.filename, fields)
         final = await upload_with_progress(self._uploader(), job, reporter, resume=resume)
-        data_id = final.get("id") or final.get("data_id")
+        data_id = str(final.get("id") or final.get("data_id"))
+        try:
+            # The data as `get` shows it (md5, data_type, is_directory...; #17 item 9).
+            return await self._get_model(Data, f"data/{segment(data_id)}")
+        except FlowError as exc:
+            # The upload is done: failing now would invite a second upload on a re-run.
+            logger.warning("data %s was uploaded, but reading it back failed: %s", data_id, exc)
         body = {"id": data_id, "filename": source.filename, "size": source.size}
         return parse_model(Data, body, endpoint="POST upload")
