@@ -90,15 +90,17 @@ def data_key_problems(sample_type: str, keys: Collection[str]) -> list[str]:
     return problems
 
 
-def _applies(attribute: MetadataAttribute, sample_type: str) -> bool:
+def attribute_applies(attribute: MetadataAttribute, sample_type: str) -> bool:
+    """Whether ``attribute`` is one a ``sample_type`` sample carries (all types, or linked)."""
     linked = {str(link.get("sample_type_identifier")) for link in attribute.sample_type_links}
     return attribute.all_sample_types is not False or sample_type in linked
 
 
-def _required(attribute: MetadataAttribute, sample_type: str) -> bool:
+def attribute_required(attribute: MetadataAttribute, sample_type: str) -> bool:
+    """Whether a ``sample_type`` sample must carry ``attribute`` (as the server decides)."""
     if sample_type in attribute.required_for_sample_types:
         return True
-    return attribute.required and _applies(attribute, sample_type)
+    return attribute.required and attribute_applies(attribute, sample_type)
 
 
 def _value_problem(attribute: MetadataAttribute, value: str) -> str | None:
@@ -135,7 +137,7 @@ def metadata_problems(
     for attribute in attributes:
         value = str(metadata.get(attribute.identifier) or "").strip()
         if not value:
-            if _required(attribute, sample_type):
+            if attribute_required(attribute, sample_type):
                 problems.append(
                     f"metadata {attribute.identifier!r} ({attribute.name}) is required for "
                     f"{sample_type} samples"

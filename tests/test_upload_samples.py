@@ -94,7 +94,7 @@ async def test_sample_refusals(flow_server: FlowServer, tmp_path: Path) -> None:
         # Sample type and metadata are checked against the server's catalogue (#17 item 6).
         with pytest.raises(InvalidSampleError, match="unknown sample type 'No-Such-Type'"):
             await client.samples.upload_sample("s", "No-Such-Type", {"reads1": r1}, METADATA)
-        with pytest.raises(InvalidSampleError, match="'strandedness' .* is required for RNA-Seq"):
+        with pytest.raises(InvalidSampleError, match=r"'strandedness' .* is required for RNA-Seq"):
             await client.samples.upload_sample("s", "RNA-Seq", {"reads1": r1}, {"scientist": "Ada"})
         with pytest.raises(InvalidSampleError, match="'sideways' is not a valid strandedness"):
             await client.samples.upload_sample(
@@ -123,8 +123,8 @@ async def test_a_bad_sample_type_names_the_value_and_the_valid_ones_before_any_b
         with pytest.raises(InvalidSampleError) as caught:
             await client.samples.upload_sample("s1", "RNASeq", {"reads1": r1}, METADATA)
     assert caught.value.problems == [
-        "unknown sample type 'RNASeq' (did you mean 'RNA-Seq'?); valid: ATAC-Seq, ChIP-Seq, generic, "
-        "RNA-Seq, scRNA-Seq"
+        "unknown sample type 'RNASeq' (did you mean 'RNA-Seq'?); valid: ATAC-Seq, ChIP-Seq, "
+        "generic, RNA-Seq, scRNA-Seq"
     ]
     assert upload_requests(flow_server) == 0
 

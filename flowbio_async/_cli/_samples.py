@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from flowbio_async._cli import _samples_extra
 from flowbio_async._cli._batch import report_items
 from flowbio_async._cli._catalog import metadata_command, sample_types_command
 from flowbio_async._cli._command import Invocation, Verbs
@@ -58,6 +59,7 @@ def register(verbs: Verbs) -> None:
 
     samples.add("types", sample_types_command, "list sample types", auth=Auth.OPTIONAL)
     samples.add("metadata", metadata_command, "list metadata attributes", auth=Auth.OPTIONAL)
+    _samples_extra.register(samples)
 
 
 def parse_metadata(pairs: list[str]) -> dict[str, str]:
