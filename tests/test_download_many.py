@@ -115,10 +115,13 @@ async def test_execution_outputs_with_include_and_single_result(
     async with client_for(server, tmp_path) as client:
         execution = await finished_execution(client)
         report = await client.executions.download_outputs(
-            execution.id, tmp_path / "ex", include=["*.tsv", "*.html"]
+            execution.id, tmp_path / "ex", include=["*.tsv", "*.html"], log=tmp_path / "ex.jsonl"
         )
         got = sorted(str(i.value.path.relative_to(tmp_path / "ex")) for i in report if i.value)
         assert got == ["multiqc_report.html", "results/counts/all.gene_counts.tsv"]
+        # The log says which execution each file came from (#17 item 5).
+        lines = [json.loads(line) for line in (tmp_path / "ex.jsonl").read_text().splitlines()]
+        assert [line["execution_id"] for line in lines] == [execution.id, execution.id]
         single = await client.executions.download_result(
             execution.id, "results/counts/all.gene_counts.tsv", f"{tmp_path}/one/"
         )
@@ -144,8 +147,12 @@ async def test_server_names_cannot_escape_the_destination(
 async def test_sample_download_layout(server: FlowServer, tmp_path: Path) -> None:
     async with client_for(server, tmp_path) as client:
         sample = (await client.samples.search(name="liver_1"))[0]
-        report = await client.samples.download(sample.id, tmp_path, include="*.fastq.gz")
+        report = await client.samples.download(
+            sample.id, tmp_path, include="*.fastq.gz", log=tmp_path / "s.jsonl"
+        )
     assert report.ok
+    lines = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()]
+    assert {(line["sample_id"], line["sample_name"]) for line in lines} == {(sample.id, "liver_1")}
     folder = tmp_path / "samples" / "liver_1"
     assert sorted(p.name for p in folder.iterdir()) == [
         "liver_1_R1.fastq.gz",

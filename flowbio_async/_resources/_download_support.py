@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -25,11 +25,12 @@ from flowbio_async._models._downloads import DownloadReport, DownloadResult
 from flowbio_async._progress import Progress, ProgressCallback
 from flowbio_async._transfers._download import Downloader, DownloadSpec, StreamLike
 from flowbio_async._transfers._many import ItemResult, run_many
-from flowbio_async._transfers._paths import safe_filename
+from flowbio_async._transfers._paths import folder_name, safe_filename
 
 if TYPE_CHECKING:
     from flowbio_async._context import ClientContext
     from flowbio_async._models._data import Data
+    from flowbio_async._models._samples import Sample
 
 K = TypeVar("K")
 
@@ -102,8 +103,17 @@ async def sample_files(ctx: ClientContext, sample_id: str) -> list[Data]:
     return [data async for data in pager]
 
 
-def data_target(ctx: ClientContext, data: Data, dest: Path) -> Target:
-    """A :class:`Target` for a data record already resolved to a destination."""
+def data_target(
+    ctx: ClientContext, data: Data, dest: Path, origin: Mapping[str, Any] | None = None
+) -> Target:
+    """A :class:`Target` for a data record already resolved to a destination.
+
+    ``origin`` (``{"sample_id", "sample_name"}``, ``{"execution_id"}``) goes into the
+    download log beside the file's own fields; without one, the record's own ``sample``
+    link (``/data/<id>`` has it) says which sample the file belongs to.
+    """
+    if origin is None and data.sample is not None and data.sample.id is not None:
+        origin = {"sample_id": data.sample.id, "sample_name": data.sample.name}
     return Target(
         urls=data_urls(ctx, data),
         dest=dest,
@@ -111,8 +121,49 @@ def data_target(ctx: ClientContext, data: Data, dest: Path) -> Target:
         key=data.id,
         size=data.size,
         md5=data.md5,
-        meta={"file_id": data.id, "filename": data.filename},
+        meta={"file_id": data.id, "filename": data.filename, **(origin or {})},
     )
+
+
+CLASH_SEPARATOR = "__"
+"""Between a sample's name and its id when another sample has the same name (#17)."""
+
+
+def _id_order(identifier: str) -> tuple[int, int, str]:
+    # Numeric ids in number order (older samples first), any others after, as text.
+    return (0, int(identifier), "") if identifier.isdigit() else (1, 0, identifier)
+
+
+def sample_folders(samples: Iterable[tuple[str, str | None]]) -> dict[str, str]:
+    """Folder names for samples laid out side by side, never one folder for two samples.
+
+    Each sample's folder is its name made safe (``folder_name``). When several samples would
+    share a folder (compared case-insensitively, as macOS and Windows file systems do), the
+    one with the smallest id keeps the plain name and every other is ``<name>__<id>``, so
+    a sample added later never moves the folders already on disk.
+
+    Example:
+        ```python
+        sample_folders([("20", "S1"), ("21", "S1"), ("22", "S2")])
+        # {"20": "S1", "21": "S1__21", "22": "S2"}
+        ```
+    """
+    ordered = sorted(dict(samples).items(), key=lambda item: _id_order(item[0]))
+    plain = {sample_id: folder_name(name or "", sample_id) for sample_id, name in ordered}
+    taken: set[str] = set()
+    folders: dict[str, str] = {}
+    for sample_id, _ in ordered:
+        folder = plain[sample_id]
+        while folder.casefold() in taken:
+            folder = f"{folder}{CLASH_SEPARATOR}{sample_id}"
+        taken.add(folder.casefold())
+        folders[sample_id] = folder
+    return folders
+
+
+def sample_origin(sample: Sample) -> dict[str, Any]:
+    """Which sample a file came from, as the download log records it."""
+    return {"sample_id": sample.id, "sample_name": sample.name}
 
 
 def opener(
@@ -256,15 +307,16 @@ async def fetch_data_files(
     log: Dest | None,
     fail_fast: bool,
     label: str,
+    origins: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> DownloadReport[Data]:
     """:func:`fetch_many` over data files, each saved at ``where(data)``.
 
     ``where`` runs per item inside the runner, so a path it refuses (``safe_join``) fails
-    that item only.
+    that item only. ``origins`` maps a data id to what the log says it came from.
     """
 
     async def plan(data: Data) -> Target:
-        return data_target(ctx, data, where(data))
+        return data_target(ctx, data, where(data), (origins or {}).get(data.id))
 
     return await fetch_many(
         ctx,

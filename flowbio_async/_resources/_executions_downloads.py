@@ -70,6 +70,7 @@ class ExecutionDownloads(Resource):
             log=log,
             fail_fast=fail_fast,
             label=f"execution {execution.id}",
+            origins={data.id: {"execution_id": execution.id} for data in outputs},
         )
 
     async def download_result(
