@@ -315,6 +315,16 @@ def test_progress_is_drawn_on_a_terminal_stderr_unless_silenced(cli: Cli, tmp_pa
     assert drawn == b""
 
 
+def test_many_files_end_with_a_summary_line_on_the_terminal(cli: Cli, tmp_path: Path) -> None:
+    # Seen (#17): the aggregate bar vanished at the end, with no files done / total.
+    paths = _files(tmp_path, {"one.bin": 300_000, "two.bin": 200_000})
+    code, _, drawn = cli.stderr_on_terminal("data", "upload", *map(str, paths))
+    assert code == 0
+    screen = drawn.decode(errors="replace")
+    assert "2/2 files" in screen
+    assert "2 files: 2/2 files, 500.0 kB in " in screen
+
+
 def test_bulk_download_extracts_byte_exact_and_continues_a_job(cli: Cli, tmp_path: Path) -> None:
     paths = _files(tmp_path / "src", {"x.bin": 70_000, "y.txt": 12})
     up = cli("data", "upload", *map(str, paths), "--json").json()["results"]

@@ -221,3 +221,27 @@ def test_sync_facade_downloads(server: FlowServer, tmp_path: Path) -> None:
         report = client.data.download_many([data_id], tmp_path)
     assert result.path.read_bytes() == b"sync bytes"
     assert [item.value.status for item in report if item.value] == ["skipped"]
+
+
+async def test_many_downloads_announce_files_and_bytes_before_the_first_byte(
+    server: FlowServer, tmp_path: Path
+) -> None:
+    # Seen (#17): the aggregate total grew as files started ("58.0/58.0 MB", 2 of 30 to go).
+    from flowbio_async import ProgressEvent
+
+    sizes = [20_000, 30_000, 40_000]
+    ids = [add_file(server, payload(n, seed=n), f"p{n}.bin") for n in sizes]
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "p40000.bin").write_bytes(payload(40_000, seed=40_000))  # complete
+    events: list[ProgressEvent] = []
+    async with client_for(server, tmp_path) as client:
+        report = await client.data.download_many(
+            [*ids, "999999"], tmp_path / "out", progress=events.append
+        )
+    assert [len(report.done), len(report.skipped), len(report.failed)] == [2, 1, 1]
+    first = events[0]
+    assert (first.kind, first.files, first.total) == ("plan", 4, sum(sizes))
+    assert all(e.kind != "start" for e in events[: events.index(first) + 1])
+    skips = [(e.ok, e.total) for e in events if e.kind == "skip"]
+    assert sorted(skips, key=str) == sorted([(False, None), (True, 40_000)], key=str)
+    assert sum(e.completed for e in events if e.kind == "finish") == 50_000

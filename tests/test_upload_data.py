@@ -174,3 +174,20 @@ async def test_upload_data_returns_the_data_as_get_shows_it(
     assert isinstance(data.data_type, dict) and data.data_type["identifier"] == "bam"
     assert data.size == 5000
     assert data.model_dump() == shown.model_dump()
+
+
+@pytest.mark.anyio
+async def test_many_uploads_announce_every_size_before_the_first_byte(
+    flow_server: FlowServer, tmp_path: Path
+) -> None:
+    # Seen (#17): the aggregate bar of many uploads started at "0/0 bytes" and grew.
+    from flowbio_async import ProgressEvent
+
+    paths = [random_file(tmp_path / f"u{i}.bin", 1000 * (i + 1)) for i in range(4)]
+    events: list[ProgressEvent] = []
+    async with logged_in(flow_server, tmp_path / "state") as client:
+        await client.data.upload_many(paths, progress=events.append)
+    assert (events[0].kind, events[0].files, events[0].total) == ("plan", 4, 10_000)
+    assert [e.kind for e in events].count("plan") == 1
+    finished = [e for e in events if e.kind == "finish"]
+    assert len(finished) == 4 and sum(e.completed for e in finished) == 10_000

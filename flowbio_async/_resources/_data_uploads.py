@@ -85,6 +85,8 @@ class DataUploads(Resource):
             seen.add(source.path)
         by_path = {id(source): Path(path) for source, path in zip(sources, paths, strict=True)}
         with self._ctx.progress(progress, aggregate_label=f"{len(sources)} files") as reporter:
+            # Every size is known before the first byte: the totals never grow (#17 item 7).
+            reporter.plan(len(sources), sum(source.size for source in sources))
 
             async def one(source: Source) -> Data:
                 return await self._send_data(source, data_type, is_directory, reporter, resume)

@@ -264,36 +264,71 @@ async def fetch_many(
     fail_fast: bool,
     label: str,
 ) -> DownloadReport[K]:
-    """Plan and fetch every item concurrently; one result (or typed error) per item.
+    """Plan every item, then fetch them concurrently; one result (or typed error) per item.
 
-    Concurrency is bounded twice: ``run_many`` keeps at most ``max_concurrency`` items in
-    flight, and each transfer also holds the client-wide limiter, so parallel calls share
-    one cap. Two items that would land on the same path get ``<dir>/<id>/<name>`` instead.
+    Every item is planned first (sizes, destinations), so the progress totals are known
+    before the first byte (#17 item 7) and two items that would land on the same path are
+    told apart in input order (the later one goes to ``<dir>/<id>/<name>``). Concurrency is
+    bounded twice: ``run_many`` keeps at most ``max_concurrency`` items in flight, and each
+    transfer also holds the client-wide limiter, so parallel calls share one cap.
     """
     writer = DownloadLog(log) if log is not None else None
-    claimed: set[Path] = set()
+    concurrency = ctx.config.max_concurrency
 
-    async def one(item: K) -> DownloadResult:
-        target: Target | None = None
+    async def failed(item: K, target: Target | None, exc: Exception) -> None:
+        if writer is not None:
+            await writer.write(_log_record(item, target, None, exc))
+
+    async def planned_target(item: K) -> Target:
         try:
-            target = await plan(item)
+            return await plan(item)
+        except Exception as exc:
+            await failed(item, None, exc)
+            raise
+
+    with ctx.progress(progress, aggregate_label=label) as reporter:
+        plans = await run_many(items, planned_target, concurrency=concurrency, fail_fast=fail_fast)
+        targets: dict[int, Target] = {}
+        claimed: set[Path] = set()
+        for index, outcome in enumerate(plans):
+            if outcome.value is None:
+                continue
+            target = outcome.value
             if target.dest in claimed:
                 alternative = target.dest.parent / safe_filename(target.key) / target.dest.name
                 target = replace(target, dest=alternative)
             claimed.add(target.dest)
-            result = await fetch(ctx, target, reporter, overwrite=overwrite)
-        except Exception as exc:
-            if writer is not None:
-                await writer.write(_log_record(item, target, None, exc))
-            raise
-        if writer is not None:
-            await writer.write(_log_record(item, target, result, None))
-        return result
+            targets[index] = target
+        sizes = [target.size for target in targets.values()]
+        known = None if None in sizes else sum(size or 0 for size in sizes)
+        reporter.plan(len(items), known)
+        for outcome in plans:
+            if outcome.error is not None:
+                reporter.skip(None, ok=False)  # refused while planning (an unknown id...)
 
-    with ctx.progress(progress, aggregate_label=label) as reporter:
-        results: list[ItemResult[K, DownloadResult]] = await run_many(
-            items, one, concurrency=ctx.config.max_concurrency, fail_fast=fail_fast
-        )
+        async def one(index: int) -> DownloadResult:
+            item, target = plans[index].item, targets[index]
+            try:
+                result = await fetch(ctx, target, reporter, overwrite=overwrite)
+            except Exception as exc:
+                reporter.skip(target.size, ok=False, task_id=target.key)
+                await failed(item, target, exc)
+                raise
+            if result.status == "skipped":
+                reporter.skip(result.size, task_id=target.key)  # complete on disk already
+            if writer is not None:
+                await writer.write(_log_record(item, target, result, None))
+            return result
+
+        fetched = await run_many(sorted(targets), one, concurrency=concurrency, fail_fast=fail_fast)
+    by_index = {outcome.item: outcome for outcome in fetched}
+    results: list[ItemResult[K, DownloadResult]] = []
+    for index, outcome in enumerate(plans):
+        if index in by_index:
+            done = by_index[index]
+            results.append(ItemResult(outcome.item, value=done.value, error=done.error))
+        else:
+            results.append(ItemResult(outcome.item, error=outcome.error))
     return DownloadReport(results)
 
 

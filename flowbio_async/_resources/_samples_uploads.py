@@ -120,6 +120,7 @@ class SampleUploads(Resource):
         spec = SampleUploadSpec(name, sample_type, data, metadata, project_id, organism_id)
         (sources,) = await self._checked([spec])
         with self._ctx.progress(progress) as reporter:
+            reporter.plan(len(sources), sum(source.size for source in sources))
             return await self._send_sample(spec, sources, reporter, resume)
 
     async def upload_samples(
@@ -144,6 +145,8 @@ class SampleUploads(Resource):
         checked = list(zip(samples, await self._checked(samples), strict=True))
         label = f"{len(checked)} samples"
         with self._ctx.progress(progress, aggregate_label=label) as reporter:
+            every = [source for _, sources in checked for source in sources]
+            reporter.plan(len(every), sum(source.size for source in every))
 
             async def one(item: tuple[SampleUploadSpec, list[Source]]) -> Sample:
                 return await self._send_sample(item[0], item[1], reporter, resume)
@@ -169,10 +172,15 @@ class SampleUploads(Resource):
                 "previous_data": list(previous),  # repeated parts; none for the first file
             }
             job = UploadJob("upload/sample", source.path, source.filename, fields)
-            # Earlier files keep a completed record so a re-run skips them (#3 resume).
-            final = await upload_with_progress(
-                uploader, job, reporter, resume=resume, keep_record=not is_last
-            )
+            try:
+                # Earlier files keep a completed record so a re-run skips them (#3 resume).
+                final = await upload_with_progress(
+                    uploader, job, reporter, resume=resume, keep_record=not is_last
+                )
+            except Exception:
+                for unsent in sources[index + 1 :]:
+                    reporter.skip(unsent.size, ok=False)  # planned, never started
+                raise
             if not is_last:
                 previous.append(str(final.get("data_id") or final.get("id")))
                 earlier.append(job)
@@ -260,6 +268,7 @@ class SampleUploads(Resource):
         sources = [check_source(path) for _, path in ordered_reads(reads)]
         sheet = check_source(annotation)
         with self._ctx.progress(progress) as reporter:
+            reporter.plan(1 + len(sources), sheet.size + sum(s.size for s in sources))
             uploaded = await self._send_annotation(sheet, ignore_warnings, reporter)
             uploader = self._uploader()
             data_ids: list[str] = []
