@@ -66,6 +66,7 @@ from flowbio_async._resources._samples_uploads import (
     PathLike as _flowbio_async_resources_samples_uploads_PathLike,
 )
 from flowbio_async._resources._users import UserResource as AsyncUserResource
+from flowbio_async._sample_rules import SampleCatalogue
 from flowbio_sync._portal import Portal, twin_repr
 
 __all__ = [
@@ -1271,6 +1272,19 @@ class SampleResource:
             self._async.get_executions(sample_id=sample_id, filter=filter, page_size=page_size),
         )
 
+    def sample_catalogue(self) -> SampleCatalogue:
+        """The server's sample types and metadata attributes, as the upload checks use them.
+
+        A part the server does not publish (404) is ``None`` and its checks are skipped.
+
+        Example:
+            ```python
+            catalogue = client.samples.sample_catalogue()
+            print([t.identifier for t in catalogue.types or []])
+            ```
+        """
+        return self._portal.call(self._async.sample_catalogue)
+
     def upload_sample(
         self,
         name: str,
@@ -1430,7 +1444,9 @@ class SampleResource:
 
         Raw reads and pipeline outputs attached to the sample are fetched concurrently;
         ``include`` filters them (glob patterns or a predicate). The sample name becomes a
-        safe folder name (separators replaced), as in seed 002's "Organize Downloads".
+        safe folder name (separators replaced), as in seed 002's "Organize Downloads"; when
+        another sample of its project has the same name, every one but the oldest is
+        ``<name>__<id>``, as ``projects.download`` lays them out.
 
         Example:
             ```python
