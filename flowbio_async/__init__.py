@@ -75,6 +75,7 @@ from flowbio_async._models._uploads import AnnotationUpload, MultiplexedUpload, 
 from flowbio_async._models._users import User
 from flowbio_async._pagination import AsyncPager
 from flowbio_async._progress import ProgressCallback, ProgressEvent
+from flowbio_async._sample_rules import SampleCatalogue
 from flowbio_async._transfers._many import ItemResult
 from flowbio_async._version import __version__
 
@@ -126,6 +127,7 @@ __all__ = [
     "RateLimitError",
     "RateLimitInfo",
     "Sample",
+    "SampleCatalogue",
     "SampleType",
     "SampleUploadSpec",
     "SearchResults",

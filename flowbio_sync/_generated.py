@@ -31,6 +31,7 @@ from flowbio_async import (
     ProjectDownload,
     RateLimitInfo,
     Sample,
+    SampleCatalogue,
     SampleType,
     SampleUploadSpec,
     SearchResults,
@@ -66,7 +67,6 @@ from flowbio_async._resources._samples_uploads import (
     PathLike as _flowbio_async_resources_samples_uploads_PathLike,
 )
 from flowbio_async._resources._users import UserResource as AsyncUserResource
-from flowbio_async._sample_rules import SampleCatalogue
 from flowbio_sync._portal import Portal, twin_repr
 
 __all__ = [

@@ -28,8 +28,9 @@ def register(verbs: Verbs) -> None:
         "download data files, or all of a sample, project or execution",
         "Download data files by id; or every file of a sample (into DIR/samples/<name>/), "
         "of a project (into DIR/<project>/samples/<name>/; one bulk archive above 100 "
-        "files) or every output of an execution (into DIR/executions/<id>/). Interrupted "
-        "downloads resume when the same command is run again; complete files are skipped.",
+        "files) or every output of an execution (into DIR/executions/<id>/). Two samples "
+        "of one name get <name>/ (the oldest) and <name>__<id>/. Interrupted downloads "
+        "resume when the same command is run again; complete files are skipped.",
     )
     download.add_argument("data_ids", nargs="*", metavar="DATA_ID", help="data ids")
     source = download.add_mutually_exclusive_group()
