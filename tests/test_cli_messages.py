@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from cli_helpers import Cli
+from cli_helpers import Cli, logged_in_cli
 
 from flowbio_async import NotFoundError
 from flowbio_async._cli._hints import cli_words, not_found_message
@@ -22,10 +22,7 @@ from flowbio_async.testing import FlowServer
 
 @pytest.fixture(scope="module")
 def cli(flow_server: FlowServer, tmp_path_factory: pytest.TempPathFactory) -> Cli:
-    logged_in = Cli(flow_server.url, tmp_path_factory.mktemp("home"))
-    code, screen = logged_in.login()
-    assert code == 0, screen
-    return logged_in
+    return logged_in_cli(flow_server.url, tmp_path_factory.mktemp("home"))
 
 
 def _reads(folder: Path, name: str) -> Path:

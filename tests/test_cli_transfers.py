@@ -14,17 +14,14 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from cli_helpers import Cli, interrupt
+from cli_helpers import Cli, interrupt, logged_in_cli
 
 from flowbio_async.testing import FlowServer
 
 
 @pytest.fixture(scope="module")
 def cli(flow_server: FlowServer, tmp_path_factory: pytest.TempPathFactory) -> Cli:
-    logged_in = Cli(flow_server.url, tmp_path_factory.mktemp("home"))
-    code, screen = logged_in.login()
-    assert code == 0, screen
-    return logged_in
+    return logged_in_cli(flow_server.url, tmp_path_factory.mktemp("home"))
 
 
 def _files(folder: Path, sizes: dict[str, int]) -> list[Path]:

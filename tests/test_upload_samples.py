@@ -39,6 +39,24 @@ def _owned_project(server: FlowServer, username: str) -> str:
     return str(found[0]["id"])
 
 
+async def _refused(
+    server: FlowServer,
+    tmp_path: Path,
+    name: str,
+    sample_type: str,
+    data: dict[str, str],
+    metadata: dict[str, str],
+) -> InvalidSampleError:
+    """Upload a sample the rule refuses; check that not one chunk reached the server."""
+    files = {key: random_file(tmp_path / filename, 100) for key, filename in data.items()}
+    server.reset_counters()
+    async with logged_in(server, tmp_path / "state") as client:
+        with pytest.raises(InvalidSampleError) as caught:
+            await client.samples.upload_sample(name, sample_type, files, metadata)
+    assert upload_requests(server) == 0
+    return caught.value
+
+
 @pytest.mark.anyio
 async def test_paired_sample_links_both_files(flow_server: FlowServer, tmp_path: Path) -> None:
     r1 = random_file(tmp_path / "liver_R1.fastq.gz", 200_000)
@@ -117,40 +135,32 @@ async def test_a_bad_sample_type_names_the_value_and_the_valid_ones_before_any_b
 ) -> None:
     # Seen (#17): sample_type="RNASeq" sent the first chunk, then "HTTP 400: Invalid sample
     # type", naming neither the value nor the valid ones.
-    r1 = random_file(tmp_path / "R1.fq", 100)
-    flow_server.reset_counters()
-    async with logged_in(flow_server, tmp_path / "state") as client:
-        with pytest.raises(InvalidSampleError) as caught:
-            await client.samples.upload_sample("s1", "RNASeq", {"reads1": r1}, METADATA)
-    assert caught.value.problems == [
+    refused = await _refused(flow_server, tmp_path, "s1", "RNASeq", {"reads1": "R1.fq"}, METADATA)
+    assert refused.problems == [
         "unknown sample type 'RNASeq' (did you mean 'RNA-Seq'?); valid: ATAC-Seq, ChIP-Seq, "
         "generic, RNA-Seq, scRNA-Seq"
     ]
-    assert upload_requests(flow_server) == 0
 
 
 @pytest.mark.anyio
 async def test_every_problem_of_a_sample_is_named_at_once(
     flow_server: FlowServer, tmp_path: Path
 ) -> None:
-    r1 = random_file(tmp_path / "R1.fq", 100)
-    flow_server.reset_counters()
-    async with logged_in(flow_server, tmp_path / "state") as client:
-        with pytest.raises(InvalidSampleError) as caught:
-            await client.samples.upload_sample(
-                "liver 1",
-                "RNA-Seq",
-                {"R1": r1},
-                {"strandness": "reverse", "replicate": "two"},
-            )
-    problems = caught.value.problems
+    caught = await _refused(
+        flow_server,
+        tmp_path,
+        "liver 1",
+        "RNA-Seq",
+        {"R1": "R1.fq"},
+        {"strandness": "reverse", "replicate": "two"},
+    )
+    problems = caught.problems
     assert problems[0] == "the sample name 'liver 1' contains spaces, which Flow refuses"
     assert "invalid data key(s) ['R1'] for RNA-Seq samples" in problems[1]
     assert problems[2].startswith("unknown metadata attribute(s) ['strandness']; valid: scientist")
     assert "metadata 'scientist' (Scientist) is required for RNA-Seq samples" in problems
     assert "'two' is not a valid replicate: it must match ^\\d+$" in problems
-    assert str(caught.value).startswith("sample 'liver 1' was not uploaded: ")
-    assert upload_requests(flow_server) == 0
+    assert str(caught).startswith("sample 'liver 1' was not uploaded: ")
 
 
 @pytest.mark.anyio
