@@ -18,7 +18,6 @@ import types
 import typing
 from dataclasses import KW_ONLY, dataclass, field, fields
 from datetime import timedelta
-from functools import cache
 from pathlib import Path
 from typing import Any, Literal, Union
 
@@ -124,7 +123,7 @@ class ClientConfig:
 
     def __post_init__(self) -> None:
         # Driven by the annotations, so a field added later is checked without extra code.
-        hints = _field_types()
+        hints = _field_types(type(self))
         for item in fields(self):
             value = _checked(item.name, hints[item.name], getattr(self, item.name), item.metadata)
             object.__setattr__(self, item.name, value)  # frozen: normalised values go in once
@@ -134,9 +133,14 @@ class ClientConfig:
             )
 
 
-@cache
-def _field_types() -> dict[str, Any]:
-    return typing.get_type_hints(ClientConfig)
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    """The resolved annotations of ``cls`` (a subclass adds its own fields), cached."""
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
 
 
 def _type_name(value: object) -> str:
@@ -146,25 +150,32 @@ def _type_name(value: object) -> str:
 def _checked(name: str, hint: Any, value: Any, metadata: Any) -> Any:
     """``value`` checked against the field's annotation and bounds, normalised (or raise)."""
     options = typing.get_args(hint) if typing.get_origin(hint) in (Union, types.UnionType) else ()
-    if options:
-        if value is None and type(None) in options:
-            return None
-        expected: list[str] = []
-        for option in (o for o in options if o is not type(None)):
-            try:
-                return _checked(name, option, value, metadata)
-            except ConfigurationError:
-                expected.append(_expected(option))
-        allowed = " or ".join([*expected, *(["None"] if type(None) in options else [])])
-        raise ConfigurationError(f"{name} must be {allowed}, got {value!r} ({_type_name(value)})")
+    if not options:
+        normalised = _typed(name, hint, value)
+        _check_bounds(name, hint, normalised, metadata)
+        return normalised
+    if value is None and type(None) in options:
+        return None
+    expected: list[str] = []
+    for option in (o for o in options if o is not type(None)):
+        try:
+            normalised = _typed(name, option, value)
+        except ConfigurationError:
+            expected.append(_expected(option))
+            continue
+        _check_bounds(name, option, normalised, metadata)  # the right type, out of range
+        return normalised
+    allowed = " or ".join([*expected, *(["None"] if type(None) in options else [])])
+    raise ConfigurationError(f"{name} must be {allowed}, got {value!r} ({_type_name(value)})")
+
+
+def _typed(name: str, hint: Any, value: Any) -> Any:
     if typing.get_origin(hint) is Literal:
         if value not in typing.get_args(hint):
             allowed = ", ".join(repr(v) for v in typing.get_args(hint))
             raise ConfigurationError(f"{name} must be one of {allowed}, got {value!r}")
         return value
-    normalised = _coerced(name, hint, value)
-    _check_bounds(name, hint, normalised, metadata)
-    return normalised
+    return _coerced(name, hint, value)
 
 
 def _expected(hint: Any) -> str:

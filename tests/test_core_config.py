@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -103,3 +103,21 @@ def test_defaults_and_replace_pass_the_same_checks(tmp_path: Path) -> None:
 def test_chunk_size_above_max_chunk_size_is_refused() -> None:
     with pytest.raises(ConfigurationError, match=r"chunk_size \(2000\) exceeds max_chunk_size"):
         ClientConfig(chunk_size=2000, max_chunk_size=1000)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Later(ClientConfig):
+    """Fields of the kinds a later change may add (an engine choice, an optional limit)."""
+
+    engine: Literal["httpx", "aiohttp"] = "httpx"
+    keepalive: int | None = None
+
+
+def test_fields_added_later_are_checked_from_their_annotations() -> None:
+    assert _Later(engine="aiohttp", keepalive=5).keepalive == 5
+    with pytest.raises(ConfigurationError, match="engine must be one of 'httpx', 'aiohttp'"):
+        _Later(engine="curl")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="keepalive must be at least 0, got -1"):
+        _Later(keepalive=-1)
+    with pytest.raises(ConfigurationError, match=r"keepalive must be an int or None, got '5'"):
+        _Later(keepalive="5")  # type: ignore[arg-type]
