@@ -1,7 +1,8 @@
 """Upload a paired-end sample: reads1 and reads2 become one sample (docs/uploading.md).
 
-Writes two small gzipped FASTQ files, then creates an RNA-Seq sample from them with the
-metadata the sample type requires::
+Writes two small gzipped FASTQ files, shows that a sample Flow would refuse is caught before
+any byte is sent, then creates an RNA-Seq sample from them with the metadata the sample type
+requires::
 
     FLOW_API_URL=http://127.0.0.1:8000/api FLOW_USERNAME=demo FLOW_PASSWORD=demo-password \
         python examples/upload_paired_sample.py
@@ -16,7 +17,12 @@ from pathlib import Path
 
 import anyio
 
-from flowbio_async import AsyncClient, ClientConfig, UsernamePasswordCredentials
+from flowbio_async import (
+    AsyncClient,
+    ClientConfig,
+    InvalidSampleError,
+    UsernamePasswordCredentials,
+)
 
 
 def make_fastq(path: Path, seed: int, reads: int = 2000, length: int = 76) -> Path:
@@ -43,6 +49,13 @@ async def main() -> None:
             if attribute.required or "RNA-Seq" in attribute.required_for_sample_types
         ]
         print(f"RNA-Seq needs: {', '.join(required)}")
+        try:  # a typo in the sample type: refused before sending, naming the valid ones
+            await client.samples.upload_sample(
+                "liver_example", "RNASeq", {"reads1": reads1, "reads2": reads2}
+            )
+        except InvalidSampleError as refused:
+            for problem in refused.problems:
+                print(f"refused before sending: {problem}")
         sample = await client.samples.upload_sample(
             name="liver_example",
             sample_type="RNA-Seq",
@@ -51,6 +64,9 @@ async def main() -> None:
             organism_id="Hs",
         )
         print(f"Created sample {sample.id} ({sample.name}) from {reads1.name} + {reads2.name}")
+        # The result is the sample as `get` shows it: project, organism, type, metadata.
+        assert sample.organism is not None and sample.sample_type is not None
+        print(f"  organism {sample.organism.id}, type {sample.sample_type.identifier}")
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from flowbio_async._errors import (
     GoneError,
     InsufficientSpaceError,
     IntegrityError,
+    InvalidSampleError,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
@@ -99,6 +100,7 @@ from flowbio_async._pipeline_errors import (
     RunRefusedError,
 )
 from flowbio_async._progress import ProgressCallback, ProgressEvent
+from flowbio_async._sample_rules import SampleCatalogue
 from flowbio_async._transfers._many import ItemResult
 from flowbio_async._version import __version__
 
@@ -141,6 +143,7 @@ __all__ = [
     "InsufficientSpaceError",
     "IntegrityError",
     "InvalidRunError",
+    "InvalidSampleError",
     "ItemResult",
     "LargeUploadTicket",
     "MetadataAttribute",
@@ -169,6 +172,7 @@ __all__ = [
     "RunProblem",
     "RunRefusedError",
     "Sample",
+    "SampleCatalogue",
     "SampleType",
     "SampleUploadSpec",
     "SchemaColumn",

@@ -12,10 +12,14 @@ Worst-case memory held by transfers (the s3transfer habit: say the bound where i
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass, field
+import types
+import typing
+from dataclasses import KW_ONLY, dataclass, field, fields
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, Literal, Union
 
 from flowbio_async._errors import ConfigurationError
 
@@ -29,12 +33,27 @@ def _default_state_dir() -> Path:
     return Path(base) / "flowbio-async"
 
 
-@dataclass(frozen=True, kw_only=True)
+def _bounds(minimum: float | None = None, *, above: float | None = None) -> dict[str, float]:
+    """Field metadata read by the validator: ``minimum`` (inclusive) or ``above`` (exclusive)."""
+    bounds: dict[str, float] = {}
+    if minimum is not None:
+        bounds["min"] = minimum
+    if above is not None:
+        bounds["above"] = above
+    return bounds
+
+
+@dataclass(frozen=True)
 class ClientConfig:
     """Configuration for :class:`~flowbio_async.AsyncClient`.
 
-    The first five fields match the official ``flowbio.v2.ClientConfig`` (seed 001), so
-    existing configurations port unchanged; the rest are this SDK's additions.
+    The first five fields are those of the official ``flowbio.v2.ClientConfig``, in its
+    order, so ``ClientConfig(2_000_000, False, 2, timedelta(seconds=30), 5)`` ports
+    unchanged; every other field is keyword-only. Each value is checked when the config is
+    built: a wrong type or an out-of-range value raises :class:`ConfigurationError` naming
+    the field and the value (``True``/``False`` are not integers here). Durations take a
+    ``timedelta`` or a number of seconds (``request_timeout=30``) and are stored as
+    ``timedelta``.
 
     Example:
         ```python
@@ -48,21 +67,22 @@ class ClientConfig:
         ```
     """
 
-    # -- fields of the official client (seed 001) ------------------------------------------
-    chunk_size: int = 1_000_000
+    # -- fields of the official client (seed 001), positional in its order ---------------------
+    chunk_size: int = field(default=1_000_000, metadata=_bounds(1))
     """First upload chunk size in bytes; the adaptive engine grows it up to ``max_chunk_size``."""
     show_progress: bool = True
     """Draw rich progress bars (only when stderr is a terminal)."""
     connection_retries: int = 3
     """Retries when the TCP connection was never established (safe for every method)."""
-    request_timeout: timedelta = timedelta(seconds=60)
+    request_timeout: timedelta = field(default=timedelta(seconds=60), metadata=_bounds(above=0))
     """Read/write/pool timeout per operation; connect timeout is fixed at ``connect_timeout``."""
     upload_retries: int = 3
     """Extra attempts for one upload chunk on timeouts, dropped connections, 429 and 5xx."""
 
-    # -- this SDK's additions ---------------------------------------------------------------
-    connect_timeout: timedelta = timedelta(seconds=10)
-    max_chunk_size: int = 16 * MiB
+    # -- this SDK's additions (keyword-only) ----------------------------------------------------
+    _: KW_ONLY
+    connect_timeout: timedelta = field(default=timedelta(seconds=10), metadata=_bounds(above=0))
+    max_chunk_size: int = field(default=16 * MiB, metadata=_bounds(1))
     """Upper bound for adaptive upload chunks (and for ``chunk_size``)."""
     max_retries: int = 4
     """Retries for idempotent requests on 429, 502/503/504 and connection errors."""
@@ -72,17 +92,17 @@ class ClientConfig:
     """Cap on one computed backoff delay, in seconds."""
     max_retry_after: float = 120.0
     """Longest server-requested wait (Retry-After / X-RateLimit-Reset) honoured, in seconds."""
-    max_concurrency: int = 16
+    max_concurrency: int = field(default=16, metadata=_bounds(1))
     """Transfers in flight at once across the whole client (one shared limiter)."""
-    max_connections: int = 64
+    max_connections: int = field(default=64, metadata=_bounds(1))
     """Size of the HTTP connection pool (kept above the transfer concurrency)."""
-    download_buffer_size: int = 4 * MiB
-    """Bytes gathered from the socket before one disk write / hash update."""
+    download_buffer_size: int = field(default=4 * MiB, metadata=_bounds(64 * 1024))
+    """Bytes gathered from the socket before one disk write / hash update (at least 64 KiB)."""
     download_retries: int = 5
     """Attempts per download stream without progress; the budget resets when bytes arrive."""
     segment_threshold: int = 64 * MiB
     """Files at least this large are downloaded as parallel byte ranges."""
-    segments_per_file: int = 4
+    segments_per_file: int = field(default=4, metadata=_bounds(1))
     """Parallel ranges for one segmented download."""
     lean_downloads: bool = True
     """Fetch download bodies with the built-in lean HTTP/1.1 client (much less CPU per file
@@ -95,37 +115,141 @@ class ClientConfig:
     """Refresh the access token this long before its JWT ``exp``."""
     state_dir: Path = field(default_factory=_default_state_dir)
     """Where upload resume records live."""
-    bulk_poll_interval: float = 1.0
+    bulk_poll_interval: float = field(default=1.0, metadata=_bounds(above=0))
     """First delay between bulk-download status polls (grows up to ``bulk_poll_max``)."""
-    bulk_poll_max: float = 15.0
-    archive_max_bytes: int = 1 << 40
+    bulk_poll_max: float = field(default=15.0, metadata=_bounds(above=0))
+    archive_max_bytes: int = field(default=1 << 40, metadata=_bounds(0))
     """Largest total an extracted archive may write (declared sizes), 1 TiB (#14)."""
-    archive_max_ratio: float = 100.0
+    archive_max_ratio: float = field(default=100.0, metadata=_bounds(above=0))
     """Largest expansion of an archive (extracted total / archive size) once the total passes
     64 MiB: a zip bomb is refused before anything is written (#14)."""
-    archive_max_entries: int = 100_000
+    archive_max_entries: int = field(default=100_000, metadata=_bounds(1))
     """Most entries an extracted archive may have."""
     user_agent: str | None = None
     """Extra product token appended to ``flowbio-async/<version>``."""
 
     def __post_init__(self) -> None:
-        if self.chunk_size <= 0:
-            raise ConfigurationError(f"chunk_size must be positive, got {self.chunk_size}")
+        # Driven by the annotations, so a field added later is checked without extra code.
+        hints = _field_types(type(self))
+        for item in fields(self):
+            value = _checked(item.name, hints[item.name], getattr(self, item.name), item.metadata)
+            object.__setattr__(self, item.name, value)  # frozen: normalised values go in once
         if self.max_chunk_size < self.chunk_size:
             raise ConfigurationError(
                 f"chunk_size ({self.chunk_size}) exceeds max_chunk_size ({self.max_chunk_size})"
             )
-        for name in ("connection_retries", "upload_retries", "max_retries", "download_retries"):
-            if getattr(self, name) < 0:
-                raise ConfigurationError(f"{name} must be >= 0")
-        for name in ("max_concurrency", "max_connections", "segments_per_file"):
-            if getattr(self, name) < 1:
-                raise ConfigurationError(f"{name} must be >= 1")
-        if self.request_timeout.total_seconds() <= 0:
-            raise ConfigurationError("request_timeout must be positive")
-        if self.archive_max_bytes < 0 or self.archive_max_entries < 1:
-            raise ConfigurationError("archive_max_bytes must be >= 0, archive_max_entries >= 1")
-        if not self.archive_max_ratio > 0:  # also refuses NaN
-            raise ConfigurationError("archive_max_ratio must be positive")
-        if self.download_buffer_size < 64 * 1024:
-            raise ConfigurationError("download_buffer_size must be at least 64 KiB")
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    """The resolved annotations of ``cls`` (a subclass adds its own fields), cached."""
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def _type_name(value: object) -> str:
+    return type(value).__name__
+
+
+def _checked(name: str, hint: Any, value: Any, metadata: Any) -> Any:
+    """``value`` checked against the field's annotation and bounds, normalised (or raise)."""
+    options = typing.get_args(hint) if typing.get_origin(hint) in (Union, types.UnionType) else ()
+    if not options:
+        normalised = _typed(name, hint, value)
+        _check_bounds(name, hint, normalised, metadata)
+        return normalised
+    if value is None and type(None) in options:
+        return None
+    expected: list[str] = []
+    for option in (o for o in options if o is not type(None)):
+        try:
+            normalised = _typed(name, option, value)
+        except ConfigurationError:
+            expected.append(_expected(option))
+            continue
+        _check_bounds(name, option, normalised, metadata)  # the right type, out of range
+        return normalised
+    allowed = " or ".join([*expected, *(["None"] if type(None) in options else [])])
+    raise ConfigurationError(f"{name} must be {allowed}, got {value!r} ({_type_name(value)})")
+
+
+def _typed(name: str, hint: Any, value: Any) -> Any:
+    if typing.get_origin(hint) is Literal:
+        if value not in typing.get_args(hint):
+            allowed = ", ".join(repr(v) for v in typing.get_args(hint))
+            raise ConfigurationError(f"{name} must be one of {allowed}, got {value!r}")
+        return value
+    return _coerced(name, hint, value)
+
+
+def _expected(hint: Any) -> str:
+    if hint is bool:
+        return "True or False"
+    if hint is timedelta:
+        return "a timedelta or a number of seconds"
+    if hint is Path:
+        return "a path"
+    if hint is float:
+        return "a number"
+    if hint is int:
+        return "an int"
+    return f"a {getattr(hint, '__name__', hint)}"
+
+
+def _coerced(name: str, hint: Any, value: Any) -> Any:
+    def refuse(suffix: str = "") -> ConfigurationError:
+        return ConfigurationError(
+            f"{name} must be {_expected(hint)}, got {value!r} ({_type_name(value)}){suffix}"
+        )
+
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise refuse()
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            digits = isinstance(value, str) and value.strip().lstrip("-").isdigit()
+            raise refuse(f"; write {name}={int(value)}" if digits else "")
+        return value
+    if hint is float:
+        if not is_number or not math.isfinite(value):
+            raise refuse()
+        return float(value)
+    if hint is timedelta:
+        if isinstance(value, timedelta):
+            return value
+        if not is_number or not math.isfinite(value):
+            raise refuse()
+        return timedelta(seconds=value)
+    if hint is Path:
+        if not isinstance(value, str | os.PathLike):
+            raise refuse()
+        return Path(value).expanduser()
+    if hint is str:
+        if isinstance(value, os.PathLike):
+            return os.fspath(value)  # verify=Path("ca.pem")
+        if not isinstance(value, str):
+            raise refuse()
+        return value
+    if isinstance(hint, type) and not isinstance(value, hint):
+        raise refuse()
+    return value
+
+
+def _check_bounds(name: str, hint: Any, value: Any, metadata: Any) -> None:
+    if hint not in (int, float, timedelta):
+        return
+    number = value.total_seconds() if isinstance(value, timedelta) else value
+    unit = " seconds" if isinstance(value, timedelta) else ""
+    shown = f"{number:g}{unit}"
+    # Counts, sizes and delays are never negative; fields say where they need more.
+    minimum = metadata.get("min", 0) if "above" not in metadata else None
+    if minimum is not None and number < minimum:
+        raise ConfigurationError(f"{name} must be at least {minimum:g}{unit}, got {shown}")
+    above = metadata.get("above")
+    if above is not None and number <= above:
+        raise ConfigurationError(f"{name} must be more than {above:g}{unit}, got {shown}")

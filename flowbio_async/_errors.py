@@ -42,6 +42,18 @@ class ConfigurationError(FlowError, ValueError):
     """Bad input detected before any request was sent (bad URL, empty credentials...)."""
 
 
+class InvalidSampleError(ConfigurationError):
+    """A sample that Flow would refuse, caught before any byte was sent (#17).
+
+    ``problems`` lists every reason (name, sample type, data keys, metadata); the message
+    says what was refused and joins them.
+    """
+
+    def __init__(self, message: str, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__(f"{message}: " + "; ".join(self.problems))
+
+
 class FlowApiError(FlowError):
     """The server answered with an error status.
 

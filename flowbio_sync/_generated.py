@@ -36,6 +36,7 @@ from flowbio_async import (
     ProjectDownload,
     RateLimitInfo,
     Sample,
+    SampleCatalogue,
     SampleType,
     SampleUploadSpec,
     SearchResults,
@@ -1497,6 +1498,19 @@ class SampleResource:
             self._async.get_executions(sample_id=sample_id, filter=filter, page_size=page_size),
         )
 
+    def sample_catalogue(self) -> SampleCatalogue:
+        """The server's sample types and metadata attributes, as the upload checks use them.
+
+        A part the server does not publish (404) is ``None`` and its checks are skipped.
+
+        Example:
+            ```python
+            catalogue = client.samples.sample_catalogue()
+            print([t.identifier for t in catalogue.types or []])
+            ```
+        """
+        return self._portal.call(self._async.sample_catalogue)
+
     def upload_sample(
         self,
         name: str,
@@ -1656,7 +1670,9 @@ class SampleResource:
 
         Raw reads and pipeline outputs attached to the sample are fetched concurrently;
         ``include`` filters them (glob patterns or a predicate). The sample name becomes a
-        safe folder name (separators replaced), as in seed 002's "Organize Downloads".
+        safe folder name (separators replaced), as in seed 002's "Organize Downloads"; when
+        another sample of its project has the same name, every one but the oldest is
+        ``<name>__<id>``, as ``projects.download`` lays them out.
 
         Example:
             ```python

@@ -105,6 +105,14 @@ class Cli:
         )
 
 
+def logged_in_cli(base_url: str, home: Path) -> Cli:
+    """A :class:`Cli` whose token file holds demo's login (``login`` typed on a terminal)."""
+    cli = Cli(base_url, home)
+    code, screen = cli.login()
+    assert code == 0, screen
+    return cli
+
+
 def _read_until(fd: int, marker: bytes | None, already: bytes) -> bytes:
     got = b""
     deadline = time.monotonic() + 60

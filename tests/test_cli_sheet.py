@@ -6,15 +6,23 @@ from pathlib import Path
 
 import pytest
 
+from flowbio_async import MetadataAttribute, SampleType
 from flowbio_async._cli._exit import CliUsageError
-from flowbio_async._cli._sheet import AttributeRule, parse_sheet, validate_rows
+from flowbio_async._cli._sheet import parse_sheet, validate_rows
+from flowbio_async._sample_rules import SampleCatalogue, sample_problems
 
-TYPES = {"RNA-Seq", "generic"}
-RULES = [
-    AttributeRule("scientist", required=True),
-    AttributeRule("strandedness", required_for=frozenset({"RNA-Seq"}),
-                  options=frozenset({"forward", "reverse"})),
-]  # fmt: skip
+CATALOGUE = SampleCatalogue(
+    types=[SampleType(identifier=i, name=i) for i in ("RNA-Seq", "generic")],
+    attributes=[
+        MetadataAttribute(identifier="scientist", name="Scientist", required=True),
+        MetadataAttribute(
+            identifier="strandedness",
+            name="Strandedness",
+            required_for_sample_types=["RNA-Seq"],
+            options=["forward", "reverse"],
+        ),
+    ],
+)
 
 
 def _sheet(tmp_path: Path, text: str, name: str = "sheet.csv") -> Path:
@@ -38,7 +46,7 @@ def test_columns_paths_and_a_spreadsheet_bom(tmp_path: Path) -> None:
     assert a.reads() == {"reads1": tmp_path / "a_R1.fq"}  # relative to the sheet
     assert a.metadata == {"scientist": "Ada", "strandedness": "forward"}
     assert (b.sample_type, b.reads1, b.metadata) == ("generic", absolute, {"scientist": "Grace"})
-    assert validate_rows([a, b], TYPES, RULES) == []
+    assert validate_rows([a, b], CATALOGUE) == []
 
 
 def test_every_problem_of_every_row_is_reported(tmp_path: Path) -> None:
@@ -51,21 +59,37 @@ def test_every_problem_of_every_row_is_reported(tmp_path: Path) -> None:
         ",,,RNA-Seq,\n"
         "has space,ok.fq,,generic,\n",
     )
-    issues = validate_rows(parse_sheet(path, None), TYPES, RULES)
+    issues = validate_rows(parse_sheet(path, None), CATALOGUE)
     by_row: dict[object, list[str]] = {}
     for issue in issues:
         by_row.setdefault(issue["row"], []).append(str(issue["message"]))
+    # The same words as upload_sample's (one rule, _sample_rules).
     assert by_row[1] == [
-        "name 'dup' appears on more than one row",
-        "missing required metadata: scientist",
-        "value 'sideways' for strandedness is not one of: forward, reverse",
+        "the sample name 'dup' appears on more than one row",
+        "metadata 'scientist' (Scientist) is required for RNA-Seq samples",
+        "'sideways' is not a valid strandedness; valid: forward, reverse",
     ]
-    assert "unknown sample type 'nope'" in by_row[2]
+    unknown = "unknown sample type 'nope'; valid: RNA-Seq, generic"
+    assert any(m.startswith(unknown) for m in by_row[2])
     assert any("reads2 file not found" in m for m in by_row[2])
-    assert "missing required value: name" in by_row[3]
+    assert "the sample name must not be empty" in by_row[3]
     assert "missing required value: reads1" in by_row[3]
-    assert "missing required metadata: strandedness" in by_row[3]
-    assert "name must not contain spaces: 'has space'" in by_row[4]
+    assert "metadata 'strandedness' (Strandedness) is required for RNA-Seq samples" in by_row[3]
+    assert "the sample name 'has space' contains spaces, which Flow refuses" in by_row[4]
+
+
+def test_a_sheet_row_and_upload_sample_share_one_rule(tmp_path: Path) -> None:
+    # Seen (#17): names with spaces were refused by upload-batch but accepted by
+    # `samples upload`; R1/R2 keys were accepted for RNA-Seq. One function decides now.
+    (tmp_path / "ok.fq").write_text("x")
+    path = _sheet(tmp_path, "name,reads1,sample_type,scientist\nbad name,ok.fq,RNASeq,Ada\n")
+    (row,) = parse_sheet(path, None)
+    expected = sample_problems(row.name, "RNASeq", ["reads1"], row.metadata, CATALOGUE)
+    assert [i["message"] for i in validate_rows([row], CATALOGUE)] == expected
+    assert expected == [
+        "the sample name 'bad name' contains spaces, which Flow refuses",
+        "unknown sample type 'RNASeq' (did you mean 'RNA-Seq'?); valid: RNA-Seq, generic",
+    ]
 
 
 def test_sheet_level_problems(tmp_path: Path) -> None:
@@ -76,4 +100,4 @@ def test_sheet_level_problems(tmp_path: Path) -> None:
     with pytest.raises(CliUsageError, match="cannot read"):
         parse_sheet(tmp_path / "missing.csv", None)
     empty = parse_sheet(_sheet(tmp_path, "name,reads1\n"), None)
-    assert validate_rows(empty, TYPES, RULES)[0]["message"] == "the sheet has no rows"
+    assert validate_rows(empty, CATALOGUE)[0]["message"] == "the sheet has no rows"

@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from cli_helpers import Cli, interrupt
+from cli_helpers import Cli, interrupt, logged_in_cli
 
 from flowbio_async._transfers._partfile import part_path
 from flowbio_async.testing import FlowServer
@@ -22,10 +22,7 @@ from flowbio_async.testing import FlowServer
 
 @pytest.fixture(scope="module")
 def cli(flow_server: FlowServer, tmp_path_factory: pytest.TempPathFactory) -> Cli:
-    logged_in = Cli(flow_server.url, tmp_path_factory.mktemp("home"))
-    code, screen = logged_in.login()
-    assert code == 0, screen
-    return logged_in
+    return logged_in_cli(flow_server.url, tmp_path_factory.mktemp("home"))
 
 
 def _files(folder: Path, sizes: dict[str, int]) -> list[Path]:
@@ -90,16 +87,28 @@ def test_refused_data_type_is_exit_5_with_the_official_error_document(
     (path,) = _files(tmp_path, {"x.bin": 5})
     done = cli("--json", "data", "upload", str(path), "--data-type", "no-such-type")
     assert done.code == 5
-    error = done.error_json()
+    # One path gets the same per-item document as many (#17 item 8).
+    document = done.json()
+    assert document["counts"] == {"ok": 0, "failed": 1}
+    error = document["results"][0]["error"]
     assert error["status_code"] == 400
     assert "no-such-type" in error["message"]
-    assert done.stdout == ""
 
 
 def test_unknown_data_id_is_exit_4(cli: Cli, tmp_path: Path) -> None:
     done = cli("download", "987654321", "--dest", str(tmp_path), "--json")
     assert done.code == 4
-    assert done.error_json()["status_code"] == 404
+    # Seen (#17): one id failed with a bare {"message": ...}; several ids got the envelope.
+    (result,) = done.json()["results"]
+    assert result == {
+        "ok": False,
+        "item": "987654321",
+        "error": {
+            "message": "data 987654321 not found (or not visible to you)",
+            "status_code": 404,
+        },
+    }
+    assert done.json()["counts"] == {"ok": 0, "failed": 1}
     assert list(tmp_path.iterdir()) == []
 
 
@@ -302,6 +311,16 @@ def test_progress_is_drawn_on_a_terminal_stderr_unless_silenced(cli: Cli, tmp_pa
     code, stdout, drawn = cli.stderr_on_terminal("data", "upload", str(path), "--no-progress")
     assert code == 0
     assert drawn == b""
+
+
+def test_many_files_end_with_a_summary_line_on_the_terminal(cli: Cli, tmp_path: Path) -> None:
+    # Seen (#17): the aggregate bar vanished at the end, with no files done / total.
+    paths = _files(tmp_path, {"one.bin": 300_000, "two.bin": 200_000})
+    code, _, drawn = cli.stderr_on_terminal("data", "upload", *map(str, paths))
+    assert code == 0
+    screen = drawn.decode(errors="replace")
+    assert "2/2 files" in screen
+    assert "2 files: 2/2 files, 500.0 kB in " in screen
 
 
 def test_bulk_download_extracts_byte_exact_and_continues_a_job(cli: Cli, tmp_path: Path) -> None:

@@ -115,10 +115,13 @@ async def test_execution_outputs_with_include_and_single_result(
     async with client_for(server, tmp_path) as client:
         execution = await finished_execution(client)
         report = await client.executions.download_outputs(
-            execution.id, tmp_path / "ex", include=["*.tsv", "*.html"]
+            execution.id, tmp_path / "ex", include=["*.tsv", "*.html"], log=tmp_path / "ex.jsonl"
         )
         got = sorted(str(i.value.path.relative_to(tmp_path / "ex")) for i in report if i.value)
         assert got == ["multiqc_report.html", "results/counts/all.gene_counts.tsv"]
+        # The log says which execution each file came from (#17 item 5).
+        lines = [json.loads(line) for line in (tmp_path / "ex.jsonl").read_text().splitlines()]
+        assert [line["execution_id"] for line in lines] == [execution.id, execution.id]
         single = await client.executions.download_result(
             execution.id, "results/counts/all.gene_counts.tsv", f"{tmp_path}/one/"
         )
@@ -144,8 +147,12 @@ async def test_server_names_cannot_escape_the_destination(
 async def test_sample_download_layout(server: FlowServer, tmp_path: Path) -> None:
     async with client_for(server, tmp_path) as client:
         sample = (await client.samples.search(name="liver_1"))[0]
-        report = await client.samples.download(sample.id, tmp_path, include="*.fastq.gz")
+        report = await client.samples.download(
+            sample.id, tmp_path, include="*.fastq.gz", log=tmp_path / "s.jsonl"
+        )
     assert report.ok
+    lines = [json.loads(line) for line in (tmp_path / "s.jsonl").read_text().splitlines()]
+    assert {(line["sample_id"], line["sample_name"]) for line in lines} == {(sample.id, "liver_1")}
     folder = tmp_path / "samples" / "liver_1"
     assert sorted(p.name for p in folder.iterdir()) == [
         "liver_1_R1.fastq.gz",
@@ -214,3 +221,27 @@ def test_sync_facade_downloads(server: FlowServer, tmp_path: Path) -> None:
         report = client.data.download_many([data_id], tmp_path)
     assert result.path.read_bytes() == b"sync bytes"
     assert [item.value.status for item in report if item.value] == ["skipped"]
+
+
+async def test_many_downloads_announce_files_and_bytes_before_the_first_byte(
+    server: FlowServer, tmp_path: Path
+) -> None:
+    # Seen (#17): the aggregate total grew as files started ("58.0/58.0 MB", 2 of 30 to go).
+    from flowbio_async import ProgressEvent
+
+    sizes = [20_000, 30_000, 40_000]
+    ids = [add_file(server, payload(n, seed=n), f"p{n}.bin") for n in sizes]
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "p40000.bin").write_bytes(payload(40_000, seed=40_000))  # complete
+    events: list[ProgressEvent] = []
+    async with client_for(server, tmp_path) as client:
+        report = await client.data.download_many(
+            [*ids, "999999"], tmp_path / "out", progress=events.append
+        )
+    assert [len(report.done), len(report.skipped), len(report.failed)] == [2, 1, 1]
+    first = events[0]
+    assert (first.kind, first.files, first.total) == ("plan", 4, sum(sizes))
+    assert all(e.kind != "start" for e in events[: events.index(first) + 1])
+    skips = [(e.ok, e.total) for e in events if e.kind == "skip"]
+    assert sorted(skips, key=str) == sorted([(False, None), (True, 40_000)], key=str)
+    assert sum(e.completed for e in events if e.kind == "finish") == 50_000

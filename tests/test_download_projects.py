@@ -221,3 +221,67 @@ def test_unique_name_with_another_size_is_not_placed(tmp_path: Path) -> None:
     assert placed.placed == [] and [data.id for data in placed.missing] == ["5"]
     assert placed.unsorted == [folder / "unsorted" / "only.txt"]
     assert not (folder / "s5" / "only.txt").exists()
+
+
+async def test_two_samples_of_one_name_never_share_a_folder(
+    server: FlowServer, tmp_path: Path
+) -> None:
+    # Seen (#17): a project with two samples named S1 put both in samples/S1/ (one file pushed
+    # into S1/21/) and nothing said which file belonged to which sample.
+    project = add_row(server, "projects", name=f"Twins {time.time_ns()}")
+    first = add_row(server, "samples", name="S1", project=project)
+    second = add_row(server, "samples", name="S1", project=project)
+    cased = add_row(server, "samples", name="s1", project=project)  # same folder on macOS
+    for sample, content in ((first, b"first S1"), (second, b"second S1"), (cased, b"s1")):
+        add_file(server, content, "reads_1.fq", sample=sample, project=project)
+    async with client_for(server, tmp_path, bulk_poll_interval=0.02) as client:
+        small = await client.projects.download(
+            str(project), tmp_path / "small", log=tmp_path / "small.jsonl"
+        )
+        big = await client.projects.download(
+            str(project), tmp_path / "big", bulk_threshold=1, log=tmp_path / "big.jsonl"
+        )
+        alone = await client.samples.download(str(second), tmp_path / "alone")
+    expected = {
+        "samples/S1/reads_1.fq": b"first S1",
+        f"samples/S1__{second}/reads_1.fq": b"second S1",
+        f"samples/s1__{cased}/reads_1.fq": b"s1",
+    }
+    assert tree(small.folder) == tree(big.folder) == expected
+    assert small.sample_folders == {
+        str(first): small.folder / "samples" / "S1",
+        str(second): small.folder / "samples" / f"S1__{second}",
+        str(cased): small.folder / "samples" / f"s1__{cased}",
+    }
+    # One sample alone lands where its project's layout puts it.
+    assert [item.value.path for item in alone.done if item.value] == [
+        tmp_path / "alone" / "samples" / f"S1__{second}" / "reads_1.fq"
+    ]
+    for log in ("small.jsonl", "big.jsonl"):
+        lines = [json.loads(line) for line in (tmp_path / log).read_text().splitlines()]
+        owners = {Path(line["path"]).parent.name: line["sample_id"] for line in lines}
+        assert owners == {
+            "S1": str(first),
+            f"S1__{second}": str(second),
+            f"s1__{cased}": str(cased),
+        }
+        assert {line["sample_name"] for line in lines} == {"S1", "s1"}
+
+
+def test_sample_folder_names_are_stable() -> None:
+    from flowbio_async._resources._download_support import sample_folders
+
+    assert sample_folders([("21", "S1"), ("20", "S1"), ("3", "S2")]) == {
+        "3": "S2",
+        "20": "S1",
+        "21": "S1__21",
+    }
+    # The oldest keeps the plain name, so a newer sample never moves an existing folder.
+    assert sample_folders([("20", "S1")]) == {"20": "S1"}
+    # Unsafe characters are replaced first; a name that is someone's disambiguation stays apart.
+    assert sample_folders([("1", "a/b"), ("2", "a_b"), ("3", "a_b__2")]) == {
+        "1": "a_b",
+        "2": "a_b__2",
+        "3": "a_b__2__3",
+    }
+    assert sample_folders([("7", ""), ("8", None)]) == {"7": "7", "8": "8"}

@@ -159,3 +159,35 @@ async def test_progress_callback_sees_every_byte(flow_server: FlowServer, tmp_pa
     assert events[0].kind == "start"
     assert events[-1].kind == "finish" and events[-1].ok
     assert events[-1].completed == events[-1].total == path.stat().st_size
+
+
+@pytest.mark.anyio
+async def test_upload_data_returns_the_data_as_get_shows_it(
+    flow_server: FlowServer, tmp_path: Path
+) -> None:
+    # Seen (#17): md5=None, data_type=None, is_directory=None on the result of upload_data.
+    path = random_file(tmp_path / "aligned.bam", 5000)
+    async with logged_in(flow_server, tmp_path / "state") as client:
+        data = await client.data.upload_data(path, data_type="bam")
+        shown = await client.data.get(data.id)
+    assert (data.md5, data.is_directory) == (md5(path), False)
+    assert isinstance(data.data_type, dict) and data.data_type["identifier"] == "bam"
+    assert data.size == 5000
+    assert data.model_dump() == shown.model_dump()
+
+
+@pytest.mark.anyio
+async def test_many_uploads_announce_every_size_before_the_first_byte(
+    flow_server: FlowServer, tmp_path: Path
+) -> None:
+    # Seen (#17): the aggregate bar of many uploads started at "0/0 bytes" and grew.
+    from flowbio_async import ProgressEvent
+
+    paths = [random_file(tmp_path / f"u{i}.bin", 1000 * (i + 1)) for i in range(4)]
+    events: list[ProgressEvent] = []
+    async with logged_in(flow_server, tmp_path / "state") as client:
+        await client.data.upload_many(paths, progress=events.append)
+    assert (events[0].kind, events[0].files, events[0].total) == ("plan", 4, 10_000)
+    assert [e.kind for e in events].count("plan") == 1
+    finished = [e for e in events if e.kind == "finish"]
+    assert len(finished) == 4 and sum(e.completed for e in finished) == 10_000

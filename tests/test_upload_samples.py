@@ -14,6 +14,7 @@ from flowbio_async import (
     AnnotationWarningsError,
     BadRequestError,
     ConfigurationError,
+    InvalidSampleError,
     NotFoundError,
     SampleUploadSpec,
 )
@@ -36,6 +37,24 @@ def _owned_project(server: FlowServer, username: str) -> str:
         (username,),
     )
     return str(found[0]["id"])
+
+
+async def _refused(
+    server: FlowServer,
+    tmp_path: Path,
+    name: str,
+    sample_type: str,
+    data: dict[str, str],
+    metadata: dict[str, str],
+) -> InvalidSampleError:
+    """Upload a sample the rule refuses; check that not one chunk reached the server."""
+    files = {key: random_file(tmp_path / filename, 100) for key, filename in data.items()}
+    server.reset_counters()
+    async with logged_in(server, tmp_path / "state") as client:
+        with pytest.raises(InvalidSampleError) as caught:
+            await client.samples.upload_sample(name, sample_type, files, metadata)
+    assert upload_requests(server) == 0
+    return caught.value
 
 
 @pytest.mark.anyio
@@ -80,8 +99,8 @@ async def test_sample_refusals(flow_server: FlowServer, tmp_path: Path) -> None:
     flow_server.reset_counters()
     async with logged_in(flow_server, tmp_path / "state") as client:
         for data, message in [
-            ({"reads1": r1, "reads3": r1}, "invalid reads key"),
-            ({"reads2": r1}, "reads1 is required"),
+            ({"reads1": r1, "reads3": r1}, r"invalid data key\(s\) \['reads3'\]"),
+            ({"reads2": r1}, "reads1 is required when reads2 is given"),
             ({}, "at least one file"),
             ({"reads1": tmp_path / "nope.fq"}, "does not exist"),
         ]:
@@ -90,16 +109,17 @@ async def test_sample_refusals(flow_server: FlowServer, tmp_path: Path) -> None:
         for name, message in [("liver 1", "contains spaces"), (" ", "must not be empty")]:
             with pytest.raises(ConfigurationError, match=message):  # Flow refuses them (#15)
                 await client.samples.upload_sample(name, "RNA-Seq", {"reads1": r1}, METADATA)
-        assert upload_requests(flow_server) == 0
-        with pytest.raises(BadRequestError, match="Invalid sample type"):
+        # Sample type and metadata are checked against the server's catalogue (#17 item 6).
+        with pytest.raises(InvalidSampleError, match="unknown sample type 'No-Such-Type'"):
             await client.samples.upload_sample("s", "No-Such-Type", {"reads1": r1}, METADATA)
-        with pytest.raises(BadRequestError, match="strandedness"):
+        with pytest.raises(InvalidSampleError, match=r"'strandedness' .* is required for RNA-Seq"):
             await client.samples.upload_sample("s", "RNA-Seq", {"reads1": r1}, {"scientist": "Ada"})
-        with pytest.raises(BadRequestError, match="not a valid option"):
+        with pytest.raises(InvalidSampleError, match="'sideways' is not a valid strandedness"):
             await client.samples.upload_sample(
                 "s", "RNA-Seq", {"reads1": r1}, {**METADATA, "strandedness": "sideways"}
             )
-        with pytest.raises(BadRequestError, match="not owned"):
+        assert upload_requests(flow_server) == 0
+        with pytest.raises(BadRequestError, match="not owned"):  # only the server knows
             await client.samples.upload_sample(
                 "s",
                 "RNA-Seq",
@@ -107,6 +127,83 @@ async def test_sample_refusals(flow_server: FlowServer, tmp_path: Path) -> None:
                 METADATA,
                 project_id=_owned_project(flow_server, "other"),
             )
+
+
+@pytest.mark.anyio
+async def test_a_bad_sample_type_names_the_value_and_the_valid_ones_before_any_byte(
+    flow_server: FlowServer, tmp_path: Path
+) -> None:
+    # Seen (#17): sample_type="RNASeq" sent the first chunk, then "HTTP 400: Invalid sample
+    # type", naming neither the value nor the valid ones.
+    refused = await _refused(flow_server, tmp_path, "s1", "RNASeq", {"reads1": "R1.fq"}, METADATA)
+    assert refused.problems == [
+        "unknown sample type 'RNASeq' (did you mean 'RNA-Seq'?); valid: ATAC-Seq, ChIP-Seq, "
+        "generic, RNA-Seq, scRNA-Seq"
+    ]
+
+
+@pytest.mark.anyio
+async def test_every_problem_of_a_sample_is_named_at_once(
+    flow_server: FlowServer, tmp_path: Path
+) -> None:
+    caught = await _refused(
+        flow_server,
+        tmp_path,
+        "liver 1",
+        "RNA-Seq",
+        {"R1": "R1.fq"},
+        {"strandness": "reverse", "replicate": "two"},
+    )
+    problems = caught.problems
+    assert problems[0] == "the sample name 'liver 1' contains spaces, which Flow refuses"
+    assert "invalid data key(s) ['R1'] for RNA-Seq samples" in problems[1]
+    assert problems[2].startswith("unknown metadata attribute(s) ['strandness']; valid: scientist")
+    assert "metadata 'scientist' (Scientist) is required for RNA-Seq samples" in problems
+    assert "'two' is not a valid replicate: it must match ^\\d+$" in problems
+    assert str(caught).startswith("sample 'liver 1' was not uploaded: ")
+
+
+@pytest.mark.anyio
+async def test_reads_keys_only_for_sequencing_types(
+    flow_server: FlowServer, tmp_path: Path
+) -> None:
+    # Seen (#17): data={"R1": ..., "R2": ...} was accepted for an RNA-Seq sample although
+    # docs/uploading.md says only reads1/reads2 are valid there.
+    a = random_file(tmp_path / "a.txt", 100)
+    b = random_file(tmp_path / "b.txt", 50)
+    flow_server.reset_counters()
+    async with logged_in(flow_server, tmp_path / "state") as client:
+        with pytest.raises(InvalidSampleError, match=r"\['R1', 'R2'\] for RNA-Seq samples"):
+            await client.samples.upload_sample("s", "RNA-Seq", {"R1": a, "R2": b}, METADATA)
+        assert upload_requests(flow_server) == 0
+        # generic samples may name their files freely (uploaded in the order given).
+        sample = await client.samples.upload_sample(
+            "generic_pair", "generic", {"table": a, "notes": b}, {"scientist": "Ada"}
+        )
+    files = rows(
+        flow_server, "SELECT filename FROM data WHERE sample = ? ORDER BY id", (int(sample.id),)
+    )
+    assert [f["filename"] for f in files] == ["a.txt", "b.txt"]
+
+
+@pytest.mark.anyio
+async def test_upload_sample_returns_the_sample_as_get_shows_it(
+    flow_server: FlowServer, tmp_path: Path
+) -> None:
+    # Seen (#17): project=None, organism=None, sample_type.identifier=None on the result.
+    r1 = random_file(tmp_path / "R1.fq", 1000)
+    project = _owned_project(flow_server, "demo")
+    async with logged_in(flow_server, tmp_path / "state") as client:
+        sample = await client.samples.upload_sample(
+            "complete_result", "RNA-Seq", {"reads1": r1}, METADATA, project, "Hs"
+        )
+        shown = await client.samples.get(sample.id)
+    assert sample.project is not None and sample.project.id == project
+    assert sample.organism is not None and sample.organism.id == "Hs"
+    assert sample.sample_type is not None
+    assert (sample.sample_type.identifier, sample.sample_type.name) == ("RNA-Seq", "RNA-Seq")
+    assert sample.metadata.keys() == shown.metadata.keys() == METADATA.keys()
+    assert sample.model_dump(exclude={"sample_type"}) == shown.model_dump(exclude={"sample_type"})
 
 
 @pytest.mark.anyio
@@ -120,7 +217,8 @@ async def test_upload_samples_many(flow_server: FlowServer, tmp_path: Path) -> N
         )
         for i in range(3)
     ]
-    bad = SampleUploadSpec("bad", "No-Such-Type", {"reads1": tmp_path / "b0.fq"}, METADATA)
+    other = _owned_project(flow_server, "other")  # refused by the server, not locally
+    bad = SampleUploadSpec("bad", "RNA-Seq", {"reads1": tmp_path / "b0.fq"}, METADATA, other)
     async with logged_in(flow_server, tmp_path / "state") as client:
         results = await client.samples.upload_samples([*specs, bad])
     assert [r.item for r in results] == [*specs, bad]
@@ -131,6 +229,23 @@ async def test_upload_samples_many(flow_server: FlowServer, tmp_path: Path) -> N
         for r in rows(flow_server, "SELECT name FROM samples WHERE name LIKE 'many-sample-%'")
     }
     assert names == {"many-sample-0", "many-sample-1", "many-sample-2"}
+
+
+@pytest.mark.anyio
+async def test_upload_samples_sends_nothing_when_one_sample_is_invalid(
+    flow_server: FlowServer, tmp_path: Path
+) -> None:
+    good = SampleUploadSpec(
+        "fine", "RNA-Seq", {"reads1": random_file(tmp_path / "g.fq", 10)}, METADATA
+    )
+    bad = SampleUploadSpec("not fine", "RNASeq", {"reads1": tmp_path / "g.fq"}, METADATA)
+    flow_server.reset_counters()
+    async with logged_in(flow_server, tmp_path / "state") as client:
+        with pytest.raises(InvalidSampleError) as caught:
+            await client.samples.upload_samples([good, bad])
+    assert str(caught.value).startswith("1 of 2 samples would be refused; nothing was uploaded")
+    assert caught.value.problems[0].startswith("sample 'not fine': the sample name")
+    assert upload_requests(flow_server) == 0
 
 
 @pytest.mark.anyio

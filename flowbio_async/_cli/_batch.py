@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from flowbio_async._cli._exit import ExitCode, exit_code_for
+from flowbio_async._cli._hints import explain
 from flowbio_async._cli._output import Column, Output
 from flowbio_async._errors import FlowApiError
 
@@ -29,8 +30,8 @@ class ItemOutcome(Protocol):
 def error_document(error: BaseException) -> dict[str, Any]:
     """The ``{"message", "status_code"?}`` shape of one failed item."""
     if isinstance(error, FlowApiError):
-        return {"message": error.message, "status_code": error.status_code}
-    return {"message": str(error) or type(error).__name__}
+        return {"message": explain(error), "status_code": error.status_code}
+    return {"message": explain(error) or type(error).__name__}
 
 
 def report_items(

@@ -9,6 +9,7 @@ from typing import Any
 from flowbio_async._cli._batch import report_items
 from flowbio_async._cli._command import Invocation, Verbs
 from flowbio_async._cli._exit import CliUsageError
+from flowbio_async._errors import ConfigurationError, FlowError
 from flowbio_async._models._data import Data
 from flowbio_async._transfers._many import ItemResult
 
@@ -59,7 +60,8 @@ def register(verbs: Verbs) -> None:
 
 
 def _describe(path: Path, data: Any) -> dict[str, Any]:
-    return {"path": str(path), **data.model_dump(mode="json")}
+    # The local path wins over the record's own (server-side) `path` field.
+    return {**data.model_dump(mode="json"), "path": str(path)}
 
 
 async def _upload(inv: Invocation) -> int:
@@ -69,12 +71,18 @@ async def _upload(inv: Invocation) -> int:
         raise CliUsageError("--filename needs exactly one PATH")
     results: list[ItemResult[Path, Data]]
     if len(paths) == 1:
-        # One file: upload_data, which also takes the --filename override; its errors
-        # propagate to the runner and are reported as the command's error.
-        data = await inv.client.data.upload_data(
-            paths[0], args.filename, args.data_type, args.directory
-        )
-        results = [ItemResult(paths[0], value=data)]
+        # One file: upload_data, which also takes the --filename override. Bad input is the
+        # command's (usage) error, as for many paths; a failed upload is reported per item
+        # in the same document as for many paths (#17 item 8).
+        try:
+            data = await inv.client.data.upload_data(
+                paths[0], args.filename, args.data_type, args.directory
+            )
+            results = [ItemResult(paths[0], value=data)]
+        except ConfigurationError:
+            raise
+        except FlowError as exc:
+            results = [ItemResult(paths[0], error=exc)]
     else:
         results = await inv.client.data.upload_many(
             paths, args.data_type, is_directory=args.directory

@@ -15,7 +15,6 @@ from flowbio_async._cli._command import Invocation, Verbs
 from flowbio_async._cli._data import add_concurrency
 from flowbio_async._cli._exit import CliUsageError
 from flowbio_async._models._data import Data
-from flowbio_async._transfers._many import ItemResult
 from flowbio_async._transfers._paths import safe_filename
 
 DOWNLOAD_COLUMNS = [("item", "ID"), ("status", "Status"), ("size", "Bytes"), ("path", "Path")]
@@ -29,8 +28,9 @@ def register(verbs: Verbs) -> None:
         "download data files, or all of a sample, project or execution",
         "Download data files by id; or every file of a sample (into DIR/samples/<name>/), "
         "of a project (into DIR/<project>/samples/<name>/; one bulk archive above 100 "
-        "files) or every output of an execution (into DIR/executions/<id>/). Interrupted "
-        "downloads resume when the same command is run again; complete files are skipped.",
+        "files) or every output of an execution (into DIR/executions/<id>/). Two samples "
+        "of one name get <name>/ (the oldest) and <name>__<id>/. Interrupted downloads "
+        "resume when the same command is run again; complete files are skipped.",
     )
     download.add_argument("data_ids", nargs="*", metavar="DATA_ID", help="data ids")
     source = download.add_mutually_exclusive_group()
@@ -102,12 +102,8 @@ async def _download(inv: Invocation) -> int:
         report = await client.executions.download_outputs(
             args.execution, folder, include=args.include, overwrite=args.overwrite, log=args.log
         )
-    elif len(ids) == 1 and args.log is None:
-        # One file: its error is the command's error (exit 4 for an unknown id...).
-        result = await client.data.download(ids[0], f"{dest}/", overwrite=args.overwrite)
-        return report_items(
-            inv.output, [ItemResult(ids[0], value=result)], DOWNLOAD_COLUMNS, _describe
-        )
     else:
+        # One id or many: the same per-item document under --json, and the exit code of the
+        # first failure (4 for an unknown id...), #17 item 8.
         report = await client.data.download_many(ids, dest, overwrite=args.overwrite, log=args.log)
     return report_items(inv.output, list(report), DOWNLOAD_COLUMNS, _describe, _label)

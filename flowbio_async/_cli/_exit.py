@@ -13,6 +13,7 @@ from flowbio_async._errors import (
     AuthenticationError,
     BadRequestError,
     ConfigurationError,
+    InvalidSampleError,
     NotFoundError,
     UnprocessableError,
 )
@@ -37,8 +38,8 @@ class CliUsageError(Exception):
 
 def exit_code_for(exc: BaseException) -> ExitCode:
     """Map an exception raised while running a command to its exit code."""
-    if isinstance(exc, InvalidRunError):
-        # Refused by the client before sending: the same meaning as the server's 400 (#11).
+    if isinstance(exc, InvalidRunError | InvalidSampleError):
+        # Refused by the client before sending: the same meaning as the server's 400 (#11, #17).
         return ExitCode.BAD_REQUEST
     if isinstance(exc, CliUsageError | ConfigurationError):
         # ConfigurationError is the library's "bad input before any request" (#2).

@@ -17,11 +17,18 @@ import anyio
 from flowbio_async._cli._command import Command, Invocation
 from flowbio_async._cli._credentials import Resolved, resolve
 from flowbio_async._cli._exit import CliUsageError, ExitCode, exit_code_for
+from flowbio_async._cli._hints import WrongBaseUrlError, base_url_hint, cli_words, explain
 from flowbio_async._cli._options import GlobalOptions
 from flowbio_async._cli._output import Output
 from flowbio_async._cli._session import save_rotated_tokens
 from flowbio_async._config import ClientConfig
-from flowbio_async._errors import AnnotationValidationError, FlowApiError, FlowError
+from flowbio_async._errors import (
+    AnnotationValidationError,
+    FlowApiError,
+    FlowError,
+    InvalidSampleError,
+    NotFoundError,
+)
 from flowbio_async._pipeline_errors import InvalidRunError
 
 
@@ -30,6 +37,7 @@ def run_command(args: argparse.Namespace) -> int:
     command: Command = args.command
     options = GlobalOptions.from_args(args)
     output = Output(json_mode=options.json, stdout=sys.stdout, stderr=sys.stderr)
+    resolved: Resolved | None = None
     try:
         resolved = resolve(
             options, command.auth, os.environ, username=getattr(args, "username", None)
@@ -48,9 +56,9 @@ def run_command(args: argparse.Namespace) -> int:
         output.error("no input on the prompt")
         return int(ExitCode.USAGE)
     except BaseExceptionGroup as group:
-        return _report(output, _first_leaf(group))
+        return _report(output, _first_leaf(group), resolved)
     except Exception as exc:
-        return _report(output, exc)
+        return _report(output, exc, resolved)
 
 
 async def _run_async(
@@ -64,14 +72,21 @@ async def _run_async(
 
     config = _config(args, options)
     async with AsyncClient(base_url=resolved.base_url, config=config) as client:
-        if resolved.credentials is not None:
-            await client.log_in(resolved.credentials)
-        invocation = Invocation(args=args, client=client, output=output, options=options)
         try:
-            return await command.run(invocation)
-        finally:
-            if resolved.token_file is not None:
-                save_rotated_tokens(client, resolved.token_file)
+            if resolved.credentials is not None:
+                await client.log_in(resolved.credentials)
+            invocation = Invocation(args=args, client=client, output=output, options=options)
+            try:
+                return await command.run(invocation)
+            finally:
+                if resolved.token_file is not None:
+                    save_rotated_tokens(client, resolved.token_file)
+        except NotFoundError as exc:
+            # A base URL without /api makes every call a 404: say so instead of "Not found".
+            hint = await base_url_hint(client, resolved.base_url)
+            if hint is not None:
+                raise WrongBaseUrlError(hint) from exc
+            raise
 
 
 def _config(args: argparse.Namespace, options: GlobalOptions) -> ClientConfig:
@@ -95,17 +110,25 @@ def _first_leaf(group: BaseExceptionGroup[Any]) -> BaseException:
     return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
-def _report(output: Output, exc: BaseException) -> int:
+def _report(output: Output, exc: BaseException, resolved: Resolved | None = None) -> int:
     if isinstance(exc, KeyboardInterrupt):
         output.error("interrupted; run the same command again to resume")
         return int(ExitCode.INTERRUPTED)
+    base_url = resolved.base_url if resolved is not None else None
     if isinstance(exc, FlowApiError):
         details = exc.errors if isinstance(exc, AnnotationValidationError) else exc.details
-        output.error(exc.message, status_code=exc.status_code, details=details, problem=exc.problem)
+        output.error(
+            explain(exc, base_url),
+            status_code=exc.status_code,
+            details=details,
+            problem=exc.problem,
+        )
+    elif isinstance(exc, InvalidSampleError):
+        output.error(explain(exc), details=[cli_words(p) for p in exc.problems])
     elif isinstance(exc, InvalidRunError):
-        output.error(str(exc), details=exc.details)
+        output.error(explain(exc), details=exc.details)
     elif isinstance(exc, CliUsageError | FlowError):
-        output.error(str(exc))
+        output.error(explain(exc, base_url))
     elif isinstance(exc, OSError) and exc.filename:
         output.error(f"{exc.strerror or exc}: {exc.filename}")
     elif isinstance(exc, Exception):

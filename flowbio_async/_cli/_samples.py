@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from flowbio_async._cli import _samples_extra
 from flowbio_async._cli._batch import report_items
 from flowbio_async._cli._catalog import metadata_command, sample_types_command
 from flowbio_async._cli._command import Invocation, Verbs
 from flowbio_async._cli._credentials import Auth
 from flowbio_async._cli._data import add_concurrency
 from flowbio_async._cli._exit import CliUsageError, ExitCode
-from flowbio_async._cli._sheet import AttributeRule, SheetRow, parse_sheet, validate_rows
+from flowbio_async._cli._sheet import SheetRow, parse_sheet, validate_rows
 from flowbio_async._models._uploads import SampleUploadSpec
 from flowbio_async._transfers._many import ItemResult
 
@@ -58,6 +59,7 @@ def register(verbs: Verbs) -> None:
 
     samples.add("types", sample_types_command, "list sample types", auth=Auth.OPTIONAL)
     samples.add("metadata", metadata_command, "list metadata attributes", auth=Auth.OPTIONAL)
+    _samples_extra.register(samples)
 
 
 def parse_metadata(pairs: list[str]) -> dict[str, str]:
@@ -90,18 +92,7 @@ async def _upload(inv: Invocation) -> int:
 
 async def _upload_batch(inv: Invocation) -> int:
     rows = parse_sheet(inv.args.sheet, inv.args.sample_type)
-    types = await inv.client.samples.get_types()
-    attributes = await inv.client.samples.get_metadata_attributes()
-    rules = [
-        AttributeRule(
-            identifier=a.identifier,
-            required=a.required,
-            required_for=frozenset(a.required_for_sample_types),
-            options=frozenset(a.options) if a.options is not None else None,
-        )
-        for a in attributes
-    ]
-    issues = validate_rows(rows, {t.identifier for t in types}, rules)
+    issues = validate_rows(rows, await inv.client.samples.sample_catalogue())
     if issues:
         inv.output.error("the sample sheet has invalid rows; nothing was uploaded", details=issues)
         return int(ExitCode.USAGE)

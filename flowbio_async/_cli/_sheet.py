@@ -3,31 +3,22 @@
 One sample per row. Reserved columns are ``name``, ``sample_type``, ``reads1``, ``reads2``,
 ``project`` and ``organism``; every other column is a metadata identifier. Reads paths are
 resolved against the sheet's own directory. Validation collects every problem of every row
-before anything is uploaded, so a batch never half-uploads because of a typo in row 40.
+before anything is uploaded, so a batch never half-uploads because of a typo in row 40; a
+row passes the same rule as ``upload_sample`` (``_sample_rules``).
 """
 
 from __future__ import annotations
 
 import csv
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from flowbio_async._cli._exit import CliUsageError
+from flowbio_async._sample_rules import SampleCatalogue, sample_problems
 
 RESERVED = ("name", "sample_type", "reads1", "reads2", "project", "organism")
-
-
-@dataclass(frozen=True)
-class AttributeRule:
-    """What the server says about one metadata attribute, reduced to what rows are checked for."""
-
-    identifier: str
-    required: bool = False
-    required_for: frozenset[str] = frozenset()
-    options: frozenset[str] | None = None
-    """Allowed values, or ``None`` for free text."""
 
 
 @dataclass(frozen=True)
@@ -96,50 +87,35 @@ def _resolve(value: str | None, base: Path) -> Path | None:
     return path if path.is_absolute() else base / path
 
 
-def validate_rows(
-    rows: Sequence[SheetRow],
-    sample_types: Collection[str],
-    rules: Sequence[AttributeRule],
-) -> list[dict[str, object]]:
-    """Every problem of every row, as ``{"row", "name", "message"}`` issues (empty = valid)."""
+def validate_rows(rows: Sequence[SheetRow], catalogue: SampleCatalogue) -> list[dict[str, object]]:
+    """Every problem of every row, as ``{"row", "name", "message"}`` issues (empty = valid).
+
+    Each row passes the same rule as ``upload_sample`` (``_sample_rules.sample_problems``:
+    name, sample type, data keys, metadata), plus what only a sheet can get wrong.
+    """
     issues: list[dict[str, object]] = []
     names = Counter(row.name for row in rows if row.name)
     for row in rows:
-        for message in _row_problems(row, sample_types, rules, names):
+        for message in _row_problems(row, catalogue, names):
             issues.append({"row": row.row, "name": row.name, "message": message})
     if not rows:
         issues.append({"row": 0, "name": "", "message": "the sheet has no rows"})
     return issues
 
 
-def _row_problems(
-    row: SheetRow,
-    sample_types: Collection[str],
-    rules: Sequence[AttributeRule],
-    names: Counter[str],
-) -> list[str]:
+def _row_problems(row: SheetRow, catalogue: SampleCatalogue, names: Counter[str]) -> list[str]:
     problems: list[str] = []
-    if not row.name:
-        problems.append("missing required value: name")
-    elif " " in row.name:
-        problems.append(f"name must not contain spaces: '{row.name}'")
-    elif names[row.name] > 1:
-        problems.append(f"name '{row.name}' appears on more than one row")
-    if row.sample_type is None:
-        problems.append("missing sample type: add a sample_type column or pass --sample-type")
-    elif row.sample_type not in sample_types:
-        problems.append(f"unknown sample type '{row.sample_type}'")
+    if row.name and names[row.name] > 1:
+        problems.append(f"the sample name {row.name!r} appears on more than one row")
     if row.reads1 is None:
         problems.append("missing required value: reads1")
     for label, reads in (("reads1", row.reads1), ("reads2", row.reads2)):
         if reads is not None and not reads.is_file():
             problems.append(f"{label} file not found: {reads}")
-    for rule in rules:
-        needed = rule.required or (row.sample_type in rule.required_for)
-        value = row.metadata.get(rule.identifier)
-        if needed and not value:
-            problems.append(f"missing required metadata: {rule.identifier}")
-        elif value and rule.options is not None and value not in rule.options:
-            allowed = ", ".join(sorted(rule.options))
-            problems.append(f"value '{value}' for {rule.identifier} is not one of: {allowed}")
-    return problems
+    if row.sample_type is None:
+        problems.append("missing sample type: add a sample_type column or pass --sample-type")
+    sample_type = row.sample_type or ""
+    rule = sample_problems(row.name, sample_type, list(row.reads()), row.metadata, catalogue)
+    # Without a sample type the rule would only repeat that; keys are checked above.
+    skipped = ("the sample type must not be empty", "at least one file is required")
+    return problems + [p for p in rule if not p.startswith(skipped)]

@@ -187,8 +187,9 @@ class BulkDownload:
 class ProjectDownload:
     """What ``client.projects.download`` did: per-file downloads, or one bulk job.
 
-    Both end with the same layout (``samples/<sample name>/<file>``); a bulk job may also
-    leave ``unsorted`` entries and ``missing`` files, reported here.
+    Both end with the same layout (``samples/<sample name>/<file>``, ``<name>__<id>`` when
+    two samples share a name); a bulk job may also leave ``unsorted`` entries and
+    ``missing`` files, reported here.
 
     Example:
         ```python
@@ -205,6 +206,9 @@ class ProjectDownload:
     unsorted: list[Path] = field(default_factory=list)
     #: Bulk only: planned files the archive did not contain.
     missing: list[Data] = field(default_factory=list)
+    #: Where each sample's files went, by sample id: ``<folder>/samples/<name>``, or
+    #: ``<name>__<id>`` for every sample but the oldest of one name (#17).
+    sample_folders: dict[str, Path] = field(default_factory=dict)
 
     @property
     def files(self) -> list[Path]:

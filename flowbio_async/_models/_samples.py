@@ -43,6 +43,12 @@ class MetadataAttribute(FlowModel):
     required_for_sample_types: list[str] = Field(default_factory=list)
     options: list[str] | None = None
     allow_annotation: bool = False
+    regex_validator: str | None = None
+    """A pattern every value must match as a whole, when the server sets one."""
+    all_sample_types: bool | None = None
+    """Whether the attribute applies to every sample type (else those in ``sample_type_links``)."""
+    sample_type_links: list[dict[str, Any]] = Field(default_factory=list)
+    """Per-type rules: ``{sample_type_identifier, sample_type_name, required, ...}``."""
 
 
 class MetadataOption(FlowModel):

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from flowbio_async._errors import ConfigurationError
+from flowbio_async._errors import ConfigurationError, FlowError
 from flowbio_async._models._data import Data
 from flowbio_async._models._parse import parse_model
 from flowbio_async._progress import Progress, ProgressCallback
-from flowbio_async._resources._base import Resource
+from flowbio_async._resources._base import Resource, segment
 from flowbio_async._transfers._many import ItemResult, run_many
 from flowbio_async._transfers._sources import Source, check_source
 from flowbio_async._transfers._upload import ChunkedUploader, UploadJob, upload_with_progress
 from flowbio_async._types import PathLike
+
+logger = logging.getLogger("flowbio_async")
 
 
 class DataUploads(Resource):
@@ -81,6 +84,8 @@ class DataUploads(Resource):
             seen.add(source.path)
         by_path = {id(source): Path(path) for source, path in zip(sources, paths, strict=True)}
         with self._ctx.progress(progress, aggregate_label=f"{len(sources)} files") as reporter:
+            # Every size is known before the first byte: the totals never grow (#17 item 7).
+            reporter.plan(len(sources), sum(source.size for source in sources))
 
             async def one(source: Source) -> Data:
                 return await self._send_data(source, data_type, is_directory, reporter, resume)
@@ -105,6 +110,12 @@ class DataUploads(Resource):
             fields["is_directory"] = "true"
         job = UploadJob("upload", source.path, source.filename, fields)
         final = await upload_with_progress(self._uploader(), job, reporter, resume=resume)
-        data_id = final.get("id") or final.get("data_id")
+        data_id = str(final.get("id") or final.get("data_id"))
+        try:
+            # The data as `get` shows it (md5, data_type, is_directory...; #17 item 9).
+            return await self._get_model(Data, f"data/{segment(data_id)}")
+        except FlowError as exc:
+            # The upload is done: failing now would invite a second upload on a re-run.
+            logger.warning("data %s was uploaded, but reading it back failed: %s", data_id, exc)
         body = {"id": data_id, "filename": source.filename, "size": source.size}
         return parse_model(Data, body, endpoint="POST upload")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -25,11 +25,12 @@ from flowbio_async._models._downloads import DownloadReport, DownloadResult
 from flowbio_async._progress import Progress, ProgressCallback
 from flowbio_async._transfers._download import Downloader, DownloadSpec, StreamLike
 from flowbio_async._transfers._many import ItemResult, run_many
-from flowbio_async._transfers._paths import safe_filename
+from flowbio_async._transfers._paths import folder_name, safe_filename
 
 if TYPE_CHECKING:
     from flowbio_async._context import ClientContext
     from flowbio_async._models._data import Data
+    from flowbio_async._models._samples import Sample
 
 K = TypeVar("K")
 
@@ -104,8 +105,22 @@ async def sample_files(ctx: ClientContext, sample_id: str) -> list[Data]:
     return [data async for data in pager]
 
 
-def data_target(ctx: ClientContext, data: Data, dest: Path, root: Path | None = None) -> Target:
-    """A :class:`Target` for a data record already resolved to a destination."""
+def data_target(
+    ctx: ClientContext,
+    data: Data,
+    dest: Path,
+    root: Path | None = None,
+    origin: Mapping[str, Any] | None = None,
+) -> Target:
+    """A :class:`Target` for a data record already resolved to a destination.
+
+    ``root``: the caller's folder, when ``dest`` builds on server names. ``origin``
+    (``{"sample_id", "sample_name"}``, ``{"execution_id"}``) goes into the download log
+    beside the file's own fields; without one, the record's own ``sample`` link
+    (``/data/<id>`` has it) says which sample the file belongs to.
+    """
+    if origin is None and data.sample is not None and data.sample.id is not None:
+        origin = {"sample_id": data.sample.id, "sample_name": data.sample.name}
     return Target(
         root=root,
         urls=data_urls(ctx, data),
@@ -114,7 +129,7 @@ def data_target(ctx: ClientContext, data: Data, dest: Path, root: Path | None = 
         key=data.id,
         size=data.size,
         md5=data.md5,
-        meta={"file_id": data.id, "filename": data.filename},
+        meta={"file_id": data.id, "filename": data.filename, **(origin or {})},
     )
 
 
@@ -130,6 +145,47 @@ def check_encoding(response: StreamLike, label: str) -> None:
             f"{label}: the server sent the file with Content-Encoding {encoding!r} although "
             "'identity' was asked for; refusing bytes that are not the file's"
         )
+
+
+CLASH_SEPARATOR = "__"
+"""Between a sample's name and its id when another sample has the same name (#17)."""
+
+
+def _id_order(identifier: str) -> tuple[int, int, str]:
+    # Numeric ids in number order (older samples first), any others after, as text.
+    return (0, int(identifier), "") if identifier.isdigit() else (1, 0, identifier)
+
+
+def sample_folders(samples: Iterable[tuple[str, str | None]]) -> dict[str, str]:
+    """Folder names for samples laid out side by side, never one folder for two samples.
+
+    Each sample's folder is its name made safe (``folder_name``). When several samples would
+    share a folder (compared case-insensitively, as macOS and Windows file systems do), the
+    one with the smallest id keeps the plain name and every other is ``<name>__<id>``, so
+    a sample added later never moves the folders already on disk.
+
+    Example:
+        ```python
+        sample_folders([("20", "S1"), ("21", "S1"), ("22", "S2")])
+        # {"20": "S1", "21": "S1__21", "22": "S2"}
+        ```
+    """
+    ordered = sorted(dict(samples).items(), key=lambda item: _id_order(item[0]))
+    plain = {sample_id: folder_name(name or "", sample_id) for sample_id, name in ordered}
+    taken: set[str] = set()
+    folders: dict[str, str] = {}
+    for sample_id, _ in ordered:
+        folder = plain[sample_id]
+        while folder.casefold() in taken:
+            folder = f"{folder}{CLASH_SEPARATOR}{sample_id}"
+        taken.add(folder.casefold())
+        folders[sample_id] = folder
+    return folders
+
+
+def sample_origin(sample: Sample) -> dict[str, Any]:
+    """Which sample a file came from, as the download log records it."""
+    return {"sample_id": sample.id, "sample_name": sample.name}
 
 
 def opener(
@@ -246,14 +302,15 @@ async def fetch_many(
     fail_fast: bool,
     label: str,
 ) -> DownloadReport[K]:
-    """Plan and fetch every item concurrently; one result (or typed error) per item.
+    """Plan every item, then fetch them concurrently; one result (or typed error) per item.
 
-    Concurrency is bounded twice: ``run_many`` keeps at most ``max_concurrency`` items in
-    flight, and each transfer also holds the client-wide limiter, so parallel calls share
-    one cap. Two items that would land on the same path get ``<dir>/<id>/<name>`` instead.
+    Every item is planned first (sizes, destinations), so the progress totals are known
+    before the first byte (#17 item 7) and two items that would land on the same path are
+    told apart in input order (the later one goes to ``<dir>/<id>/<name>``). Concurrency is
+    bounded twice: ``run_many`` keeps at most ``max_concurrency`` items in flight, and each
+    transfer also holds the client-wide limiter, so parallel calls share one cap.
     """
     writer = DownloadLog(log) if log is not None else None
-    claimed: set[Path] = set()
     tasks: set[str] = set()
 
     def task_for(key: str) -> str:
@@ -264,28 +321,63 @@ async def fetch_many(
         tasks.add(task)
         return task
 
-    async def one(item: K) -> DownloadResult:
-        target: Target | None = None
+    concurrency = ctx.config.max_concurrency
+
+    async def failed(item: K, target: Target | None, exc: Exception) -> None:
+        if writer is not None:
+            await writer.write(_log_record(item, target, None, exc))
+
+    async def planned_target(item: K) -> Target:
         try:
-            target = await plan(item)
+            return await plan(item)
+        except Exception as exc:
+            await failed(item, None, exc)
+            raise
+
+    with ctx.progress(progress, aggregate_label=label) as reporter:
+        plans = await run_many(items, planned_target, concurrency=concurrency, fail_fast=fail_fast)
+        targets: dict[int, Target] = {}
+        claimed: set[Path] = set()
+        for index, outcome in enumerate(plans):
+            if outcome.value is None:
+                continue
+            target = outcome.value
             if target.dest in claimed:
                 alternative = target.dest.parent / safe_filename(target.key) / target.dest.name
                 target = replace(target, dest=alternative)
             claimed.add(target.dest)
-            task = task_for(target.key)
-            result = await fetch(ctx, target, reporter, overwrite=overwrite, task_id=task)
-        except Exception as exc:
-            if writer is not None:
-                await writer.write(_log_record(item, target, None, exc))
-            raise
-        if writer is not None:
-            await writer.write(_log_record(item, target, result, None))
-        return result
+            targets[index] = target
+        sizes = [target.size for target in targets.values()]
+        known = None if None in sizes else sum(size or 0 for size in sizes)
+        reporter.plan(len(items), known)
+        for outcome in plans:
+            if outcome.error is not None:
+                reporter.skip(None, ok=False)  # refused while planning (an unknown id...)
 
-    with ctx.progress(progress, aggregate_label=label) as reporter:
-        results: list[ItemResult[K, DownloadResult]] = await run_many(
-            items, one, concurrency=ctx.config.max_concurrency, fail_fast=fail_fast
-        )
+        async def one(index: int) -> DownloadResult:
+            item, target = plans[index].item, targets[index]
+            task = task_for(target.key)
+            try:
+                result = await fetch(ctx, target, reporter, overwrite=overwrite, task_id=task)
+            except Exception as exc:
+                reporter.skip(target.size, ok=False, task_id=task)
+                await failed(item, target, exc)
+                raise
+            if result.status == "skipped":
+                reporter.skip(result.size, task_id=task)  # complete on disk already
+            if writer is not None:
+                await writer.write(_log_record(item, target, result, None))
+            return result
+
+        fetched = await run_many(sorted(targets), one, concurrency=concurrency, fail_fast=fail_fast)
+    by_index = {outcome.item: outcome for outcome in fetched}
+    results: list[ItemResult[K, DownloadResult]] = []
+    for index, outcome in enumerate(plans):
+        if index in by_index:
+            done = by_index[index]
+            results.append(ItemResult(outcome.item, value=done.value, error=done.error))
+        else:
+            results.append(ItemResult(outcome.item, error=outcome.error))
     return DownloadReport(results)
 
 
@@ -300,15 +392,17 @@ async def fetch_data_files(
     fail_fast: bool,
     label: str,
     root: Path | None = None,
+    origins: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> DownloadReport[Data]:
     """:func:`fetch_many` over data files, each saved at ``where(data)``.
 
     ``where`` runs per item inside the runner, so a path it refuses (``safe_join``) fails
     that item only. ``root``: the caller's folder, when ``where`` builds on server names.
+    ``origins`` maps a data id to what the log says it came from.
     """
 
     async def plan(data: Data) -> Target:
-        return data_target(ctx, data, where(data), root)
+        return data_target(ctx, data, where(data), root, (origins or {}).get(data.id))
 
     return await fetch_many(
         ctx,

@@ -71,6 +71,7 @@ class ExecutionDownloads(Resource):
             fail_fast=fail_fast,
             label=f"execution {execution.id}",
             root=root,
+            origins={data.id: {"execution_id": execution.id} for data in outputs},
         )
 
     async def download_result(

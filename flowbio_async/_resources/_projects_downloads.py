@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from tempfile import mkdtemp
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
@@ -27,6 +28,8 @@ from flowbio_async._resources._download_support import (
     fetch_data_files,
     matches,
     sample_files,
+    sample_folders,
+    sample_origin,
 )
 from flowbio_async._resources._downloads import DownloadsResource
 from flowbio_async._transfers._paths import folder_name, safe_filename
@@ -80,17 +83,25 @@ class ProjectDownloads(Resource):
         """
         project = await self.get(project_id)
         folder = Path(dest) / folder_name(project.name or "", project.id)
+        samples = [sample async for sample in self.get_samples(project.id)]
+        folders = sample_folders((sample.id, sample.name) for sample in samples)
         planned: list[tuple[Data, Path]] = []
-        async for sample in self.get_samples(project.id):
-            sample_dir = folder / "samples" / folder_name(sample.name or "", sample.id)
+        origins: dict[str, dict[str, Any]] = {}
+        for sample in samples:
+            sample_dir = folder / "samples" / folders[sample.id]
             for data in await sample_files(self._ctx, sample.id):
-                if matches(data, include):
+                # A file traced to two samples (one execution over both) goes once, with the
+                # first of them.
+                if matches(data, include) and data.id not in origins:
                     planned.append((data, sample_dir / safe_filename(data.filename or data.id)))
+                    origins[data.id] = sample_origin(sample)
         planned = deduplicated(planned)
+        sample_dirs = {s.id: folder / "samples" / folders[s.id] for s in samples}
         if len(planned) > bulk_threshold:
-            return await self._bulk(
-                folder, planned, overwrite=overwrite, progress=progress, log=log
+            done = await self._bulk(
+                folder, planned, origins, overwrite=overwrite, progress=progress, log=log
             )
+            return replace(done, sample_folders=sample_dirs)
         places = {data.id: path for data, path in planned}
         report = await fetch_data_files(
             self._ctx,
@@ -102,13 +113,15 @@ class ProjectDownloads(Resource):
             fail_fast=fail_fast,
             label=f"project {project.name or project.id}",
             root=Path(dest),
+            origins=origins,
         )
-        return ProjectDownload(folder=folder, report=report)
+        return ProjectDownload(folder=folder, report=report, sample_folders=sample_dirs)
 
     async def _bulk(
         self,
         folder: Path,
         planned: list[tuple[Data, Path]],
+        origins: Mapping[str, Mapping[str, Any]],
         *,
         overwrite: bool,
         progress: ProgressArg,
@@ -138,7 +151,7 @@ class ProjectDownloads(Resource):
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(partial(shutil.rmtree, scratch, ignore_errors=True))
         if log is not None:
-            await _log_placement(DownloadLog(log), placement)
+            await _log_placement(DownloadLog(log), placement, origins)
         return ProjectDownload(
             folder=folder,
             bulk=replace(bulk, files=placement.placed + placement.unsorted),
@@ -174,17 +187,24 @@ class ProjectDownloads(Resource):
         return result
 
 
-async def _log_placement(log: DownloadLog, placement: Placement) -> None:
-    """One JSON line per file, like the per-file path (seed 002 "Log Downloads")."""
+async def _log_placement(
+    log: DownloadLog, placement: Placement, origins: Mapping[str, Mapping[str, Any]]
+) -> None:
+    """One JSON line per file, like the per-file path (seed 002 "Log Downloads").
+
+    Each line names the sample the file came from (``sample_id``, ``sample_name``), as the
+    per-file path does; an ``unsorted`` entry matched no file, so it names none.
+    """
     now = datetime.now(UTC).isoformat()
     skipped = set(placement.skipped)
     for data, path in placement.files:
         size = (await anyio.Path(path).stat()).st_size
-        record = {"file_id": data.id, "filename": data.filename, "path": str(path), "size": size}
+        record = {"file_id": data.id, "filename": data.filename, **origins.get(data.id, {})}
         status = "skipped" if path in skipped else "downloaded"
-        await log.write({**record, "md5": data.md5, "status": status, "timestamp": now})
+        record.update(path=str(path), size=size, md5=data.md5, status=status, timestamp=now)
+        await log.write(record)
     for path in placement.unsorted:
         await log.write({"path": str(path), "status": "unsorted", "timestamp": now})
     for data in placement.missing:
-        missing = {"file_id": data.id, "filename": data.filename, "status": "missing"}
-        await log.write({**missing, "timestamp": now})
+        missing = {"file_id": data.id, "filename": data.filename, **origins.get(data.id, {})}
+        await log.write({**missing, "status": "missing", "timestamp": now})

@@ -7,19 +7,25 @@ a multiplexed upload sends its annotation sheet first so a bad sheet wastes no r
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flowbio_async._errors import AnnotationWarningsError, ConfigurationError
+import anyio
+
+from flowbio_async._errors import AnnotationWarningsError, FlowError, NotFoundError
 from flowbio_async._models._parse import parse_model
-from flowbio_async._models._samples import Sample
+from flowbio_async._models._samples import MetadataAttribute, Sample, SampleType
 from flowbio_async._models._uploads import AnnotationUpload, MultiplexedUpload, SampleUploadSpec
 from flowbio_async._progress import Progress, ProgressCallback
 from flowbio_async._resources._base import Resource
+from flowbio_async._sample_rules import SampleCatalogue, check_samples
 from flowbio_async._transfers._many import ItemResult, run_many
 from flowbio_async._transfers._sources import Source, check_source, ordered_reads
 from flowbio_async._transfers._upload import ChunkedUploader, UploadJob, upload_with_progress
 from flowbio_async._types import PathLike
+
+logger = logging.getLogger("flowbio_async")
 
 
 def _sample_fields(spec: SampleUploadSpec) -> dict[str, str]:
@@ -33,22 +39,52 @@ def _sample_fields(spec: SampleUploadSpec) -> dict[str, str]:
     return fields
 
 
-def _check_sample(spec: SampleUploadSpec) -> list[Source]:
-    if not spec.name.strip():
-        raise ConfigurationError("the sample name must not be empty")
-    if " " in spec.name.strip():
-        # Flow refuses them (samples.md `POST /upload/sample`): fail before any byte is sent.
-        raise ConfigurationError(
-            f"the sample name {spec.name!r} contains spaces, which Flow refuses"
-        )
-    return [check_source(path) for _, path in ordered_reads(spec.data)]
+def _rule_input(
+    spec: SampleUploadSpec,
+) -> tuple[str, str, list[str], Mapping[str, str] | None]:
+    return spec.name, spec.sample_type, list(spec.data), spec.metadata
 
 
 class SampleUploads(Resource):
     """Sample uploads (mixin of :class:`SampleResource`)."""
 
+    if TYPE_CHECKING:  # provided by SampleReads in the composed SampleResource
+
+        async def get(self, sample_id: str | int) -> Sample: ...
+        async def get_types(self) -> list[SampleType]: ...
+        async def get_metadata_attributes(self) -> list[MetadataAttribute]: ...
+
     def _uploader(self) -> ChunkedUploader:
         return ChunkedUploader(self._ctx.http, self._ctx.config, self._ctx.limiter)
+
+    async def sample_catalogue(self) -> SampleCatalogue:
+        """The server's sample types and metadata attributes, as the upload checks use them.
+
+        A part the server does not publish (404) is ``None`` and its checks are skipped.
+
+        Example:
+            ```python
+            catalogue = await client.samples.sample_catalogue()
+            print([t.identifier for t in catalogue.types or []])
+            ```
+        """
+        found: dict[str, Any] = {}
+
+        async def load(key: str, fetch: Any) -> None:
+            try:
+                found[key] = await fetch()
+            except NotFoundError:
+                found[key] = None
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(load, "types", self.get_types)
+            group.start_soon(load, "attributes", self.get_metadata_attributes)
+        return SampleCatalogue(types=found["types"], attributes=found["attributes"])
+
+    async def _checked(self, specs: Sequence[SampleUploadSpec]) -> list[list[Source]]:
+        """Every spec against the one sample rule, then its files; raises before any byte."""
+        check_samples([_rule_input(spec) for spec in specs], await self.sample_catalogue())
+        return [[check_source(path) for _, path in ordered_reads(s.data)] for s in specs]
 
     async def upload_sample(
         self,
@@ -81,8 +117,9 @@ class SampleUploads(Resource):
             ```
         """
         spec = SampleUploadSpec(name, sample_type, data, metadata, project_id, organism_id)
-        sources = _check_sample(spec)
+        (sources,) = await self._checked([spec])
         with self._ctx.progress(progress) as reporter:
+            reporter.plan(len(sources), sum(source.size for source in sources))
             return await self._send_sample(spec, sources, reporter, resume)
 
     async def upload_samples(
@@ -104,9 +141,11 @@ class SampleUploads(Resource):
             print([r.value.id for r in results if r.ok])
             ```
         """
-        checked = [(spec, _check_sample(spec)) for spec in samples]
+        checked = list(zip(samples, await self._checked(samples), strict=True))
         label = f"{len(checked)} samples"
         with self._ctx.progress(progress, aggregate_label=label) as reporter:
+            every = [source for _, sources in checked for source in sources]
+            reporter.plan(len(every), sum(source.size for source in every))
 
             async def one(item: tuple[SampleUploadSpec, list[Source]]) -> Sample:
                 return await self._send_sample(item[0], item[1], reporter, resume)
@@ -132,17 +171,36 @@ class SampleUploads(Resource):
                 "previous_data": list(previous),  # repeated parts; none for the first file
             }
             job = UploadJob("upload/sample", source.path, source.filename, fields)
-            # Earlier files keep a completed record so a re-run skips them (#3 resume).
-            final = await upload_with_progress(
-                uploader, job, reporter, resume=resume, keep_record=not is_last
-            )
+            try:
+                # Earlier files keep a completed record so a re-run skips them (#3 resume).
+                final = await upload_with_progress(
+                    uploader, job, reporter, resume=resume, keep_record=not is_last
+                )
+            except Exception:
+                for unsent in sources[index + 1 :]:
+                    reporter.skip(unsent.size, ok=False)  # planned, never started
+                raise
             if not is_last:
                 previous.append(str(final.get("data_id") or final.get("id")))
                 earlier.append(job)
         for job in earlier:
             uploader.forget(job)
-        body = {"id": final.get("sample_id"), "name": spec.name, "sample_type": spec.sample_type}
-        return parse_model(Sample, body, endpoint="POST upload/sample")
+        return await self._created_sample(spec, str(final.get("sample_id")))
+
+    async def _created_sample(self, spec: SampleUploadSpec, sample_id: str) -> Sample:
+        """The new sample as ``get`` shows it (one GET after the final chunk, #17 item 9)."""
+        try:
+            sample = await self.get(sample_id)
+        except FlowError as exc:
+            # The sample exists: failing now would invite a duplicate upload on a re-run.
+            logger.warning("sample %s was uploaded, but reading it back failed: %s", sample_id, exc)
+            body = {"id": sample_id, "name": spec.name, "sample_type": spec.sample_type}
+            return parse_model(Sample, body, endpoint="POST upload/sample")
+        if sample.sample_type is not None and sample.sample_type.identifier is None:
+            # Sample detail names the type but omits its identifier (contract §8 row 18).
+            known = sample.sample_type.model_copy(update={"identifier": spec.sample_type})
+            sample = sample.model_copy(update={"sample_type": known})
+        return sample
 
     async def upload_annotation(
         self,
@@ -209,6 +267,7 @@ class SampleUploads(Resource):
         sources = [check_source(path) for _, path in ordered_reads(reads)]
         sheet = check_source(annotation)
         with self._ctx.progress(progress) as reporter:
+            reporter.plan(1 + len(sources), sheet.size + sum(s.size for s in sources))
             uploaded = await self._send_annotation(sheet, ignore_warnings, reporter)
             uploader = self._uploader()
             data_ids: list[str] = []
