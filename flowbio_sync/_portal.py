@@ -157,8 +157,9 @@ class _State:
         holder = self.holder
         try:
             calls = [task for task in self.running() if holder is None or task is not holder.task]
+            closed = "this flowbio_sync client was closed while the call ran"
             for task in calls:
-                task.cancel()
+                task.cancel(SyncUsageError(closed))
             _wait_futures([task.future for task in calls], deadline)
             if holder is not None:
                 holder.release()  # exit the async object (``aclose``) in the task that entered it
@@ -500,6 +501,7 @@ class _Task(Generic[T]):
         self.name = name
         self._scope: anyio.CancelScope | None = None
         self._cancelled = False
+        self._reason: BaseException = KeyboardInterrupt()
         with state.lock:
             self.future = asyncio.run_coroutine_threadsafe(self._run(fn), loop)
             state.tasks.add(self)
@@ -514,10 +516,15 @@ class _Task(Generic[T]):
             if self._cancelled:
                 scope.cancel()
             return await _capture(fn)
-        return _Outcome(error=KeyboardInterrupt())  # reached only when cancelled
+        return _Outcome(error=self._reason)  # reached only when cancelled
 
-    def cancel(self) -> None:
-        """Cancel the task's scope (its cleanup still runs; shielded parts finish)."""
+    def cancel(self, reason: BaseException | None = None) -> None:
+        """Cancel the task's scope (its cleanup still runs; shielded parts finish).
+
+        Whoever waits for the task gets ``reason`` (default ``KeyboardInterrupt``: Ctrl-C).
+        """
+        if reason is not None:
+            self._reason = reason
         if not self.future.done():
             with contextlib.suppress(RuntimeError):  # the loop is already closed
                 self._loop.call_soon_threadsafe(self._cancel_on_loop)
