@@ -52,8 +52,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             "-m",
             "pytest",
             "-q",
-            "-p",
-            "no:randomly",
             f"--count={args.repeat}",
             *(args.pytest or ["-m", "timing"]),
         ]
