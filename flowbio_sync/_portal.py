@@ -161,10 +161,15 @@ class _State:
             for task in calls:
                 task.cancel(SyncUsageError(closed))
             _wait_futures([task.future for task in calls], deadline)
+            exited = holder is None
             if holder is not None:
                 holder.release()  # exit the async object (``aclose``) in the task that entered it
-                if not _wait_futures([holder.task.future], deadline):
+                exited = _wait_futures([holder.task.future], deadline)
+                if not exited:
                     holder.task.cancel()
+            for task in self.running():  # a call that began while close() was starting
+                if holder is None or task is not holder.task:
+                    task.cancel(SyncUsageError(closed))
             loop.stop_soon()
             stopped = _wait_thread(loop.thread, deadline)
         except KeyboardInterrupt:
@@ -173,7 +178,7 @@ class _State:
             raise
         if not stopped:
             self._abandon(f"they did not finish within {CLOSE_TIMEOUT:g} s of being cancelled")
-        elif holder is not None and holder.entered:
+        elif holder is not None and holder.entered and exited:
             holder.task.future.result().unwrap()  # an error closing the async object surfaces
 
     def _abandon(self, why: str) -> None:
