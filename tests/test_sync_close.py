@@ -124,12 +124,8 @@ def test_a_second_ctrl_c_ends_the_wait_of_close(
     assert not thread.is_alive()
 
 
-def test_a_call_whose_cleanup_outlives_the_ctrl_c_grace_finishes_within_close(
-    short_grace: None, release: threading.Event
-) -> None:
-    """The cleanup runs past Ctrl-C's grace; close() waits for it and its last event."""
-    owner = _Owner()  # the portal closes when its owner is collected
-    portal = portal_module.Portal(owner)
+def _interrupt_a_transfer(portal: portal_module.Portal, release: threading.Event) -> list[str]:
+    """Ctrl-C a call whose cleanup waits for ``release``, then sends a "finish" event."""
     seen: list[str] = []
     relay = portal.callback(seen.append)
     started = threading.Event()
@@ -146,6 +142,16 @@ def test_a_call_whose_cleanup_outlives_the_ctrl_c_grace_finishes_within_close(
     with CtrlC(started.is_set, "the call starting"), pytest.raises(KeyboardInterrupt):
         portal.call_with_callbacks([relay], transfer, relay)
     assert not release.is_set()  # Ctrl-C returned while the cleanup was still running
+    return seen
+
+
+def test_a_call_whose_cleanup_outlives_the_ctrl_c_grace_finishes_within_close(
+    short_grace: None, release: threading.Event
+) -> None:
+    """The cleanup runs past Ctrl-C's grace; close() waits for it and its last event."""
+    owner = _Owner()  # the portal closes when its owner is collected
+    portal = portal_module.Portal(owner)
+    seen = _interrupt_a_transfer(portal, release)
     release.set()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # nothing is abandoned: the call ends within the grace
@@ -161,20 +167,7 @@ def test_an_event_queued_after_the_delivery_group_ended_does_not_strand_the_call
     and the callback delivery group is gone; it must still end, and the thread with it."""
     owner = _Owner()  # the portal closes when its owner is collected
     portal = portal_module.Portal(owner)
-    seen: list[str] = []
-    relay = portal.callback(seen.append)
-    started = threading.Event()
-
-    async def transfer(progress: portal_module._Relay) -> None:
-        started.set()
-        try:
-            await anyio.sleep_forever()
-        finally:
-            await _stuck_until(release)
-            progress("finish")  # the delivery group has ended by now
-
-    with CtrlC(started.is_set, "the call starting"), pytest.raises(KeyboardInterrupt):
-        portal.call_with_callbacks([relay], transfer, relay)
+    seen = _interrupt_a_transfer(portal, release)
     with pytest.warns(RuntimeWarning, match=r"abandoned '.*transfer'"):
         portal.close()
     thread = _loop_thread(portal)
@@ -182,7 +175,7 @@ def test_an_event_queued_after_the_delivery_group_ended_does_not_strand_the_call
     release.set()
     thread.join(BOUND)  # before #12 the call waited forever for the event's delivery
     assert not thread.is_alive()
-    assert seen == []  # dropped: nobody is there to receive it
+    assert seen == ["start"]  # "finish" was dropped: nobody is left to receive it
 
 
 def test_close_cancels_a_call_another_thread_is_blocked_in() -> None:
