@@ -405,10 +405,12 @@ class Portal:
                     return task.future.result(timeout=POLL_INTERVAL)
                 except TimeoutError:
                     continue
-        except KeyboardInterrupt:
-            # portal.call would leave the task running (design note 3): cancel it, give its
-            # cleanup a bounded time (a transfer keeps its part file resumable), re-raise. A
-            # task still running then is close()'s to wait for, within its own bound.
+        except BaseException:
+            # Ctrl-C, or anything else a signal handler raises here (a test runner's timeout,
+            # SystemExit): portal.call would leave the task running (design note 3), and a
+            # task left running is what hung close() in #12. Cancel it, give its cleanup a
+            # bounded time (a transfer keeps its part file resumable), re-raise. A task still
+            # running then is close()'s to wait for, within its own bound.
             task.cancel()
             _wait_futures([task.future], time.monotonic() + CLEANUP_TIMEOUT)
             raise

@@ -8,6 +8,7 @@ message instead of hanging.
 from __future__ import annotations
 
 import _thread
+import signal
 import sys
 import threading
 import time
@@ -55,6 +56,8 @@ def main_thread_in(function: str) -> bool:
 class CtrlC:
     """Press Ctrl-C (``_thread.interrupt_main``, what SIGINT does) once a condition holds.
 
+    ``signum`` simulates another signal instead (its Python handler runs in the main thread).
+
     Example:
         ```python
         with CtrlC(lambda: fault_applied(server, stall), "the upload reaching the stall"):
@@ -63,7 +66,14 @@ class CtrlC:
         ```
     """
 
-    def __init__(self, condition: Callable[[], bool], what: str, bound: float = BOUND) -> None:
+    def __init__(
+        self,
+        condition: Callable[[], bool],
+        what: str,
+        bound: float = BOUND,
+        signum: int = signal.SIGINT,
+    ) -> None:
+        self._signum = signum
         self._condition = condition
         self._what = what
         self._bound = bound
@@ -81,10 +91,13 @@ class CtrlC:
         with self._lock:
             if not self._called_off:
                 # Also when the wait failed: the main thread must not stay blocked.
-                _thread.interrupt_main()
+                _thread.interrupt_main(self._signum)
                 self.pressed = True
 
     def __enter__(self) -> CtrlC:
+        handler = signal.getsignal(self._signum)
+        # interrupt_main does nothing for an ignored signal (tests/conftest.py restores SIGINT).
+        assert callable(handler), f"signal {self._signum} has no Python handler: {handler!r}"
         self._thread.start()
         return self
 

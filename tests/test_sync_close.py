@@ -9,6 +9,7 @@ without sleeps: each step waits on an event.
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 import warnings
@@ -203,3 +204,39 @@ def test_close_cancels_a_call_another_thread_is_blocked_in() -> None:
     assert [type(exc) for exc in outcome] == [SyncUsageError]
     assert "closed while the call ran" in str(outcome[0])
     assert not _loop_thread(portal).is_alive()
+
+
+class _Alarm(Exception):
+    """What a test runner's timeout raises in the main thread (pytest-timeout's signal way)."""
+
+
+def _raise_alarm(signum: int, frame: object) -> None:
+    raise _Alarm
+
+
+def test_any_exception_that_interrupts_a_call_cancels_its_task() -> None:
+    """#12 began this way: pytest-timeout's exception left the call running, then close()."""
+    previous = signal.signal(signal.SIGUSR1, _raise_alarm)
+    try:
+        owner = _Owner()  # the portal closes when its owner is collected
+        portal = portal_module.Portal(owner)
+        started, cancelled = threading.Event(), threading.Event()
+
+        async def forever() -> None:
+            started.set()
+            try:
+                await anyio.sleep_forever()
+            finally:
+                cancelled.set()
+
+        with (
+            CtrlC(started.is_set, "the call starting", signum=signal.SIGUSR1),
+            pytest.raises(_Alarm),
+        ):
+            portal.call(forever)
+        wait_for(cancelled.is_set, "the interrupted call being cancelled", bound=30)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # nothing left to abandon
+            portal.close()
+    finally:
+        signal.signal(signal.SIGUSR1, previous)

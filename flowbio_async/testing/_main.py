@@ -130,10 +130,11 @@ def _announce_when_ready(url: str, stop: threading.Event) -> None:
 
 def _exit_with_parent(parent: int) -> None:
     # Reparented means the parent is gone (a test run ended by pytest-timeout's thread method,
-    # a SIGKILL): stop as on Ctrl-C, and for good if granian does not stop in time.
+    # a SIGKILL): stop as on SIGTERM (SIGINT may be ignored in a background job), and for good
+    # if granian does not stop in time.
     while os.getppid() == parent:
         time.sleep(0.5)
-    os.kill(os.getpid(), signal.SIGINT)
+    os.kill(os.getpid(), signal.SIGTERM)
     time.sleep(_PARENT_GONE_GRACE)
     os._exit(1)
 
