@@ -172,9 +172,10 @@ class _State:
                     task.cancel(SyncUsageError(closed))
             loop.stop_soon()
             stopped = _wait_thread(loop.thread, deadline)
-        except KeyboardInterrupt:
+        except BaseException as exc:  # Ctrl-C (or a signal handler's exception) ends the wait
             loop.stop_soon()
-            self._abandon("a second Ctrl-C ended the wait")
+            why = "a second Ctrl-C" if isinstance(exc, KeyboardInterrupt) else type(exc).__name__
+            self._abandon(f"{why} ended the wait")
             raise
         if not stopped:
             self._abandon(f"they did not finish within {CLOSE_TIMEOUT:g} s of being cancelled")
