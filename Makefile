@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test lint types generate check-generated docs pytest chaos chaos-small bench clean
+.PHONY: venv demo test lint types generate check-generated docs pytest chaos chaos-small stress bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,14 @@ chaos: venv
 ## The same matrix at a small size (part of `make test`; about a minute on 2 cores).
 chaos-small: venv
 	$(PY) -m flowbio_async.testing.chaos --transfers 60 --cancellations 20
+
+## The timing-sensitive tests (marker `timing`) STRESS_REPEAT times each beside a CPU, disk
+## and network load that stops by itself (at most STRESS_DURATION seconds). Not part of
+## `make test`; run it after touching cancellation, the portal, transfers, HTTP or the CLI.
+STRESS_REPEAT ?= 20
+STRESS_DURATION ?= 3600
+stress: venv
+	$(PY) scripts/stress.py --repeat $(STRESS_REPEAT) --duration $(STRESS_DURATION)
 
 ## Side-by-side benchmarks (installs the official client for comparison).
 bench: venv

@@ -16,6 +16,7 @@ import logging
 import os
 import sys
 import threading
+import time
 import warnings
 import weakref
 from collections import deque
@@ -27,7 +28,6 @@ from types import TracebackType
 from typing import Any, Generic, ParamSpec, TypeVar, cast, overload
 
 import anyio
-import anyio.from_thread
 from anyio.from_thread import BlockingPortal
 
 __all__ = ["Portal", "Pull", "SyncUsageError", "run_standalone", "twin_repr"]
@@ -40,6 +40,11 @@ logger = logging.getLogger("flowbio_sync")
 
 CLEANUP_TIMEOUT = 5.0
 """Seconds a cancelled call gets to run its cleanup after Ctrl-C before we give up waiting."""
+CLOSE_TIMEOUT = 5.0
+"""Seconds :meth:`Portal.close` gives cancelled calls and the loop thread to finish before it
+abandons what is left, with a warning naming it (#12)."""
+START_TIMEOUT = 60.0
+"""Seconds a new loop thread may take to start (a bound, not an expectation)."""
 POLL_INTERVAL = 0.1
 """Blocking waits wake this often so a simulated Ctrl-C (``_thread.interrupt_main``) is seen."""
 STREAM_BUFFER = 64
@@ -113,15 +118,15 @@ class _State:
         self.pid = os.getpid()
         self.closed = False
         self.lock = threading.Lock()
-        self.cm: AbstractContextManager[BlockingPortal] | None = None
-        self.portal: BlockingPortal | None = None
+        self.loop: _Loop | None = None
         self.loop_thread: int | None = None
-        self.resource: AbstractContextManager[Any] | None = None
-        self.service: Future[None] | None = None
         self.group: anyio.abc.TaskGroup | None = None
+        self.tasks: set[_Task[Any]] = set()
+        """Calls and producers still running (each removes itself when it ends)."""
+        self.holder: _Holder | None = None
 
     def shutdown(self) -> None:
-        """Close the async object, cancel leftovers and stop the loop thread (idempotent)."""
+        """Cancel the calls, close the async object and stop the loop thread (idempotent)."""
         with self.lock:
             if self.closed:
                 return
@@ -135,18 +140,142 @@ class _State:
             return
         self._stop()
 
+    def running(self) -> list[_Task[Any]]:
+        with self.lock:
+            return [task for task in self.tasks if not task.future.done()]
+
     def _stop(self) -> None:
+        """Cancel, wait until ``CLOSE_TIMEOUT``, then abandon what is left (#12).
+
+        Every step is bounded: a call that ignores its cancellation (or whose cleanup is
+        stuck) cannot keep ``close()`` waiting, and a second Ctrl-C ends the wait at once.
+        """
+        loop = self.loop
+        if loop is None:
+            return
+        deadline = time.monotonic() + CLOSE_TIMEOUT
+        holder = self.holder
         try:
-            if self.resource is not None:
-                self.resource.__exit__(None, None, None)
+            calls = [task for task in self.running() if holder is None or task is not holder.task]
+            closed = "this flowbio_sync client was closed while the call ran"
+            for task in calls:
+                task.cancel(SyncUsageError(closed))
+            _wait_futures([task.future for task in calls], deadline)
+            exited = holder is None
+            if holder is not None:
+                holder.release()  # exit the async object (``aclose``) in the task that entered it
+                exited = _wait_futures([holder.task.future], deadline)
+                if not exited:
+                    holder.task.cancel()
+            for task in self.running():  # a call that began while close() was starting
+                if holder is None or task is not holder.task:
+                    task.cancel(SyncUsageError(closed))
+            loop.stop_soon()
+            stopped = _wait_thread(loop.thread, deadline)
+        except BaseException as exc:  # Ctrl-C (or a signal handler's exception) ends the wait
+            loop.stop_soon()
+            why = "a second Ctrl-C" if isinstance(exc, KeyboardInterrupt) else type(exc).__name__
+            self._abandon(f"{why} ended the wait")
+            raise
+        if not stopped:
+            self._abandon(f"they did not finish within {CLOSE_TIMEOUT:g} s of being cancelled")
+        elif holder is not None and holder.entered and exited:
+            holder.task.future.result().unwrap()  # an error closing the async object surfaces
+
+    def _abandon(self, why: str) -> None:
+        loop = self.loop
+        assert loop is not None
+        names = [task.name for task in self.running()] or loop.task_names()
+        what = ", ".join(repr(name) for name in names) or "the event-loop thread"
+        message = (
+            f"flowbio_sync: closing the client abandoned {what}: {why}. "
+            "The event-loop thread finishes them in the background if it can."
+        )
+        logger.warning(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=7)  # the code calling close()
+
+
+class _Loop:
+    """The private event loop, run by a daemon thread, hosting an anyio ``BlockingPortal``.
+
+    Not ``anyio.from_thread.start_blocking_portal``: leaving it joins the thread without a
+    bound, and the thread's ``asyncio`` runner first waits for every task left on the loop,
+    however long that takes. A call that outlived its cancellation therefore hung
+    ``Client.__exit__`` for good (#12). Here ``close`` bounds its own wait, and the thread
+    finishes what is left (or not) on its own time: it is a daemon, it never blocks exit.
+    """
+
+    def __init__(self) -> None:
+        ready: Future[tuple[BlockingPortal, asyncio.AbstractEventLoop]] = Future()
+        self.thread = threading.Thread(
+            target=self._main, args=(ready,), name="flowbio-sync-loop", daemon=True
+        )
+        self.thread.start()
+        self.portal, self.loop = ready.result(timeout=START_TIMEOUT)
+
+    def _main(self, ready: Future[tuple[BlockingPortal, asyncio.AbstractEventLoop]]) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self._host(ready))
+            # Tasks still on the loop (calls that outlived close's wait, strays): cancel the
+            # strays as asyncio.run would and let everything end; our calls were already
+            # cancelled through their cancel scopes, whose shielded cleanup is respected.
+            left = asyncio.all_tasks(loop)
+            for task in left:
+                if not task.get_name().startswith(_TASK_PREFIX):
+                    task.cancel()
+            if left:
+                loop.run_until_complete(asyncio.wait(left))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        except BaseException as exc:
+            if not ready.done():
+                ready.set_exception(exc)
+            else:
+                logger.exception("flowbio_sync: the event-loop thread failed")
         finally:
-            if self.service is not None:
-                self.service.cancel()
-            if self.portal is not None:
-                with contextlib.suppress(RuntimeError):
-                    self.portal.call(self.portal.stop, True)
-            if self.cm is not None:
-                self.cm.__exit__(None, None, None)
+            loop.close()
+
+    @staticmethod
+    async def _host(ready: Future[tuple[BlockingPortal, asyncio.AbstractEventLoop]]) -> None:
+        async with BlockingPortal() as portal:
+            ready.set_result((portal, asyncio.get_running_loop()))
+            await portal.sleep_until_stopped()
+
+    def stop_soon(self) -> None:
+        """Ask the portal to stop, cancelling its own tasks (never waits; idempotent)."""
+        with contextlib.suppress(RuntimeError):  # the loop is already closed
+            asyncio.run_coroutine_threadsafe(self.portal.stop(cancel_remaining=True), self.loop)
+
+    def task_names(self) -> list[str]:
+        """Names of the tasks on the loop (for the abandon warning; a racy snapshot is fine)."""
+        with contextlib.suppress(RuntimeError):
+            return sorted(task.get_name() for task in asyncio.all_tasks(self.loop))
+        return []
+
+
+def _wait_futures(futures: Sequence[concurrent.futures.Future[Any]], deadline: float) -> bool:
+    """Wait until every future is done or ``deadline``; True if all are done.
+
+    Polls in short slices so a Ctrl-C (even a simulated one) interrupts the wait.
+    """
+    pending = [future for future in futures if not future.done()]
+    while pending:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        concurrent.futures.wait(pending, min(left, POLL_INTERVAL))
+        pending = [future for future in pending if not future.done()]
+    return True
+
+
+def _wait_thread(thread: threading.Thread, deadline: float) -> bool:
+    while thread.is_alive():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        thread.join(min(left, POLL_INTERVAL))
+    return True
 
 
 class Portal:
@@ -163,17 +292,20 @@ class Portal:
     def __init__(self, owner: object) -> None:
         _warn_if_inside_running_loop()
         state = _State()
-        state.cm = anyio.from_thread.start_blocking_portal("asyncio", name="flowbio-sync-loop")
-        state.portal = state.cm.__enter__()
+        state.loop = loop = _Loop()
         self._state = state
-        self._portal = state.portal
-        state.loop_thread = self._portal.call(threading.get_ident)
-        self._loop = self._portal.call(asyncio.get_running_loop)
-        ready: Future[anyio.abc.TaskGroup] = Future()
-        state.service = self._portal.start_task_soon(self._serve, ready)
-        state.group = ready.result()
+        self._portal = loop.portal
+        self._loop = loop.loop
+        state.loop_thread = loop.thread.ident
         # Backstop: a client never closed still stops its thread when collected or at exit.
         self._finalizer = weakref.finalize(owner, state.shutdown)
+        try:
+            ready: Future[anyio.abc.TaskGroup] = Future()
+            self._portal.start_task_soon(self._serve, ready)
+            state.group = ready.result(timeout=START_TIMEOUT)
+        except BaseException:
+            self.close()
+            raise
 
     @staticmethod
     async def _serve(ready: Future[anyio.abc.TaskGroup]) -> None:
@@ -185,24 +317,30 @@ class Portal:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def open(self, factory: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        """Build the async object on the loop (so pools bind to it) and enter it if it is a
-        context manager; :meth:`close` exits it."""
+        """Build the async object on the loop (so pools bind to it) and enter it if it is an
+        async context manager (else :meth:`close` calls its ``aclose``, if any)."""
         self._check()
         try:
             obj = self._portal.call(lambda: factory(*args, **kwargs))
             if isinstance(obj, AbstractAsyncContextManager):
-                resource = self._portal.wrap_async_context_manager(obj)
-                resource.__enter__()
-                self._state.resource = resource
+                holder = _Holder(self, obj)
+                self._state.holder = holder
+                holder.enter()
             elif callable(aclose := getattr(obj, "aclose", None)):
-                self._state.resource = _AcloseOnExit(self._portal, aclose)
+                self._state.holder = _Holder(self, _Aclosing(aclose))
+                self._state.holder.enter()
         except BaseException:
             self.close()  # bad arguments: do not leave the loop thread behind
             raise
         return obj
 
     def close(self) -> None:
-        """Close the async object and stop the loop thread; calling it again does nothing."""
+        """Cancel running calls, close the async object and stop the loop thread.
+
+        Bounded: what has not finished ``CLOSE_TIMEOUT`` seconds after being cancelled is
+        abandoned with a ``RuntimeWarning`` naming it; a Ctrl-C ends the wait at once.
+        Calling it again does nothing.
+        """
         self._finalizer()
 
     @property
@@ -233,7 +371,7 @@ class Portal:
         Ctrl-C cancels the task, waits up to ``CLEANUP_TIMEOUT`` for its cleanup, then
         re-raises the KeyboardInterrupt here.
         """
-        return self.wait(self.start(lambda: fn(*args, **kwargs)))
+        return self.wait(self.start(lambda: fn(*args, **kwargs), name=_name(fn)))
 
     def call_with_callbacks(
         self,
@@ -244,16 +382,22 @@ class Portal:
         **kwargs: P.kwargs,
     ) -> T:
         """Like :meth:`call`, then wait until every callback queued by the call was delivered."""
+        relays = list(_flatten(callbacks))
 
         async def run() -> T:
             try:
-                return await fn(*args, **kwargs)
-            finally:
-                with anyio.CancelScope(shield=True):
-                    for relay in _flatten(callbacks):
-                        await relay.drain()
+                result = await fn(*args, **kwargs)
+            except BaseException:
+                # A failed or cancelled call still delivers its last events (the "finish" a
+                # progress bar waits for), under a shield but for a bounded time: a callback
+                # that never returns must not keep a cancelled call alive (#12).
+                with anyio.move_on_after(CLEANUP_TIMEOUT, shield=True):
+                    await _drain(relays)
+                raise
+            await _drain(relays)
+            return result
 
-        return self.call(run)
+        return self.wait(self.start(run, name=_name(fn)))
 
     def _wait(self, task: _Task[T]) -> _Outcome[T]:
         try:
@@ -262,11 +406,14 @@ class Portal:
                     return task.future.result(timeout=POLL_INTERVAL)
                 except TimeoutError:
                     continue
-        except KeyboardInterrupt:
-            # portal.call would leave the task running (design note 3): cancel it, give its
-            # cleanup a bounded time (a transfer keeps its part file resumable), re-raise.
+        except BaseException:
+            # Ctrl-C, or anything else a signal handler raises here (a test runner's timeout,
+            # SystemExit): portal.call would leave the task running (design note 3), and a
+            # task left running is what hung close() in #12. Cancel it, give its cleanup a
+            # bounded time (a transfer keeps its part file resumable), re-raise. A task still
+            # running then is close()'s to wait for, within its own bound.
             task.cancel()
-            concurrent.futures.wait([task.future], CLEANUP_TIMEOUT)
+            _wait_futures([task.future], time.monotonic() + CLEANUP_TIMEOUT)
             raise
 
     @overload
@@ -325,14 +472,21 @@ class Portal:
         assert group is not None
         return group
 
-    def start(self, fn: Callable[[], Awaitable[T]]) -> _Task[T]:
-        """Start ``await fn()`` as a task on the loop without waiting for it."""
+    def start(self, fn: Callable[[], Awaitable[T]], *, name: str | None = None) -> _Task[T]:
+        """Start ``await fn()`` as a task on the loop without waiting for it.
+
+        ``name`` says what the task is in :meth:`close`'s warning if it has to abandon it.
+        """
         self._check()
-        return _Task(self._loop, fn)
+        return _Task(self._loop, fn, name or _name(fn), self._state)
 
     def wait(self, task: _Task[T]) -> T:
         """Block on a task started with :meth:`start` (Ctrl-C cancels it)."""
         return self._wait(task).unwrap()
+
+
+_TASK_PREFIX = "flowbio_sync:"
+"""Names of the tasks that carry calls (the loop thread tells them from strays)."""
 
 
 class _Task(Generic[T]):
@@ -340,24 +494,45 @@ class _Task(Generic[T]):
 
     Submitted with ``run_coroutine_threadsafe`` rather than ``BlockingPortal.start_task_soon``:
     one thread hop instead of two, which is most of the facade's per-call cost (#5 benchmark).
+    Such a task belongs to no task group, so the portal tracks it (``_State.tasks``) and
+    ``close`` cancels and waits for it (#12).
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, fn: Callable[[], Awaitable[T]]) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        fn: Callable[[], Awaitable[T]],
+        name: str,
+        state: _State,
+    ) -> None:
         self._loop = loop
+        self.name = name
         self._scope: anyio.CancelScope | None = None
         self._cancelled = False
-        self.future = asyncio.run_coroutine_threadsafe(self._run(fn), loop)
+        self._reason: BaseException = KeyboardInterrupt()
+        with state.lock:
+            self.future = asyncio.run_coroutine_threadsafe(self._run(fn), loop)
+            state.tasks.add(self)
+        self.future.add_done_callback(lambda _: _forget(state, self))
 
     async def _run(self, fn: Callable[[], Awaitable[T]]) -> _Outcome[T]:
+        task = asyncio.current_task()
+        if task is not None:
+            task.set_name(f"{_TASK_PREFIX} {self.name}")
         with anyio.CancelScope() as scope:
             self._scope = scope
             if self._cancelled:
                 scope.cancel()
             return await _capture(fn)
-        return _Outcome(error=KeyboardInterrupt())  # reached only when cancelled
+        return _Outcome(error=self._reason)  # reached only when cancelled
 
-    def cancel(self) -> None:
-        """Cancel the task's scope (its cleanup still runs; shielded parts finish)."""
+    def cancel(self, reason: BaseException | None = None) -> None:
+        """Cancel the task's scope (its cleanup still runs; shielded parts finish).
+
+        Whoever waits for the task gets ``reason`` (default ``KeyboardInterrupt``: Ctrl-C).
+        """
+        if reason is not None:
+            self._reason = reason
         if not self.future.done():
             with contextlib.suppress(RuntimeError):  # the loop is already closed
                 self._loop.call_soon_threadsafe(self._cancel_on_loop)
@@ -368,6 +543,25 @@ class _Task(Generic[T]):
             self._scope.cancel()
 
 
+def _forget(state: _State, task: _Task[Any]) -> None:
+    with state.lock:
+        state.tasks.discard(task)
+
+
+def _name(fn: object) -> str:
+    """``DataResource.download`` for a bound method, else the function's qualified name."""
+    owner = getattr(fn, "__self__", None)
+    name = getattr(fn, "__name__", None)
+    if owner is not None and name:
+        return f"{type(owner).__name__}.{name}"
+    return str(getattr(fn, "__qualname__", None) or name or type(fn).__name__)
+
+
+async def _drain(relays: Sequence[_Relay]) -> None:
+    for relay in relays:
+        await relay.drain()
+
+
 def _flatten(callbacks: Sequence[object]) -> Iterator[_Relay]:
     for item in callbacks:
         if isinstance(item, _Relay):
@@ -376,13 +570,57 @@ def _flatten(callbacks: Sequence[object]) -> Iterator[_Relay]:
             yield from _flatten(item)
 
 
-class _AcloseOnExit(AbstractContextManager[None]):
-    def __init__(self, portal: BlockingPortal, aclose: Callable[[], Awaitable[Any]]) -> None:
-        self._portal = portal
+class _Aclosing(AbstractAsyncContextManager[None]):
+    """An object with ``aclose`` but no ``async with``: closed when the portal closes."""
+
+    def __init__(self, aclose: Callable[[], Awaitable[Any]]) -> None:
         self._aclose = aclose
 
-    def __exit__(self, *exc_info: object) -> None:
-        self._portal.call(self._aclose)
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._aclose()
+
+
+class _Holder:
+    """Keeps the portal's async object entered, in one task, until :meth:`Portal.close`.
+
+    Enter and exit run in the same task (as ``BlockingPortal.wrap_async_context_manager``
+    does), but the task is one of ours: close bounds its wait for the exit and can cancel it.
+    """
+
+    def __init__(self, portal: Portal, manager: AbstractAsyncContextManager[Any]) -> None:
+        self._manager = manager
+        self._entered: Future[None] = Future()
+        self._release: anyio.Event | None = None
+        self._loop = portal._loop
+        self.task = portal.start(self._hold, name=f"{type(manager).__name__} (close)")
+
+    async def _hold(self) -> None:
+        async with self._manager:
+            self._release = anyio.Event()
+            self._entered.set_result(None)
+            await self._release.wait()
+
+    @property
+    def entered(self) -> bool:
+        return self._entered.done()
+
+    def enter(self) -> None:
+        """Block until the object is entered (its ``__aenter__`` error is raised here)."""
+        while not self._entered.done():
+            if self.task.future.done():
+                self.task.future.result().unwrap()
+                raise RuntimeError("the async object was never entered")
+            futures: list[Future[Any]] = [self._entered, self.task.future]
+            concurrent.futures.wait(futures, POLL_INTERVAL, concurrent.futures.FIRST_COMPLETED)
+
+    def release(self) -> None:
+        """Let the holding task leave ``async with`` (never waits)."""
+        release = self._release
+        if release is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is already closed
+                self._loop.call_soon_threadsafe(release.set)
+        else:
+            self.task.cancel()  # still entering: nothing to exit gracefully
 
 
 class _Context(AbstractContextManager[U], Generic[T, U]):
@@ -457,7 +695,7 @@ class Pull(Generic[T]):
             raise StopIteration
         if not self._batch:
             if self._producer is None:
-                self._producer = self._portal.start(self._produce)
+                self._producer = self._portal.start(self._produce, name=_name(self._source))
             try:
                 self._batch.extend(self._portal.call(self._take))
             except BaseException:
@@ -479,7 +717,7 @@ class Pull(Generic[T]):
         if self._producer is not None:
             self._producer.cancel()
             if not self._portal.closed:
-                concurrent.futures.wait([self._producer.future], CLEANUP_TIMEOUT)
+                _wait_futures([self._producer.future], time.monotonic() + CLEANUP_TIMEOUT)
         self._receive.close()
 
 
@@ -510,8 +748,17 @@ class _Relay:
     def __call__(self, *args: Any, **kwargs: Any) -> None:
         self._queue.append((args, kwargs))
         if self._idle.is_set():
-            self._idle = anyio.Event()
-            self._group.start_soon(self._deliver)
+            idle = self._idle = anyio.Event()
+            try:
+                self._group.start_soon(self._deliver)
+            except RuntimeError:
+                # The client is closing and its delivery group has ended. Drop the calls
+                # rather than leave drain() waiting for a delivery that never starts: that
+                # wait, shielded, is what hung close() after a Ctrl-C (#12).
+                dropped = len(self._queue)
+                self._queue.clear()
+                idle.set()
+                logger.debug("flowbio_sync: client closing, %d callback call(s) dropped", dropped)
 
     async def _deliver(self) -> None:
         try:

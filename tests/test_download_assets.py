@@ -219,6 +219,9 @@ async def test_private_asset_is_not_readable_anonymously(
 _pieces = st.sampled_from([*"ab./\\:~\x00 C%", "..", "/..", "%2e%2e", "C:", "../", "//"])
 
 
+# Failed on a loaded machine in #12 (Hypothesis' too_slow health check, now off in both
+# profiles, tests/conftest.py); `make stress` keeps it in the loaded runs.
+@pytest.mark.timing
 @settings(deadline=None, max_examples=300)
 @given(relative=st.lists(_pieces, max_size=12).map("".join) | st.text(max_size=24))
 def test_asset_paths_are_refused_or_stay_inside_dest(relative: str) -> None:

@@ -224,6 +224,7 @@ async def test_destination_not_writable(server: FlowServer, tmp_path: Path) -> N
         locked.chmod(0o700)
 
 
+@pytest.mark.timing
 async def test_cancellation_leaves_a_resumable_part_file(
     server: FlowServer, tmp_path: Path
 ) -> None:

@@ -52,11 +52,14 @@ async def test_many_reports_done_skipped_failed_and_logs(
     assert {"action", "file_id", "filename", "size", "md5", "path", "timestamp"} <= set(done)
 
 
+@pytest.mark.timing
 async def test_concurrency_is_bounded_by_the_client_limiter(
     server: FlowServer, tmp_path: Path
 ) -> None:
     ids = [add_file(server, payload(10_000, seed=i), f"c{i}.bin") for i in range(8)]
-    server.add_fault("latency", route="download", seconds=0.2, count=0)
+    # Held until three are in flight (events, not latency, #12); a fourth would also get in
+    # if the limiter let it, since the held three never finish before the gate opens.
+    server.add_fault("gate", route="download", count=0, params={"together": 3})
     async with client_for(server, tmp_path, max_concurrency=3) as client:
         report = await client.data.download_many(ids, tmp_path)
     assert report.ok
@@ -79,9 +82,14 @@ async def test_same_name_twice_lands_in_separate_folders(
     assert {(tmp_path / p).read_bytes() for p in paths.values()} == {b"first", b"second"}
 
 
+@pytest.mark.timing
 async def test_segmented_download_with_cuts_is_exact(server: FlowServer, tmp_path: Path) -> None:
     content = payload(24 * MiB + 5, seed=11)
     data_id = add_file(server, content, "seg.bin")
+    # The first answer tells the engine that ranges work; the two piece requests after it
+    # are held until both are in flight (overlap by an event, not by luck, #12). Every
+    # other request is cut after 3 MiB and resumed.
+    server.add_fault("gate", route="download", nth=2, count=2, params={"together": 2})
     server.add_fault("cut", route="download", bytes=3 * MiB, count=0)
     async with client_for(
         server, tmp_path, segment_threshold=4 * MiB, segments_per_file=4

@@ -109,6 +109,7 @@ async def test_bulk_keeps_a_different_existing_file_and_reports_it(
     assert forced.unsorted == []
 
 
+@pytest.mark.timing
 async def test_failed_or_cancelled_bulk_leaves_no_scratch_folder(
     server: FlowServer, tmp_path: Path
 ) -> None:

@@ -51,7 +51,9 @@ def test_safe_filename_is_one_plain_component_or_refused(name: str) -> None:
 
 
 @settings(
-    deadline=None, max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    deadline=None,
+    max_examples=400,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(relative=nasty)
 def test_safe_join_stays_under_the_root_or_refuses(tmp_path: Path, relative: str) -> None:
@@ -72,7 +74,9 @@ def test_folder_name_is_always_a_usable_component(name: str, fallback: str) -> N
 
 
 @settings(
-    deadline=None, max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    deadline=None,
+    max_examples=200,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(filename=nasty)
 def test_download_destination_for_a_server_name_stays_in_the_directory(

@@ -90,9 +90,10 @@ def test_bad_fault_rules_are_rejected(server: FlowServer) -> None:
     assert server.faults() == []
 
 
+@pytest.mark.timing
 def test_counters_and_max_in_flight(server: FlowServer) -> None:
-    # Hold requests open so they overlap; the assertion is on the count, not on time.
-    server.add_fault("latency", path="^/api/organisms$", seconds=1.0, count=0)
+    # The gate holds the requests until all four are in, so they overlap on any machine (#12).
+    server.add_fault("gate", path="^/api/organisms$", count=0, params={"together": 4})
     with api(server) as client:
         server.reset_counters()
         threads = [threading.Thread(target=client.get, args=("organisms",)) for _ in range(4)]
@@ -104,7 +105,7 @@ def test_counters_and_max_in_flight(server: FlowServer) -> None:
     counts = server.counters()
     assert counts["organisms"] == 4 and counts["me"] == 1
     assert "login" not in counts  # counted before the reset
-    assert 2 <= server.max_in_flight()["organisms"] <= 4
+    assert server.max_in_flight()["organisms"] == 4
 
 
 def test_rate_limit_headers_and_429(server: FlowServer) -> None:

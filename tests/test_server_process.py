@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from server_helpers import api
+from sync_points import wait_for
 
 from flowbio_async.testing import FlowServer, FlowServerError
 from flowbio_async.testing._demo import DEMO_PROJECT_COUNT
@@ -104,3 +105,37 @@ def test_cli_server_verb_maps_options_to_settings(tmp_path: Path) -> None:
     assert settings.anonymous_downgrade and not settings.rotate_refresh_token
     assert settings.strict_search_tokens and settings.wrapped_field_errors
     assert settings.data_dir == str(tmp_path.resolve())
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie nobody reaped yet counts as gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads process states from /proc")
+def test_a_server_stops_when_the_process_that_started_it_is_killed(tmp_path: Path) -> None:
+    # What pytest-timeout's thread method does to a stuck run (#12): os._exit, no cleanup.
+    script = (
+        "import sys, time\n"
+        "from flowbio_async.testing import FlowServer\n"
+        "server = FlowServer(data_dir=sys.argv[1]).start()\n"
+        "print(server._process.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        server_pid = int(parent.stdout.readline())
+        assert _alive(server_pid)
+    finally:
+        parent.kill()
+        parent.wait(timeout=60)
+        if parent.stdout is not None:
+            parent.stdout.close()
+    wait_for(lambda: not _alive(server_pid), "the orphaned server exiting")

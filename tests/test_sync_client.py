@@ -6,7 +6,6 @@ one client, Ctrl-C during a transfer, a call from the loop thread, use after ``f
 
 from __future__ import annotations
 
-import _thread
 import asyncio
 import gc
 import hashlib
@@ -15,13 +14,13 @@ import os
 import subprocess
 import sys
 import threading
-import time
 import types
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sync_points import CtrlC, fault_applied, wait_for
 
 import flowbio_sync
 import flowbio_sync._portal as portal_module
@@ -168,40 +167,39 @@ def test_use_after_fork_raises_a_clear_error(client: Client) -> None:
     assert client.me().username == "demo"  # the parent's client is unaffected
 
 
+@pytest.mark.timing
 def test_ctrl_c_during_an_upload_cancels_it_and_it_resumes(
     flow_server: FlowServer, tmp_path: Path
 ) -> None:
     source = tmp_path / "big.fastq"
     md5 = _file(source, 4 * MiB)
+    chunk = 128 * 1024
     flow_server.reset()
-    # Small chunks, each delayed, so the upload is surely still running when Ctrl-C lands.
-    flow_server.add_fault("latency", path="^/api/upload$", seconds=0.1, count=0)
-    config = _config(tmp_path, chunk_size=128 * 1024, max_chunk_size=128 * 1024)
+    # The server holds the third chunk: when Ctrl-C lands, two chunks are acknowledged and
+    # the third is in flight, however fast or slow the machine is (#12: events, not sleeps).
+    stall = flow_server.add_fault("stall", route="upload", nth=3, seconds=600)
+    config = _config(tmp_path, chunk_size=chunk, max_chunk_size=chunk)
     with Client(flow_server.url, config) as client:
         client.log_in(DEMO)
-
-        def interrupt(event: ProgressEvent) -> None:
-            if event.kind == "advance" and not interrupted.is_set():
-                interrupted.set()
-                _thread.interrupt_main()  # what Ctrl-C does to the main thread
-
-        interrupted = threading.Event()
-        with pytest.raises(KeyboardInterrupt):
-            client.data.upload_data(source, progress=interrupt)
-        chunks_before = flow_server.counters().get("upload", 0)
-        assert 0 < chunks_before < 32  # cancelled well before the 32 chunks were sent
+        events: list[ProgressEvent] = []
+        with (
+            CtrlC(lambda: fault_applied(flow_server, stall), "the third chunk reaching the server"),
+            pytest.raises(KeyboardInterrupt),
+        ):
+            client.data.upload_data(source, progress=events.append)
+        assert events[-1].kind == "finish"  # the cancelled call still delivered its last event
         records = [json.loads(path.read_text()) for path in (tmp_path / "state").rglob("*.json")]
-        assert [r["offset"] > 0 for r in records] == [True]  # the cancelled upload can resume
+        assert [r["offset"] for r in records] == [2 * chunk]  # resumable after the acked chunks
+        chunks_before = flow_server.counters().get("upload", 0)
         flow_server.clear_faults()
-        # The server may still be working on the request whose client went away (it sat in
-        # the latency fault); let it finish so it cannot race the resumed chunk (#3 engine
-        # restarts from 0 when the server reports a different offset).
-        time.sleep(1.0)
+        # The held request is still asleep in the server; it wakes long after this test and
+        # finds its upload complete (the server refuses a chunk for a finished upload).
         data = client.data.upload_data(source)  # resume=True by default
         assert client.data.get(data.id).md5 == md5
-        assert flow_server.counters()["upload"] < 32 + chunks_before  # resumed, not restarted
+        assert flow_server.counters()["upload"] - chunks_before == 32 - 2  # resumed, not restarted
 
 
+@pytest.mark.timing
 def test_ctrl_c_during_a_download_cancels_it_and_leaves_no_final_file(
     flow_server: FlowServer, tmp_path: Path
 ) -> None:
@@ -209,32 +207,31 @@ def test_ctrl_c_during_a_download_cancels_it_and_leaves_no_final_file(
     with Client(flow_server.url, config) as client:
         client.log_in(DEMO)
         source = tmp_path / "payload.bin"
-        _file(source, 8 * MiB)
+        md5 = _file(source, 8 * MiB)
         data = client.data.upload_data(source)
         flow_server.reset()
-        # The first response is cut after 1 MiB; the resuming request then stalls for a long
-        # time, so the download is surely still running when Ctrl-C lands, and it only ends
-        # early if the cancellation really reaches the task.
+        # The first answer is cut after 1 MiB (kept in the part file); the resuming request is
+        # then held by the server, and Ctrl-C lands while the client waits for it (#12).
         downloads = "^/(api|files)/downloads/"
         flow_server.add_fault("cut", path=downloads, bytes=MiB, nth=1, count=1)
-        flow_server.add_fault("stall", path=downloads, seconds=60, nth=2, count=0)
-        interrupted = threading.Event()
-
-        def interrupt(event: ProgressEvent) -> None:
-            if event.kind == "advance" and not interrupted.is_set():
-                interrupted.set()
-                _thread.interrupt_main()  # what Ctrl-C does to the main thread
-
+        stall = flow_server.add_fault("stall", path=downloads, seconds=600, nth=2, count=0)
+        events: list[ProgressEvent] = []
         dest = tmp_path / "out"
         dest.mkdir()
         tasks_before = _loop_tasks(client)
-        with pytest.raises(KeyboardInterrupt):
-            client.data.download(data.id, dest, progress=interrupt)
-        assert interrupted.is_set()
-        assert _loop_tasks(client) == tasks_before  # the download task was cancelled, not left
+        with (
+            CtrlC(lambda: fault_applied(flow_server, stall), "the resuming request being held"),
+            pytest.raises(KeyboardInterrupt),
+        ):
+            client.data.download(data.id, dest, progress=events.append)
+        assert events[-1].kind == "finish"  # the cancelled call still delivered its last event
+        # The download task ends (it was cancelled, not left running): waited for, not timed.
+        wait_for(lambda: _loop_tasks(client) == tasks_before, "the download task ending")
         flow_server.clear_faults()
         assert not (dest / "payload.bin").exists()
-        assert client.data.download(data.id, dest).path == dest / "payload.bin"  # resumable
+        resumed = client.data.download(data.id, dest)
+        assert (resumed.path, resumed.resumed_from) == (dest / "payload.bin", MiB)
+        assert resumed.md5 == md5
 
 
 def _loop_threads() -> int:

@@ -6,7 +6,6 @@ package there, and the tests use that package for real (its twins run on a priva
 
 from __future__ import annotations
 
-import _thread
 import importlib
 import importlib.util
 import inspect
@@ -20,6 +19,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from sync_points import CtrlC
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERATOR = ROOT / "scripts" / "generate_sync.py"
@@ -192,6 +192,7 @@ FAKE: dict[str, str] = {
 
             async def slow(self) -> None:
                 """Sleep until cancelled, then record the cleanup."""
+                self.log.append(("slow started", 0))
                 try:
                     await anyio.sleep_forever()
                 finally:
@@ -527,12 +528,14 @@ def test_twins_returned_by_coroutines_and_class_factories(fake: Any, fakesync: M
         assert built._async.built_on == built.loop_thread()
 
 
+@pytest.mark.timing
 def test_ctrl_c_cancels_the_task_and_waits_for_its_cleanup(fake: Any) -> None:
-    timer = threading.Timer(0.2, _thread.interrupt_main)
-    timer.start()
-    with pytest.raises(KeyboardInterrupt):
+    started = ("slow started", 0)
+    with (
+        CtrlC(lambda: started in fake._async.log, "the call starting"),
+        pytest.raises(KeyboardInterrupt),
+    ):
         fake.things.slow()
-    timer.join()
     assert ("slow cancelled", 0) in fake._async.log  # its shielded cleanup ran before return
     assert fake.things.get(2).id == 2  # the client is still usable
 

@@ -12,7 +12,9 @@ connection before any response byte), ``cut`` (serve, but close after ``bytes`` 
 ``corrupt`` (flip the body byte at offset ``bytes``), ``ignore_range`` (strip ``Range`` so
 the app answers 200 with the whole body), ``cut_request`` (read ``bytes`` of the request
 body, then reset the connection: an upload cut mid-chunk), ``expire_token`` (answer the 401
-an expired access token gets, only to requests that carry one; issue #7).
+an expired access token gets, only to requests that carry one; issue #7), ``gate`` (hold
+requests until ``params["together"]`` of them are held at once, or ``seconds`` passed, then
+let them all through: overlap made by events, not by latency; issue #12).
 """
 
 from __future__ import annotations
@@ -129,6 +131,7 @@ class FaultRegistry:
         """Remove every rule."""
         with self._lock:
             self.rules.clear()
+            _GATES.clear()  # keyed by rule identity, which a later rule may reuse
 
     def pick(self, scope: Scope, name: str | None) -> FaultRule | None:
         """Count the request against matching rules and return the one that fires, if any."""
@@ -276,6 +279,31 @@ async def _cut_request(
         return message
 
     await app(scope, cut_receive, send)
+
+
+@dataclass
+class _Gate:
+    held: int = 0
+    open: anyio.Event = field(default_factory=anyio.Event)
+
+
+_GATES: dict[int, _Gate] = {}
+"""One gate per rule, keyed by the rule's identity (rules live until the registry's clear)."""
+
+
+@action("gate")
+async def _gate(rule: FaultRule, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
+    # Issue #12: a test that wants N requests in flight at once (a concurrency limit) used a
+    # latency and hoped they overlapped; on a loaded machine they did not. The gate holds
+    # each request until `together` are held, so the overlap happens whatever the speed.
+    # `seconds` bounds the wait (default 60): a client that never sends enough is not hung.
+    gate = _GATES.setdefault(id(rule), _Gate())
+    gate.held += 1
+    if gate.held >= int(rule.params.get("together", 2)):
+        gate.open.set()
+    with anyio.move_on_after(rule.seconds or 60.0):
+        await gate.open.wait()
+    await app(scope, receive, send)
 
 
 @action("expire_token")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import sys
 import tempfile
@@ -94,6 +95,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--settings-json", default=None, help=argparse.SUPPRESS
     )  # FlowServer passes every setting at once
+    parser.add_argument(
+        "--exit-with-parent", type=int, default=None, metavar="PID", help=argparse.SUPPRESS
+    )  # FlowServer passes its own pid: a killed test run leaves no server behind (#12)
 
 
 def settings_from_args(args: argparse.Namespace) -> ServerSettings:
@@ -151,8 +155,25 @@ def _announce_when_ready(url: str, stop: threading.Event) -> None:
             time.sleep(0.05)
 
 
-def serve(settings: ServerSettings) -> int:
-    """Run granian (1 worker) until interrupted; prints the URL when ready."""
+def _exit_with_parent(parent: int) -> None:
+    # Reparented means the parent is gone (a test run ended by pytest-timeout's thread method,
+    # a SIGKILL): stop as on SIGTERM (SIGINT may be ignored in a background job), and for good
+    # if granian does not stop in time.
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(_PARENT_GONE_GRACE)
+    os._exit(1)
+
+
+_PARENT_GONE_GRACE = 10.0
+
+
+def serve(settings: ServerSettings, *, parent: int | None = None) -> int:
+    """Run granian (1 worker) until interrupted; prints the URL when ready.
+
+    With ``parent``, the server also stops once that process is gone.
+    """
     from granian.constants import Interfaces
     from granian.server import Server
 
@@ -167,6 +188,8 @@ def serve(settings: ServerSettings) -> int:
     url = base_url(settings.host, settings.port)
     watcher = threading.Thread(target=_announce_when_ready, args=(url, stop), daemon=True)
     watcher.start()
+    if parent is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     print(f"flow server data dir: {settings.data_dir}", file=sys.stderr, flush=True)
     server = Server(
         "flowbio_async.testing._app:create_app_from_env",
@@ -212,7 +235,7 @@ _STDERR_LOGGING = {
 
 def run_from_args(args: argparse.Namespace) -> int:
     """Entry point shared by ``python -m flowbio_async.testing`` and ``flowbio-async server``."""
-    return serve(settings_from_args(args))
+    return serve(settings_from_args(args), parent=getattr(args, "exit_with_parent", None))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

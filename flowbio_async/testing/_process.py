@@ -211,7 +211,7 @@ class FlowServer:
         return user
 
     def _arguments(self) -> list[str]:
-        return [f"--settings-json={self.settings.to_json()}"]
+        return [f"--settings-json={self.settings.to_json()}", f"--exit-with-parent={os.getpid()}"]
 
     def _control(self, method: str, path: str, body: Any = None) -> Any:
         if not self.root_url:
