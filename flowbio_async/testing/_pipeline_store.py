@@ -73,7 +73,7 @@ def ensure_tables(store: Store) -> None:
 
 
 def seed_pipelines(store: Store) -> None:
-    """Seed the demo catalogue once per data dir (the ids of ``PIPELINES`` are kept)."""
+    """Seed the demo catalogue once per data dir (with the ids ``PIPELINES`` gives)."""
     if store.get_meta("pipelines_seeded"):
         return
     by_name = {pipeline["name"]: pipeline for pipeline in PIPELINES}
@@ -115,6 +115,7 @@ def _seed_pipeline(store: Store, pipeline: dict[str, Any], subcategory: int, ord
         store.insert(
             "pipeline_versions",
             {
+                "id": version["id"],
                 "pipeline": pipeline["id"],
                 "name": version["name"],
                 "long_description": f"{pipeline['description']} Version {version['name']}.",
