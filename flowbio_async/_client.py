@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
 
 from flowbio_async._auth import Credentials, TokenCredentials
 from flowbio_async._config import DEFAULT_BASE_URL, ClientConfig
 from flowbio_async._context import ClientContext
 from flowbio_async._errors import AuthenticationError, FlowApiError, FlowTransportError
-from flowbio_async._http import HttpClient, QueryParams, RateLimitInfo
+from flowbio_async._http import HttpClient, RateLimitInfo
 from flowbio_async._models._parse import parse_model
 from flowbio_async._models._search import SearchResults
 from flowbio_async._models._users import User
+from flowbio_async._raw import RawRequests
 from flowbio_async._resources._data import DataResource
 from flowbio_async._resources._downloads import DownloadsResource
 from flowbio_async._resources._executions import ExecutionResource
@@ -29,7 +28,7 @@ from flowbio_async._resources._users import UserResource
 BASE_URL_ENV = "FLOW_API_URL"
 
 
-class AsyncClient:
+class AsyncClient(RawRequests):
     """Asynchronous client for the Flow REST API.
 
     ``base_url`` defaults to ``$FLOW_API_URL``, else ``https://app.flow.bio/api``. Use it as an
@@ -213,19 +212,3 @@ class AsyncClient:
         return parse_model(
             User, response.json(), endpoint="GET me", status_code=response.status_code
         )
-
-    # -- escape hatch ------------------------------------------------------------------------
-
-    async def get_raw(self, path: str, params: QueryParams | None = None) -> str:
-        """GET any path under the base URL and return the body text (like flowbio ``get_raw``).
-
-        Example:
-            ```python
-            print(await client.get_raw("samples/types"))
-            ```
-        """
-        return (await self._http.request("GET", path, params=params)).text
-
-    async def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """GET any path under the base URL and return the decoded JSON body."""
-        return (await self._http.request("GET", path, params=params)).json()
