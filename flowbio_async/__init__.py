@@ -50,6 +50,7 @@ from flowbio_async._errors import (
     UnprocessableError,
     UnsafePathError,
 )
+from flowbio_async._graphql_errors import GraphQLError, GraphQLPaginationError
 from flowbio_async._http import RateLimitInfo
 from flowbio_async._models._data import Data, DataType
 from flowbio_async._models._downloads import (
@@ -136,6 +137,8 @@ __all__ = [
     "FlowTimeoutError",
     "FlowTransportError",
     "GoneError",
+    "GraphQLError",
+    "GraphQLPaginationError",
     "InsufficientSpaceError",
     "IntegrityError",
     "InvalidRunError",

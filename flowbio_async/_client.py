@@ -19,6 +19,7 @@ from flowbio_async._resources._data import DataResource
 from flowbio_async._resources._downloads import DownloadsResource
 from flowbio_async._resources._executions import ExecutionResource
 from flowbio_async._resources._files import FilesResource
+from flowbio_async._resources._graphql import GraphQLResource
 from flowbio_async._resources._pipelines import PipelineResource
 from flowbio_async._resources._projects import ProjectResource
 from flowbio_async._resources._samples import SampleResource
@@ -57,6 +58,7 @@ class AsyncClient(RawRequests):
         self._users = UserResource(self._ctx)
         self._search = SearchResource(self._ctx)
         self._downloads = DownloadsResource(self._ctx)
+        self._graphql = GraphQLResource(self._ctx)
 
     def __repr__(self) -> str:
         return f"AsyncClient(base_url={self.base_url!r}, logged_in={self.is_logged_in})"
@@ -136,6 +138,11 @@ class AsyncClient(RawRequests):
     def files(self) -> FilesResource:
         """Workspace Files API (seed 004): list, upload, download, delete."""
         return self._files
+
+    @property
+    def graphql(self) -> GraphQLResource:
+        """GraphQL: run documents, follow connections by cursor (``POST /graphql``)."""
+        return self._graphql
 
     @property
     def users(self) -> UserResource:

@@ -31,7 +31,7 @@ from flowbio_async.testing._execution_views import (
     pipeline_item,
     version_detail,
 )
-from flowbio_async.testing._pipeline_runs import check_run
+from flowbio_async.testing._pipeline_runs import start_run
 from flowbio_async.testing._pipeline_store import get_version, version_visible, versions_of
 from flowbio_async.testing._routes_reads import visible_row
 from flowbio_async.testing._security import (
@@ -120,20 +120,7 @@ async def run_pipeline(request: Request) -> JSONResponse:
         body = await request.json()
     except ValueError:
         raise bad_request("Invalid JSON body") from None
-    checked = check_run(store, version, user, body)
-    execution_id = sim.create_run(
-        store,
-        version=version,
-        owner=int(user["id"]),
-        params=checked.params,
-        data_params=checked.data_params,
-        csv_params=checked.csv_params,
-        nextflow_version=checked.nextflow_version,
-        samples=checked.samples,
-        fileset=checked.fileset,
-        retries=checked.retries,
-        command=checked.command,
-    )
+    execution_id = start_run(store, version, user, body)
     row = store.row(f"{v.EXECUTION_SELECT} WHERE e.id = ?", (execution_id,))
     assert row is not None
     return JSONResponse(execution_detail(store, row, [], user))
