@@ -20,6 +20,7 @@ from starlette.requests import Request
 
 from flowbio_async.testing import _views as v
 from flowbio_async.testing._execution_views import execution_detail
+from flowbio_async.testing._graphql_schema import json_text
 from flowbio_async.testing._paging import like
 from flowbio_async.testing._pipeline_store import decoded, version_visible, versions_of
 from flowbio_async.testing._routes_reads import _head, is_binary
@@ -201,7 +202,9 @@ def sample_node(ctx: Context, row: Row | None) -> Node | None:
         "strandedness": metadata_value("strandedness"),
         "rnaSelectionMethod": metadata_value("rna_selection_method"),
         "pubmed": row["pubmed"] or "",
-        "metadata": lazy(lambda: {k: m["value"] for k, m in detail()["metadata"].items()}),
+        "metadata": lazy(
+            lambda: json_text({k: m["value"] for k, m in detail()["metadata"].items()})
+        ),
         "data": lazy(lambda: data_nodes(ctx, [d["id"] for d in ctx.store.sample_data(row["id"])])),
         "executions": lazy(lambda: _sample_executions(ctx, row["id"])),
     }
@@ -275,9 +278,9 @@ def execution_node(ctx: Context, row: Row) -> Node:
         "taskFinished": max(finished) if finished and len(finished) == len(steps) else None,
         "private": bool(row["private"]),
         "hasReport": any(str(o["filename"]).endswith(".html") for o in outputs),
-        "params": detail["params"],
-        "dataParams": detail["data_params"],
-        "sampleParams": detail["csv_params"],
+        "params": json_text(detail["params"]),
+        "dataParams": json_text(detail["data_params"]),
+        "sampleParams": json_text(detail["csv_params"]),
         "stdout": detail["stdout"],
         "stderr": detail["stderr"],
         "status": row["status"],
@@ -328,7 +331,7 @@ def _version(ctx: Context, row: Row) -> Node:
         "id": v.sid(row["id"]),
         "name": row["name"],
         "description": row["long_description"],
-        "schema": row["schema"],
+        "schema": json_text(row["schema"]),
         "nextflowVersions": row["nextflow_versions"],
         "pipeline": lazy(lambda: pipeline_node(ctx, int(row["pipeline"]))),
     }

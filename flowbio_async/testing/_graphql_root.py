@@ -14,6 +14,7 @@ from typing import Any
 from graphql import GraphQLError
 
 from flowbio_async.testing import _graphql_nodes as n
+from flowbio_async.testing._graphql_schema import json_argument
 from flowbio_async.testing._pipeline_runs import start_run
 from flowbio_async.testing._pipeline_store import get_version
 from flowbio_async.testing._security import REFRESH_COOKIE, ApiError, make_token, read_token
@@ -33,7 +34,8 @@ def _found(node: Any, what: str) -> Any:
     return node
 
 
-def _object(name: str, value: Any) -> dict[str, Any]:
+def _object(name: str, text: Any) -> dict[str, Any]:
+    value = json_argument(name, text)
     if not isinstance(value, dict):
         raise GraphQLError(f"{name}: expected a JSON object, got {type(value).__name__}")
     return value

@@ -17,8 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from graphql import GraphQLError, GraphQLScalarType, GraphQLSchema, build_schema
-from graphql.language import StringValueNode, ValueNode
+from graphql import GraphQLError, GraphQLSchema, build_schema
 
 SDL = """
 "JSON text, decoded and encoded by the server (graphene's JSONString)."
@@ -252,27 +251,10 @@ type ExecutionConnection {
 """
 
 
-def _serialize(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
-
-
-def _parse_value(value: Any) -> Any:
-    if not isinstance(value, str):
-        raise GraphQLError('JSONString values are JSON text, e.g. \'{"genome": "GRCh38"}\'.')
-    try:
-        return json.loads(value)
-    except ValueError as exc:
-        raise GraphQLError(f"not valid JSON: {exc}") from None
-
-
-def _parse_literal(node: ValueNode, _variables: Any = None) -> Any:
-    if not isinstance(node, StringValueNode):
-        raise GraphQLError("JSONString values are JSON text in a string.")
-    return _parse_value(node.value)
-
-
 def build() -> GraphQLSchema:
-    """The schema, with the ``JSONString`` scalar's coercion filled in.
+    """The schema. ``JSONString`` passes text through both ways (graphql-core 3.2 and 3.3
+    coerce custom scalars differently): resolvers decode the arguments with
+    :func:`json_argument` and nodes encode their values with :func:`json_text`.
 
     Example:
         ```python
@@ -280,13 +262,22 @@ def build() -> GraphQLSchema:
         assert "samples" in schema.query_type.fields
         ```
     """
-    schema = build_schema(SDL)
-    scalar = schema.type_map["JSONString"]
-    assert isinstance(scalar, GraphQLScalarType)
-    scalar.serialize = _serialize  # type: ignore[method-assign]
-    scalar.parse_value = _parse_value  # type: ignore[method-assign]
-    scalar.parse_literal = _parse_literal  # type: ignore[method-assign,assignment]
-    return schema
+    return build_schema(SDL)
+
+
+def json_argument(name: str, value: Any) -> Any:
+    """A ``JSONString`` argument decoded; text that is not JSON is an error naming it."""
+    if not isinstance(value, str):
+        raise GraphQLError(f"{name}: JSONString values are JSON text")
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise GraphQLError(f"{name}: not valid JSON ({exc})") from None
+
+
+def json_text(value: Any) -> str | None:
+    """A value as a ``JSONString`` result (``None`` stays null)."""
+    return None if value is None else json.dumps(value)
 
 
 SCHEMA = build()
