@@ -52,6 +52,7 @@ from flowbio_async._errors import (
 )
 from flowbio_async._graphql_errors import GraphQLError, GraphQLPaginationError
 from flowbio_async._http import RateLimitInfo
+from flowbio_async._import_errors import SampleImportFailedError, SampleImportTimeoutError
 from flowbio_async._models._data import Data, DataType
 from flowbio_async._models._downloads import (
     BulkDownload,
@@ -76,6 +77,7 @@ from flowbio_async._models._pipelines import (
     SchemaSection,
 )
 from flowbio_async._models._projects import Project
+from flowbio_async._models._sample_imports import SampleImportJob, SampleImportSpec
 from flowbio_async._models._samples import (
     MetadataAttribute,
     MetadataOption,
@@ -170,6 +172,10 @@ __all__ = [
     "RunProblem",
     "RunRefusedError",
     "Sample",
+    "SampleImportFailedError",
+    "SampleImportJob",
+    "SampleImportSpec",
+    "SampleImportTimeoutError",
     "SampleType",
     "SampleUploadSpec",
     "SchemaColumn",

@@ -36,6 +36,8 @@ from flowbio_async import (
     ProjectDownload,
     RateLimitInfo,
     Sample,
+    SampleImportJob,
+    SampleImportSpec,
     SampleType,
     SampleUploadSpec,
     SearchResults,
@@ -1517,7 +1519,7 @@ class ProjectResource:
 
 
 class SampleResource:
-    """Operations on samples: reads, uploads, downloads."""
+    """Operations on samples: reads, uploads, downloads, imports from public accessions."""
 
     def __init__(self, portal: Portal, inner: AsyncSampleResource) -> None:
         self._portal = portal
@@ -1847,6 +1849,66 @@ class SampleResource:
             progress=progress,
             log=log,
             fail_fast=fail_fast,
+        )
+
+    def import_samples(
+        self, imports: Sequence[SampleImportSpec | Mapping[str, Any]]
+    ) -> SampleImportJob:
+        """Start one job importing every accession; returns it (``RUNNING``).
+
+        A spec the server refuses raises ``UnprocessableError`` whose ``details`` point at
+        each field (``/imports/0/accession``); no job is started then.
+
+        Example:
+            ```python
+            job = client.samples.import_samples([
+                SampleImportSpec("ERR1160845", "RNA-Seq", metadata={"scientist": "Ada"}),
+            ])
+            job = client.samples.wait_for_import(job)
+            print(job.sample_ids)
+            ```
+        """
+        return self._portal.call(self._async.import_samples, imports=imports)
+
+    def get_import(self, job_id: SampleImportJob | str | int) -> SampleImportJob:
+        """The current state of an import job (``NotFoundError`` for an unknown id).
+
+        Example:
+            ```python
+            job = client.samples.get_import("12")
+            print(job.status, job.sample_ids)
+            ```
+        """
+        return self._portal.call(self._async.get_import, job_id=job_id)
+
+    def wait_for_import(
+        self,
+        job_id: SampleImportJob | str | int,
+        *,
+        poll_interval: float = 2.0,
+        max_poll_interval: float = 30.0,
+        timeout: float | None = None,
+        raise_on_failure: bool = True,
+    ) -> SampleImportJob:
+        """Poll until the job leaves ``RUNNING``; returns it ``COMPLETED``.
+
+        A ``FAILED`` job raises :class:`SampleImportFailedError` (or is returned with
+        ``raise_on_failure=False``); ``timeout`` seconds raise
+        :class:`SampleImportTimeoutError` (the job goes on). A poll that fails on the network
+        or with a 5xx/429 is retried after the next delay; ten in a row give up.
+
+        Example:
+            ```python
+            job = client.samples.wait_for_import(job, timeout=3600)
+            ```
+        """
+        return self._portal.call(
+            self._async.wait_for_import,
+            job_id=job_id,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            timeout=timeout,
+            raise_on_failure=raise_on_failure,
         )
 
 
