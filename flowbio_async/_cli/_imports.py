@@ -120,7 +120,8 @@ def _specs(args: Any) -> list[SampleImportSpec]:
 
 def _summary(job: SampleImportJob) -> str:
     if job.completed:
-        pairs = ", ".join(f"{a} -> {s}" for a, s in zip(job.accessions, job.sample_ids, strict=False))
+        matched = zip(job.accessions, job.sample_ids, strict=False)
+        pairs = ", ".join(f"{a} -> {s}" for a, s in matched)
         return f"Job {job.id}: COMPLETED. Samples: {pairs or 'none'}."
     if job.failed:
         return f"Job {job.id}: FAILED."
