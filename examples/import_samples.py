@@ -47,7 +47,7 @@ async def main() -> None:
         job = await client.samples.wait_for_import(job, poll_interval=0.5, timeout=300)
         for accession, sample_id in zip(job.accessions, job.sample_ids, strict=True):
             sample = await client.samples.get(sample_id)
-            files = [data.filename async for data in client.samples.get_data(sample_id)]
+            files = [data.filename or "" async for data in client.samples.get_data(sample_id)]
             print(f"{accession} -> sample {sample.id} {sample.name}: {', '.join(sorted(files))}")
 
 

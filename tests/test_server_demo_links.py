@@ -70,7 +70,7 @@ def test_the_catalogue_ids_are_the_ids_the_store_gives(tmp_path: Path) -> None:
 
 
 def test_the_demo_runs_name_rnaseq_3_14_0(client: httpx.Client) -> None:
-    assert (DEMO_PIPELINE_ID, DEMO_VERSION_ID) == version_ids("RNA-Seq", "3.14.0")
+    assert version_ids("RNA-Seq", "3.14.0") == (DEMO_PIPELINE_ID, DEMO_VERSION_ID)
     version = client.get(f"pipelines/versions/{DEMO_VERSION_ID}").json()
     assert (version["name"], version["pipeline"]["name"]) == (DEMO_VERSION_NAME, "RNA-Seq")
     assert DEMO_PIPELINE_NAME == "RNA-Seq"
