@@ -22,7 +22,7 @@ from flowbio_async.testing import _views as v
 from flowbio_async.testing._execution_views import execution_detail
 from flowbio_async.testing._graphql_schema import json_text
 from flowbio_async.testing._paging import like
-from flowbio_async.testing._pipeline_store import decoded, version_visible, versions_of
+from flowbio_async.testing._pipeline_store import catalogue, decoded, version_visible, versions_of
 from flowbio_async.testing._routes_reads import _head, is_binary
 from flowbio_async.testing._settings import ServerSettings
 from flowbio_async.testing._store import Row, Store
@@ -354,37 +354,20 @@ def pipeline_node(ctx: Context, pipeline_id: int) -> Node | None:
 
 def categories(ctx: Context) -> list[Node]:
     """The catalogue tree; pipelines without a readable version are left out (as REST)."""
-    tree = []
-    store = ctx.store
-    for category in store.rows("SELECT * FROM pipeline_categories ORDER BY ordering, id"):
-        subcategories = []
-        for sub in store.rows(
-            "SELECT * FROM pipeline_subcategories WHERE category = ? ORDER BY ordering, id",
-            (category["id"],),
-        ):
-            ids = store.rows(
-                "SELECT id FROM pipelines WHERE subcategory = ? ORDER BY ordering, id", (sub["id"],)
-            )
-            pipelines = [p for p in (pipeline_node(ctx, int(r["id"])) for r in ids) if p]
-            if pipelines:
-                subcategories.append(
-                    {
-                        "id": v.sid(sub["id"]),
-                        "name": sub["name"],
-                        "description": sub["description"],
-                        "pipelines": pipelines,
-                    }
-                )
-        if subcategories:
-            tree.append(
-                {
-                    "id": v.sid(category["id"]),
-                    "name": category["name"],
-                    "description": category["description"],
-                    "subcategories": subcategories,
-                }
-            )
-    return tree
+
+    def named(row: Row) -> Node:
+        return {"id": v.sid(row["id"]), "name": row["name"], "description": row["description"]}
+
+    return [
+        {
+            **named(category),
+            "subcategories": [
+                {**named(sub), "pipelines": [pipeline_node(ctx, int(r["id"])) for r in rows]}
+                for sub, rows in branches
+            ],
+        }
+        for category, branches in catalogue(ctx.store, ctx.user)
+    ]
 
 
 # -- connections (seed 003: first/after, edges { node }, pageInfo { hasNextPage endCursor }) ----

@@ -146,6 +146,32 @@ def version_visible(version: Row, user: Row | None) -> bool:
     return not version["private"] or bool(user and user["is_admin"])
 
 
+def catalogue(store: Store, user: Row | None) -> list[tuple[Row, list[tuple[Row, list[Row]]]]]:
+    """The tree ``user`` can read: ``[(category, [(subcategory, [pipeline, ...]), ...]), ...]``.
+
+    A pipeline is in it when it has a readable version; empty subcategories and categories
+    are dropped (the notes). REST ``/pipelines`` and GraphQL ``pipelineCategories`` render it.
+    """
+    versions = store.rows("SELECT pipeline, active, private FROM pipeline_versions")
+    visible = {int(row["pipeline"]) for row in versions if version_visible(row, user)}
+    tree = []
+    for category in store.rows("SELECT * FROM pipeline_categories ORDER BY ordering, id"):
+        branches = []
+        for sub in store.rows(
+            "SELECT * FROM pipeline_subcategories WHERE category = ? ORDER BY ordering, id",
+            (category["id"],),
+        ):
+            rows = store.rows(
+                "SELECT * FROM pipelines WHERE subcategory = ? ORDER BY ordering, id", (sub["id"],)
+            )
+            pipelines = [row for row in rows if int(row["id"]) in visible]
+            if pipelines:
+                branches.append((sub, pipelines))
+        if branches:
+            tree.append((category, branches))
+    return tree
+
+
 def versions_of(store: Store, pipeline_id: int, user: Row | None) -> list[Row]:
     """The pipeline's readable versions, newest first (``GET /pipelines/<id>``)."""
     rows = store.rows(
