@@ -52,7 +52,9 @@ from flowbio_async._errors import (
     UnprocessableError,
     UnsafePathError,
 )
+from flowbio_async._graphql_errors import GraphQLError, GraphQLPaginationError
 from flowbio_async._http import RateLimitInfo
+from flowbio_async._import_errors import SampleImportFailedError, SampleImportTimeoutError
 from flowbio_async._models._data import Data, DataType
 from flowbio_async._models._downloads import (
     BulkDownload,
@@ -77,6 +79,7 @@ from flowbio_async._models._pipelines import (
     SchemaSection,
 )
 from flowbio_async._models._projects import Project
+from flowbio_async._models._sample_imports import SampleImportJob, SampleImportSpec
 from flowbio_async._models._samples import (
     MetadataAttribute,
     MetadataOption,
@@ -140,6 +143,8 @@ __all__ = [
     "FlowTimeoutError",
     "FlowTransportError",
     "GoneError",
+    "GraphQLError",
+    "GraphQLPaginationError",
     "InsufficientSpaceError",
     "IntegrityError",
     "InvalidRunError",
@@ -173,6 +178,10 @@ __all__ = [
     "RunRefusedError",
     "Sample",
     "SampleCatalogue",
+    "SampleImportFailedError",
+    "SampleImportJob",
+    "SampleImportSpec",
+    "SampleImportTimeoutError",
     "SampleType",
     "SampleUploadSpec",
     "SchemaColumn",

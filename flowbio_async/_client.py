@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
 
 from flowbio_async._auth import Credentials, TokenCredentials
 from flowbio_async._config import DEFAULT_BASE_URL, ClientConfig
 from flowbio_async._context import ClientContext
 from flowbio_async._errors import AuthenticationError, FlowApiError, FlowTransportError
-from flowbio_async._http import HttpClient, QueryParams, RateLimitInfo
+from flowbio_async._http import HttpClient, RateLimitInfo
 from flowbio_async._models._parse import parse_model
 from flowbio_async._models._search import SearchResults
 from flowbio_async._models._users import User
+from flowbio_async._raw import RawRequests
 from flowbio_async._resources._data import DataResource
 from flowbio_async._resources._downloads import DownloadsResource
 from flowbio_async._resources._executions import ExecutionResource
 from flowbio_async._resources._files import FilesResource
+from flowbio_async._resources._graphql import GraphQLResource
 from flowbio_async._resources._pipelines import PipelineResource
 from flowbio_async._resources._projects import ProjectResource
 from flowbio_async._resources._samples import SampleResource
@@ -30,7 +30,7 @@ from flowbio_async._secrets import watch
 BASE_URL_ENV = "FLOW_API_URL"
 
 
-class AsyncClient:
+class AsyncClient(RawRequests):
     """Asynchronous client for the Flow REST API.
 
     ``base_url`` defaults to ``$FLOW_API_URL``, else ``https://app.flow.bio/api``. Use it as an
@@ -62,6 +62,7 @@ class AsyncClient:
         self._users = UserResource(self._ctx)
         self._search = SearchResource(self._ctx)
         self._downloads = DownloadsResource(self._ctx)
+        self._graphql = GraphQLResource(self._ctx)
 
     def __repr__(self) -> str:
         return f"AsyncClient(base_url={self.base_url!r}, logged_in={self.is_logged_in})"
@@ -143,6 +144,11 @@ class AsyncClient:
         return self._files
 
     @property
+    def graphql(self) -> GraphQLResource:
+        """GraphQL: run documents, follow connections by cursor (``POST /graphql``)."""
+        return self._graphql
+
+    @property
     def users(self) -> UserResource:
         """User search."""
         return self._users
@@ -217,19 +223,3 @@ class AsyncClient:
         return parse_model(
             User, response.json(), endpoint="GET me", status_code=response.status_code
         )
-
-    # -- escape hatch ------------------------------------------------------------------------
-
-    async def get_raw(self, path: str, params: QueryParams | None = None) -> str:
-        """GET any path under the base URL and return the body text (like flowbio ``get_raw``).
-
-        Example:
-            ```python
-            print(await client.get_raw("samples/types"))
-            ```
-        """
-        return (await self._http.request("GET", path, params=params)).text
-
-    async def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """GET any path under the base URL and return the decoded JSON body."""
-        return (await self._http.request("GET", path, params=params)).json()

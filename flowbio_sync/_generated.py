@@ -37,6 +37,8 @@ from flowbio_async import (
     RateLimitInfo,
     Sample,
     SampleCatalogue,
+    SampleImportJob,
+    SampleImportSpec,
     SampleType,
     SampleUploadSpec,
     SearchResults,
@@ -52,6 +54,7 @@ from flowbio_async._resources._downloads import DownloadsResource as AsyncDownlo
 from flowbio_async._resources._downloads import Ids, JobOrId
 from flowbio_async._resources._executions import ExecutionResource as AsyncExecutionResource
 from flowbio_async._resources._files import FilesResource as AsyncFilesResource
+from flowbio_async._resources._graphql import GraphQLResource as AsyncGraphQLResource
 from flowbio_async._resources._pipelines import PipelineResource as AsyncPipelineResource
 from flowbio_async._resources._projects import ProjectResource as AsyncProjectResource
 from flowbio_async._resources._projects_downloads import BULK_THRESHOLD
@@ -74,6 +77,7 @@ __all__ = [
     "DownloadsResource",
     "ExecutionResource",
     "FilesResource",
+    "GraphQLResource",
     "Pager",
     "PipelineResource",
     "ProjectResource",
@@ -174,6 +178,11 @@ class Client:
         return FilesResource(self._portal, self._async.files)
 
     @property
+    def graphql(self) -> GraphQLResource:
+        """GraphQL: run documents, follow connections by cursor (``POST /graphql``)."""
+        return GraphQLResource(self._portal, self._async.graphql)
+
+    @property
     def users(self) -> UserResource:
         """User search."""
         return UserResource(self._portal, self._async.users)
@@ -234,8 +243,105 @@ class Client:
         return self._portal.call(self._async.get_raw, path=path, params=params)
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """GET any path under the base URL and return the decoded JSON body."""
+        """GET any path under the base URL and return the decoded JSON body.
+
+        Example:
+            ```python
+            me = client.get_json("me")
+            ```
+        """
         return self._portal.call(self._async.get_json, path=path, params=params)
+
+    def post_raw(self, path: str, body: bytes | str, params: QueryParams | None = None) -> str:
+        """POST a JSON document, sent unchanged, and return the answer's text (flowbio's
+        ``post_raw``). Never retried once it may have reached the server.
+
+        Example:
+            ```python
+            text = client.post_raw("downloads", b'{"data_ids": ["42"]}')
+            ```
+        """
+        return self._portal.call(self._async.post_raw, path=path, body=body, params=params)
+
+    def patch_raw(self, path: str, body: bytes | str, params: QueryParams | None = None) -> str:
+        """PATCH with a JSON document, sent unchanged; returns the answer's text (flowbio's
+        ``patch_raw``). Never retried once it may have reached the server.
+
+        Example:
+            ```python
+            text = client.patch_raw("v2/projects/7", '{"name": "Liver 2"}')
+            ```
+        """
+        return self._portal.call(self._async.patch_raw, path=path, body=body, params=params)
+
+    def put_raw(self, path: str, body: bytes | str, params: QueryParams | None = None) -> str:
+        """PUT a JSON document, sent unchanged; returns the answer's text (retried like a GET:
+        PUT is idempotent).
+
+        Example:
+            ```python
+            text = client.put_raw("v2/projects/7/tags", b'["liver"]')
+            ```
+        """
+        return self._portal.call(self._async.put_raw, path=path, body=body, params=params)
+
+    def delete_raw(
+        self, path: str, params: QueryParams | None = None, body: bytes | str | None = None
+    ) -> str:
+        """DELETE any path (optionally with a JSON body); returns the answer's text.
+
+        Example:
+            ```python
+            client.delete_raw("v2/projects/7")
+            ```
+        """
+        return self._portal.call(self._async.delete_raw, path=path, params=params, body=body)
+
+    def post_json(
+        self, path: str, body: Any = None, params: Mapping[str, Any] | None = None
+    ) -> Any:
+        """POST ``body`` encoded as JSON and return the decoded answer (``None`` when empty).
+
+        Example:
+            ```python
+            job = client.post_json("downloads", {"data_ids": ["42"]})
+            ```
+        """
+        return self._portal.call(self._async.post_json, path=path, body=body, params=params)
+
+    def patch_json(
+        self, path: str, body: Any = None, params: Mapping[str, Any] | None = None
+    ) -> Any:
+        """PATCH with ``body`` encoded as JSON and return the decoded answer.
+
+        Example:
+            ```python
+            project = client.patch_json("v2/projects/7", {"name": "Liver 2"})
+            ```
+        """
+        return self._portal.call(self._async.patch_json, path=path, body=body, params=params)
+
+    def put_json(self, path: str, body: Any = None, params: Mapping[str, Any] | None = None) -> Any:
+        """PUT ``body`` encoded as JSON and return the decoded answer.
+
+        Example:
+            ```python
+            tags = client.put_json("v2/projects/7/tags", ["liver"])
+            ```
+        """
+        return self._portal.call(self._async.put_json, path=path, body=body, params=params)
+
+    def delete_json(
+        self, path: str, params: Mapping[str, Any] | None = None, body: Any = None
+    ) -> Any:
+        """DELETE any path and return the decoded answer (``None`` for an empty one).
+
+        Example:
+            ```python
+            client.delete_json("v2/projects/7")
+            ```
+        """
+        return self._portal.call(self._async.delete_json, path=path, params=params, body=body)
 
 
 class Pager(Generic[T]):
@@ -1126,6 +1232,91 @@ class FilesResource:
         return self._portal.call(self._async.delete, key=key, workspace_id=workspace_id)
 
 
+class GraphQLResource:
+    """GraphQL queries and mutations, and cursor paging over connections."""
+
+    def __init__(self, portal: Portal, inner: AsyncGraphQLResource) -> None:
+        self._portal = portal
+        self._async = inner
+
+    def execute(
+        self,
+        query: str,
+        variables: Mapping[str, Any] | None = None,
+        operation_name: str | None = None,
+        *,
+        retry: bool = False,
+    ) -> dict[str, Any]:
+        """Run one GraphQL document and return its ``data``.
+
+        Any ``errors`` in the answer raise :class:`GraphQLError` with the errors and the
+        partial ``data``. The document is sent as given (the client never parses it), so it
+        is not retried after it may have reached the server: it could be a mutation. Pass
+        ``retry=True`` for a query to have a 429, 5xx or dropped connection retried.
+
+        Example:
+            ```python
+            data = client.graphql.execute(
+                "query sample($id: ID!) { sample(id: $id) { name sampleType } }",
+                {"id": "42"},
+            )
+            print(data["sample"]["name"])
+            ```
+        """
+        return self._portal.call(
+            self._async.execute,
+            query=query,
+            variables=variables,
+            operation_name=operation_name,
+            retry=retry,
+        )
+
+    def paginate(
+        self,
+        query: str,
+        connection: str,
+        variables: Mapping[str, Any] | None = None,
+        *,
+        page_size: int | None = None,
+        cursor_variable: str = "after",
+        max_pages: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every node of a connection, page after page, following ``pageInfo.endCursor``
+        while ``hasNextPage``.
+
+        ``query`` declares ``$after: String`` (``cursor_variable``) and uses it on the
+        connection; ``connection`` is where the connection sits in ``data``, dotted for a
+        nested one (``"project.samples"``). It selects ``edges { node { ... } }`` (or
+        ``nodes``) and ``pageInfo { hasNextPage endCursor }``. ``page_size`` is sent as
+        ``$first``. Paging is bounded: a cursor the server already gave, a next page without
+        a cursor, an empty page that claims more, or more than ``max_pages`` pages raise
+        :class:`GraphQLPaginationError` instead of looping. Each page is a read, so it is
+        retried after a 429, 5xx or dropped connection.
+
+        Example:
+            ```python
+            query = '''query page($after: String) {
+              samples(first: 50, after: $after) {
+                edges { node { id name } }
+                pageInfo { hasNextPage endCursor }
+              }
+            }'''
+            for sample in client.graphql.paginate(query, "samples"):
+                print(sample["id"], sample["name"])
+            ```
+        """
+        return self._portal.iterate(
+            self._async.paginate(
+                query=query,
+                connection=connection,
+                variables=variables,
+                page_size=page_size,
+                cursor_variable=cursor_variable,
+                max_pages=max_pages,
+            )
+        )
+
+
 class PipelineResource:
     """Pipelines: the catalogue, one pipeline, one version's schema, and running a version."""
 
@@ -1347,7 +1538,7 @@ class ProjectResource:
 
 
 class SampleResource:
-    """Operations on samples: reads, uploads, downloads."""
+    """Operations on samples: reads, uploads, downloads, imports from public accessions."""
 
     def __init__(self, portal: Portal, inner: AsyncSampleResource) -> None:
         self._portal = portal
@@ -1692,6 +1883,66 @@ class SampleResource:
             progress=progress,
             log=log,
             fail_fast=fail_fast,
+        )
+
+    def import_samples(
+        self, imports: Sequence[SampleImportSpec | Mapping[str, Any]]
+    ) -> SampleImportJob:
+        """Start one job importing every accession; returns it (``RUNNING``).
+
+        A spec the server refuses raises ``UnprocessableError`` whose ``details`` point at
+        each field (``/imports/0/accession``); no job is started then.
+
+        Example:
+            ```python
+            job = client.samples.import_samples([
+                SampleImportSpec("ERR1160845", "RNA-Seq", metadata={"scientist": "Ada"}),
+            ])
+            job = client.samples.wait_for_import(job)
+            print(job.sample_ids)
+            ```
+        """
+        return self._portal.call(self._async.import_samples, imports=imports)
+
+    def get_import(self, job_id: SampleImportJob | str | int) -> SampleImportJob:
+        """The current state of an import job (``NotFoundError`` for an unknown id).
+
+        Example:
+            ```python
+            job = client.samples.get_import("12")
+            print(job.status, job.sample_ids)
+            ```
+        """
+        return self._portal.call(self._async.get_import, job_id=job_id)
+
+    def wait_for_import(
+        self,
+        job_id: SampleImportJob | str | int,
+        *,
+        poll_interval: float = 2.0,
+        max_poll_interval: float = 30.0,
+        timeout: float | None = None,
+        raise_on_failure: bool = True,
+    ) -> SampleImportJob:
+        """Poll until the job leaves ``RUNNING``; returns it ``COMPLETED``.
+
+        A ``FAILED`` job raises :class:`SampleImportFailedError` (or is returned with
+        ``raise_on_failure=False``); ``timeout`` seconds raise
+        :class:`SampleImportTimeoutError` (the job goes on). A poll that fails on the network
+        or with a 5xx/429 is retried after the next delay; ten in a row give up.
+
+        Example:
+            ```python
+            job = client.samples.wait_for_import(job, timeout=3600)
+            ```
+        """
+        return self._portal.call(
+            self._async.wait_for_import,
+            job_id=job_id,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            timeout=timeout,
+            raise_on_failure=raise_on_failure,
         )
 
 

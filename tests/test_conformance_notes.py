@@ -18,7 +18,8 @@ import pytest
 from server_helpers import api
 
 from flowbio_async.testing import FlowServer
-from flowbio_async.testing._demo import DAY, EPOCH
+from flowbio_async.testing._demo import DAY, DEMO_PIPELINE_ID, DEMO_VERSION_ID, EPOCH
+from flowbio_async.testing._pipeline_catalogue import version_ids
 
 SEARCHES = ("samples/search", "projects/search", "data/search", "executions/search")
 
@@ -481,16 +482,18 @@ def test_projects_get_project_detail_fields(demo: httpx.Client) -> None:
 
 # -- executions.md `GET /executions/search` ---------------------------------------------------
 ALL_RUNS = {"demo-run-1", "demo-run-2", "demo-run-3"}
+OLDER_VERSION_ID = version_ids("RNA-Seq", "3.12.0")[1]
 
 
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
-        ({"pipeline": "1"}, ALL_RUNS),  # #15 item 5: an id, not a name
+        ({"pipeline": str(DEMO_PIPELINE_ID)}, ALL_RUNS),  # #15 item 5: an id, not a name
         ({"pipeline": "RNA-Seq"}, set()),
-        ({"pipeline_version": "1"}, ALL_RUNS),  # #15 item 7 from here
+        ({"pipeline_version": str(DEMO_VERSION_ID)}, ALL_RUNS),  # #15 item 7 from here
+        ({"pipeline_version": str(OLDER_VERSION_ID)}, set()),  # RNA-Seq 3.12.0: never run
         ({"pipeline_version": "99"}, set()),
-        ({"pipeline_versions": "99,1"}, ALL_RUNS),
+        ({"pipeline_versions": f"99,{DEMO_VERSION_ID}"}, ALL_RUNS),
         ({"pipeline_versions": "98,99"}, set()),
         ({"organism": "Hs"}, ALL_RUNS),
         ({"organism": "Mm"}, set()),

@@ -24,6 +24,7 @@ from flowbio_async import (
     UsernamePasswordCredentials,
 )
 from flowbio_async.testing import FlowServer
+from flowbio_async.testing._demo import DEMO_PIPELINE_ID, DEMO_VERSION_ID
 
 CONFIG = ClientConfig(show_progress=False, backoff_initial=0.01, backoff_max=0.05)
 DEMO = UsernamePasswordCredentials(username="demo", password="demo-password")
@@ -229,9 +230,10 @@ async def test_readers_use_flows_filters_and_shapes(client: AsyncClient) -> None
     shapes Flow answers with (#15): id links, ISO dates on sample sub-resources, retries."""
     [failed] = await client.executions.search(terminal="exit status 137").all()
     assert failed.identifier == "demo-run-2" and failed.status == "ERROR"
-    long_runs = await client.executions.search(duration_gt=3000, pipeline=1).all()
+    long_runs = await client.executions.search(duration_gt=3000, pipeline=DEMO_PIPELINE_ID).all()
     assert {e.identifier for e in long_runs} == {"demo-run-1", "demo-run-2"}
-    [retry] = await client.executions.search(pipeline_versions=[1], duration_lt=60).all()
+    retries = client.executions.search(pipeline_versions=[DEMO_VERSION_ID], duration_lt=60)
+    [retry] = await retries.all()
     assert retry.retries and retry.retries.identifier == "demo-run-2"
     assert failed.fileset and failed.fileset.name == failed.sample_name == "liver_2"
     [liver_2] = await client.samples.search(name="liver_2").all()

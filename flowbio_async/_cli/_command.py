@@ -42,6 +42,7 @@ class Verbs:
     def __init__(self, sub: Any, parent: argparse.ArgumentParser) -> None:
         self._sub = sub
         self._parent = parent
+        self._groups: dict[str, Verbs] = {}
 
     def add(
         self,
@@ -57,9 +58,16 @@ class Verbs:
         return parser
 
     def group(self, name: str, help: str) -> Verbs:
-        """A verb group such as ``samples``; its sub-verbs are added to the result."""
-        parser = self._parser(name, help, None)
-        return Verbs(parser.add_subparsers(dest=f"{name}_verb", metavar="VERB"), self._parent)
+        """A verb group such as ``samples``; its sub-verbs are added to the result.
+
+        Asking again for a group returns the same one, so verb modules can each add their
+        verbs to ``samples`` or ``data`` (the first ``help`` given is the group's).
+        """
+        if name not in self._groups:
+            parser = self._parser(name, help, None)
+            sub = parser.add_subparsers(dest=f"{name}_verb", metavar="VERB")
+            self._groups[name] = Verbs(sub, self._parent)
+        return self._groups[name]
 
     def _parser(self, name: str, help: str, description: str | None) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = self._sub.add_parser(

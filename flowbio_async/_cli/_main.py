@@ -8,12 +8,15 @@ from collections.abc import Sequence
 
 from flowbio_async._cli import (
     _account,
+    _api,
     _bulk,
     _catalog,
     _data,
     _download,
     _executions,
     _files,
+    _imports,
+    _listings,
     _pipelines,
     _samples,
     _server,
@@ -34,6 +37,9 @@ _VERB_MODULES = (
     _files,
     _pipelines,
     _executions,
+    _listings,
+    _imports,
+    _api,
 )
 
 

@@ -38,6 +38,9 @@ API_MODULES = (
     "_routes_download",
     "_routes_bulk",
     "_routes_pipelines",
+    "_routes_projects_v2",
+    "_routes_graphql",
+    "_routes_imports",
 )
 #: Route modules also mounted under ``/files`` (the files server).
 FILES_MODULES = ("_routes_download", "_routes_bulk")

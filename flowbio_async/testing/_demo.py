@@ -13,6 +13,7 @@ import gzip
 import random
 from typing import Any
 
+from flowbio_async.testing._pipeline_catalogue import version_ids
 from flowbio_async.testing._store import Store
 
 DEMO_USERS = (("demo", "demo-password", "Demo User"), ("other", "other-password", "Other User"))
@@ -235,9 +236,11 @@ def _sample(
     return sample
 
 
-#: What the demo runs ran: pipeline id 1 of :data:`PIPELINES` (RNA-Seq), version id 1.
-DEMO_PIPELINE_ID = 1
-DEMO_PIPELINE_VERSION = (1, "3.14.0")
+#: What the demo runs ran: RNA-Seq 3.14.0 of the demo catalogue, whose ids come from
+#: :data:`~flowbio_async.testing._pipeline_catalogue.PIPELINES` (one source for both).
+DEMO_PIPELINE_NAME = "RNA-Seq"
+DEMO_VERSION_NAME = "3.14.0"
+DEMO_PIPELINE_ID, DEMO_VERSION_ID = version_ids(DEMO_PIPELINE_NAME, DEMO_VERSION_NAME)
 NEXTFLOW_VERSION = "24.04.4"
 #: Terminal output of the runs that did not succeed (``/executions/search?terminal=``).
 _TERMINAL = {
@@ -264,10 +267,10 @@ def _execution(
         "executions",
         {
             "identifier": f"demo-run-{number}",
-            "pipeline_name": "RNA-Seq",
-            "pipeline_version": DEMO_PIPELINE_VERSION[1],
+            "pipeline_name": DEMO_PIPELINE_NAME,
+            "pipeline_version": DEMO_VERSION_NAME,
             "pipeline_id": DEMO_PIPELINE_ID,
-            "pipeline_version_id": DEMO_PIPELINE_VERSION[0],
+            "pipeline_version_id": DEMO_VERSION_ID,
             "nextflow_version": NEXTFLOW_VERSION,
             "stdout": stdout,
             "stderr": stderr,

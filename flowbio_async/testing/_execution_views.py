@@ -148,9 +148,10 @@ def execution_detail(
     detail.update(
         {
             "uuid": run["uuid"] if run else f"00000000-0000-4000-8000-{int(row['id']):012d}",
-            "nextflow_version": run["nextflow_version"] if run else "24.04.4",
-            "stdout": run["stdout"] if run else "",
-            "stderr": run["stderr"] if run else "",
+            # Executions seeded without a run record keep these on their own row (#15).
+            "nextflow_version": run["nextflow_version"] if run else row["nextflow_version"],
+            "stdout": run["stdout"] if run else row["stdout"],
+            "stderr": run["stderr"] if run else row["stderr"],
             "log": log_from(run["log"], log_offset) if run else "",
             "command": run["command"] if run else f"nextflow run {row['pipeline_name']}",
             "params": run["params"] if run else {},

@@ -230,7 +230,9 @@ _GENOME_PLAN: list[Json] = [
 
 FASTQ_PATTERN = r"\.f(ast)?q(\.gz)?$"
 
-#: name -> pipeline fields and its versions (oldest first; listed newest first).
+#: Pipelines with their versions (oldest first; the API lists them newest first). Pipeline and
+#: version ids are fixed here, so anything that refers to a version (the demo data's seeded
+#: runs, tests) takes its id from this one list: :func:`version_ids`.
 PIPELINES: list[Json] = [
     {
         "id": 1,
@@ -240,6 +242,7 @@ PIPELINES: list[Json] = [
         "repo": "https://github.com/nf-core/rnaseq",
         "versions": [
             {
+                "id": 1,
                 "name": "3.12.0",
                 "created": 1_690_000_000,
                 "nextflow_versions": NEXTFLOW_OLDER,
@@ -250,6 +253,7 @@ PIPELINES: list[Json] = [
                 "workflow": "nf-core/rnaseq",
             },
             {
+                "id": 2,
                 "name": "3.14.0",
                 "created": 1_705_000_000,
                 "nextflow_versions": NEXTFLOW_RECENT,
@@ -269,6 +273,7 @@ PIPELINES: list[Json] = [
         "repo": "https://github.com/nf-core/chipseq",
         "versions": [
             {
+                "id": 3,
                 "name": "2.0.0",
                 "created": 1_680_000_000,
                 "nextflow_versions": NEXTFLOW_RECENT,
@@ -306,6 +311,7 @@ PIPELINES: list[Json] = [
         "repo": "https://github.com/goodwright/prepare-genome",
         "versions": [
             {
+                "id": 5,
                 "name": "1.0.0",
                 "created": 1_670_000_000,
                 "nextflow_versions": NEXTFLOW_RECENT,
@@ -342,6 +348,7 @@ PIPELINES: list[Json] = [
         "repo": "https://github.com/nf-core/sarek",
         "versions": [
             {
+                "id": 4,
                 "name": "3.4.0",
                 "created": 1_700_000_000,
                 "nextflow_versions": NEXTFLOW_RECENT,
@@ -372,6 +379,7 @@ PIPELINES: list[Json] = [
         "repo": "https://github.com/goodwright/demultiplex",
         "versions": [
             {
+                "id": 6,
                 "name": "1.2.0",
                 "created": 1_695_000_000,
                 "nextflow_versions": NEXTFLOW_RECENT,
@@ -408,3 +416,19 @@ PIPELINES: list[Json] = [
         ],
     },
 ]
+
+
+def version_ids(pipeline_name: str, version_name: str) -> tuple[int, int]:
+    """``(pipeline id, version id)`` of a catalogue version, by names.
+
+    Example:
+        ```python
+        version_ids("RNA-Seq", "3.14.0")  # (1, 2)
+        ```
+    """
+    for pipeline in PIPELINES:
+        if pipeline["name"] == pipeline_name:
+            for version in pipeline["versions"]:
+                if version["name"] == version_name:
+                    return int(pipeline["id"]), int(version["id"])
+    raise KeyError(f"no {pipeline_name} {version_name} in the demo catalogue")

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from flowbio_async.testing import _executions_sim as sim
 from flowbio_async.testing import _views as v
 from flowbio_async.testing._security import ApiError
 from flowbio_async.testing._store import Row, Store
@@ -184,6 +185,29 @@ def check_run(store: Store, version: Row, user: Row, body: Any) -> CheckedRun:
         fileset=_int_or_none(body.get("fileset")),
         retries=retries,
         command=command_line(store, version, params, data_params),
+    )
+
+
+def start_run(store: Store, version: Row, user: Row, body: Any) -> int:
+    """Check a run body and create its queued execution; returns the execution id.
+
+    Every way of running a pipeline (REST ``POST .../run``, GraphQL ``runPipeline``) comes
+    here, so they refuse the same bodies and nothing is created when one is refused
+    (``ApiError`` 400 with every field error, 500 for a missing dict).
+    """
+    checked = check_run(store, version, user, body)
+    return sim.create_run(
+        store,
+        version=version,
+        owner=int(user["id"]),
+        params=checked.params,
+        data_params=checked.data_params,
+        csv_params=checked.csv_params,
+        nextflow_version=checked.nextflow_version,
+        samples=checked.samples,
+        fileset=checked.fileset,
+        retries=checked.retries,
+        command=checked.command,
     )
 
 

@@ -73,7 +73,7 @@ def ensure_tables(store: Store) -> None:
 
 
 def seed_pipelines(store: Store) -> None:
-    """Seed the demo catalogue once per data dir (the ids of ``PIPELINES`` are kept)."""
+    """Seed the demo catalogue once per data dir (with the ids ``PIPELINES`` gives)."""
     if store.get_meta("pipelines_seeded"):
         return
     by_name = {pipeline["name"]: pipeline for pipeline in PIPELINES}
@@ -115,6 +115,7 @@ def _seed_pipeline(store: Store, pipeline: dict[str, Any], subcategory: int, ord
         store.insert(
             "pipeline_versions",
             {
+                "id": version["id"],
                 "pipeline": pipeline["id"],
                 "name": version["name"],
                 "long_description": f"{pipeline['description']} Version {version['name']}.",
@@ -143,6 +144,32 @@ def version_visible(version: Row, user: Row | None) -> bool:
     if not version["active"]:
         return False
     return not version["private"] or bool(user and user["is_admin"])
+
+
+def catalogue(store: Store, user: Row | None) -> list[tuple[Row, list[tuple[Row, list[Row]]]]]:
+    """The tree ``user`` can read: ``[(category, [(subcategory, [pipeline, ...]), ...]), ...]``.
+
+    A pipeline is in it when it has a readable version; empty subcategories and categories
+    are dropped (the notes). REST ``/pipelines`` and GraphQL ``pipelineCategories`` render it.
+    """
+    versions = store.rows("SELECT pipeline, active, private FROM pipeline_versions")
+    visible = {int(row["pipeline"]) for row in versions if version_visible(row, user)}
+    tree = []
+    for category in store.rows("SELECT * FROM pipeline_categories ORDER BY ordering, id"):
+        branches = []
+        for sub in store.rows(
+            "SELECT * FROM pipeline_subcategories WHERE category = ? ORDER BY ordering, id",
+            (category["id"],),
+        ):
+            rows = store.rows(
+                "SELECT * FROM pipelines WHERE subcategory = ? ORDER BY ordering, id", (sub["id"],)
+            )
+            pipelines = [row for row in rows if int(row["id"]) in visible]
+            if pipelines:
+                branches.append((sub, pipelines))
+        if branches:
+            tree.append((category, branches))
+    return tree
 
 
 def versions_of(store: Store, pipeline_id: int, user: Row | None) -> list[Row]:

@@ -31,8 +31,8 @@ from flowbio_async.testing._execution_views import (
     pipeline_item,
     version_detail,
 )
-from flowbio_async.testing._pipeline_runs import check_run
-from flowbio_async.testing._pipeline_store import get_version, version_visible, versions_of
+from flowbio_async.testing._pipeline_runs import start_run
+from flowbio_async.testing._pipeline_store import catalogue, get_version, versions_of
 from flowbio_async.testing._routes_reads import visible_row
 from flowbio_async.testing._security import (
     bad_request,
@@ -43,43 +43,26 @@ from flowbio_async.testing._security import (
     settings_of,
     store_of,
 )
-from flowbio_async.testing._store import Row, Store
-
-
-def _visible_pipeline_ids(store: Store, user: Row | None) -> set[int]:
-    """Pipelines with at least one readable version (the notes' implicit filter)."""
-    versions = store.rows("SELECT pipeline, active, private FROM pipeline_versions")
-    return {int(row["pipeline"]) for row in versions if version_visible(row, user)}
 
 
 async def pipelines(request: Request) -> JSONResponse:
     """``/pipelines``: empty subcategories and categories are dropped (notes)."""
-    user = current_user(request)
     store = store_of(request)
-    visible = _visible_pipeline_ids(store, user)
-    tree = []
-    for category in store.rows("SELECT * FROM pipeline_categories ORDER BY ordering, id"):
-        subcategories = []
-        for sub in store.rows(
-            "SELECT * FROM pipeline_subcategories WHERE category = ? ORDER BY ordering, id",
-            (category["id"],),
-        ):
-            rows = store.rows(
-                "SELECT * FROM pipelines WHERE subcategory = ? ORDER BY ordering, id", (sub["id"],)
-            )
-            items = [pipeline_item(store, row) for row in rows if int(row["id"]) in visible]
-            if items:
-                subcategories.append(
-                    {"name": sub["name"], "description": sub["description"], "pipelines": items}
-                )
-        if subcategories:
-            tree.append(
+    tree = [
+        {
+            "name": category["name"],
+            "description": category["description"],
+            "subcategories": [
                 {
-                    "name": category["name"],
-                    "description": category["description"],
-                    "subcategories": subcategories,
+                    "name": sub["name"],
+                    "description": sub["description"],
+                    "pipelines": [pipeline_item(store, row) for row in rows],
                 }
-            )
+                for sub, rows in branches
+            ],
+        }
+        for category, branches in catalogue(store, current_user(request))
+    ]
     return JSONResponse(tree)
 
 
@@ -120,20 +103,7 @@ async def run_pipeline(request: Request) -> JSONResponse:
         body = await request.json()
     except ValueError:
         raise bad_request("Invalid JSON body") from None
-    checked = check_run(store, version, user, body)
-    execution_id = sim.create_run(
-        store,
-        version=version,
-        owner=int(user["id"]),
-        params=checked.params,
-        data_params=checked.data_params,
-        csv_params=checked.csv_params,
-        nextflow_version=checked.nextflow_version,
-        samples=checked.samples,
-        fileset=checked.fileset,
-        retries=checked.retries,
-        command=checked.command,
-    )
+    execution_id = start_run(store, version, user, body)
     row = store.row(f"{v.EXECUTION_SELECT} WHERE e.id = ?", (execution_id,))
     assert row is not None
     return JSONResponse(execution_detail(store, row, [], user))
