@@ -658,7 +658,9 @@ class DownloadsResource:
 
         With ``extract=True`` the archive is unpacked into ``dest`` (a directory) and then
         removed; entries with ``..`` or absolute names make it fail before anything is
-        written (:class:`UnsafePathError`).
+        written (:class:`UnsafePathError`). Files already there with the same bytes are
+        skipped (``BulkDownload.skipped``), so the same call can run again; a different
+        file needs ``overwrite=True``. A failed extraction keeps the archive and names it.
 
         Example:
             ```python

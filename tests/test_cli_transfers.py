@@ -427,3 +427,53 @@ def test_bulk_download_timeout_is_exit_1_and_names_the_job(
     assert done.code == 1
     assert "TimeoutError: bulk job " in done.stderr
     assert "not ready after 0.5 s" in done.stderr
+
+
+def _job_of(stderr: str) -> str:
+    """The job id the command announced (``bulk job J created; ...``)."""
+    return stderr.split("bulk job ", 1)[1].split(" ", 1)[0]
+
+
+def test_bulk_extract_runs_twice_and_leaves_no_archive(cli: Cli, tmp_path: Path) -> None:
+    """#17 item 4: the second ``--extract`` run failed ("d/x already exists") although the
+    bytes were identical, and ``d/flow-download-<job>.zip`` was left behind."""
+    paths = _files(tmp_path / "src", {"x.bin": 60_000, "y.txt": 9})
+    ids = [r["id"] for r in cli("data", "upload", *map(str, paths), "--json").json()["results"]]
+    dest = tmp_path / "d"
+    first = cli("bulk-download", *ids, "--dest", str(dest), "--extract")
+    assert first.code == 0, first.stderr
+    second = cli("bulk-download", *ids, "--dest", str(dest), "--extract")
+    assert second.code == 0, second.stderr
+    assert "extracted 2 files into" in second.stdout
+    assert "(2 already there with the same bytes, skipped)" in second.stdout
+    assert sorted(p.name for p in dest.iterdir()) == ["x.bin", "y.txt"]  # no archive left
+    job = _job_of(second.stderr)
+    for _ in range(2):  # --job ID --extract, twice: the same
+        again = cli("bulk-download", "--job", job, "--dest", str(dest), "--extract", "--json")
+        assert again.code == 0, again.stderr
+        document = again.json()
+        assert sorted(Path(p).name for p in document["skipped"]) == ["x.bin", "y.txt"]
+        assert sorted(p.name for p in dest.iterdir()) == ["x.bin", "y.txt"]
+    for path in paths:
+        assert (dest / path.name).read_bytes() == path.read_bytes()
+
+
+def test_bulk_extract_over_a_different_file_keeps_and_names_the_archive(
+    cli: Cli, tmp_path: Path
+) -> None:
+    paths = _files(tmp_path / "src", {"p.bin": 30_000, "q.txt": 5})
+    ids = [r["id"] for r in cli("data", "upload", *map(str, paths), "--json").json()["results"]]
+    dest = tmp_path / "d"
+    dest.mkdir()
+    (dest / "q.txt").write_bytes(b"mine!")  # the same size, other bytes
+    refused = cli("bulk-download", *ids, "--dest", str(dest), "--extract")
+    assert refused.code != 0
+    job = _job_of(refused.stderr)
+    archive = dest / f"flow-download-{job}.zip"
+    assert archive.is_file() and str(archive) in refused.stderr  # kept, and named
+    assert "--overwrite" in refused.stderr and f"--job {job}" in refused.stderr
+    assert (dest / "q.txt").read_bytes() == b"mine!" and not (dest / "p.bin").exists()
+    fixed = cli("bulk-download", "--job", job, "--dest", str(dest), "--extract", "--overwrite")
+    assert fixed.code == 0, fixed.stderr
+    assert sorted(p.name for p in dest.iterdir()) == ["p.bin", "q.txt"]  # archive removed
+    assert (dest / "q.txt").read_bytes() == paths[1].read_bytes()
