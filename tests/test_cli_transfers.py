@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 from cli_helpers import Cli, interrupt
 
+from flowbio_async import ClientConfig, UsernamePasswordCredentials
 from flowbio_async._transfers._partfile import part_path
 from flowbio_async.testing import FlowServer
+from flowbio_sync import Client
 
 
 @pytest.fixture(scope="module")
@@ -477,3 +479,33 @@ def test_bulk_extract_over_a_different_file_keeps_and_names_the_archive(
     assert fixed.code == 0, fixed.stderr
     assert sorted(p.name for p in dest.iterdir()) == ["p.bin", "q.txt"]  # archive removed
     assert (dest / "q.txt").read_bytes() == paths[1].read_bytes()
+
+
+def test_files_list_shows_every_file_and_download_asks_before_replacing(
+    cli: Cli, flow_server: FlowServer, tmp_path: Path
+) -> None:
+    """#17 item 3: ``files list`` stopped at 100 of 105 entries; ``files download`` replaced
+    an existing file without asking."""
+    ws = ["--workspace", "ws_cli_105"]
+    config = ClientConfig(show_progress=False, state_dir=tmp_path / "state")
+    with Client(flow_server.url, config) as client:
+        client.log_in(UsernamePasswordCredentials("demo", "demo-password"))
+        for number in range(105):
+            source = tmp_path / f"n{number:03}.txt"
+            source.write_text(f"file {number}\n")
+            client.files.upload(source, workspace_id="ws_cli_105")
+    listed = cli("files", "list", *ws, "--json")
+    assert listed.code == 0, listed.stderr
+    assert [f["key"] for f in listed.json()] == [f"n{n:03}.txt" for n in range(105)]
+    assert len(cli("files", "list", *ws, "--limit", "101", "--json").json()) == 101
+    assert cli("files", "list", *ws, "--limit", "-1").code == 2
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "n007.txt").write_text("my notes\n")
+    refused = cli("files", "download", "n007.txt", *ws, "--dest", f"{out}/")
+    assert refused.code != 0
+    assert str(out / "n007.txt") in refused.stderr and "--overwrite" in refused.stderr
+    assert (out / "n007.txt").read_text() == "my notes\n"
+    replaced = cli("files", "download", "n007.txt", *ws, "--dest", f"{out}/", "--overwrite")
+    assert replaced.code == 0, replaced.stderr
+    assert (out / "n007.txt").read_text() == "file 7\n"
