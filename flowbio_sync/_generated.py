@@ -418,8 +418,10 @@ class DataResource:
         progress: ProgressCallback | None = None,
         resume: bool = True,
         fail_fast: bool = False,
+        max_concurrency: int | None = None,
     ) -> list[ItemResult[Path, Data]]:
-        """Upload many files concurrently (at most ``config.max_concurrency`` at once).
+        """Upload many files concurrently: at most ``max_concurrency`` at once (default and
+        ceiling: the client-wide ``config.max_concurrency``).
 
         Every path is checked before the first byte is sent. Results come back in input
         order, one per path: ``result.value`` is the :class:`Data`, or ``result.error`` the
@@ -441,6 +443,7 @@ class DataResource:
             progress=progress,
             resume=resume,
             fail_fast=fail_fast,
+            max_concurrency=max_concurrency,
         )
 
     def download(
@@ -521,17 +524,19 @@ class DataResource:
         progress: ProgressArg = None,
         log: Dest | None = None,
         fail_fast: bool = False,
+        max_concurrency: int | None = None,
     ) -> DownloadReport[DataOrId]:
         """Download many data files into the directory ``dest``, concurrently.
 
-        At most ``config.max_concurrency`` transfers run at once (shared with every other
-        transfer of the client). The report lists each item as done, skipped (already
-        complete) or failed with its typed error; ``log`` appends one JSON line per item.
+        At most ``max_concurrency`` of this call's transfers run at once (default and ceiling:
+        ``config.max_concurrency``, shared with every other transfer of the client). The
+        report lists each item as done, skipped (already complete) or failed with its typed
+        error; ``log`` appends one JSON line per item.
 
         Example:
             ```python
             report = client.data.download_many(["1", "2", "3"], "downloads/",
-                                                     log="downloads/log.jsonl")
+                                                     log="downloads/log.jsonl", max_concurrency=2)
             for item in report.failed:
                 print(item.item, item.error)
             ```
@@ -546,6 +551,7 @@ class DataResource:
             progress=progress,
             log=log,
             fail_fast=fail_fast,
+            max_concurrency=max_concurrency,
         )
 
 

@@ -24,7 +24,7 @@ from flowbio_async._errors import FlowConnectionError, IntegrityError, NotFoundE
 from flowbio_async._models._downloads import DownloadReport, DownloadResult
 from flowbio_async._progress import Progress, ProgressCallback
 from flowbio_async._transfers._download import Downloader, DownloadSpec, StreamLike
-from flowbio_async._transfers._many import ItemResult, run_many
+from flowbio_async._transfers._many import ItemResult, call_concurrency, run_many
 from flowbio_async._transfers._paths import safe_filename
 
 if TYPE_CHECKING:
@@ -245,8 +245,11 @@ async def fetch_many(
     log: Dest | None,
     fail_fast: bool,
     label: str,
+    concurrency: int | None = None,
 ) -> DownloadReport[K]:
     """Plan and fetch every item concurrently; one result (or typed error) per item.
+
+    ``concurrency`` is the call's own cap (``max_concurrency=``), within the client-wide one.
 
     Concurrency is bounded twice: ``run_many`` keeps at most ``max_concurrency`` items in
     flight, and each transfer also holds the client-wide limiter, so parallel calls share
@@ -284,7 +287,10 @@ async def fetch_many(
 
     with ctx.progress(progress, aggregate_label=label) as reporter:
         results: list[ItemResult[K, DownloadResult]] = await run_many(
-            items, one, concurrency=ctx.config.max_concurrency, fail_fast=fail_fast
+            items,
+            one,
+            concurrency=call_concurrency(concurrency, ctx.config.max_concurrency),
+            fail_fast=fail_fast,
         )
     return DownloadReport(results)
 
