@@ -58,7 +58,7 @@ class PagerSequence(Sequence[T]):
     @overload
     def __getitem__(self, index: slice) -> list[T]: ...
     def __getitem__(self, index: SupportsIndex | slice) -> T | list[T]:
-        if isinstance(index, slice):
+        if isinstance(index, slice):  # two calls so each overload of ``at`` is picked
             return self._portal.call(lambda: self._async.at(index))
         return self._portal.call(lambda: self._async.at(index))
 
