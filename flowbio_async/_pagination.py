@@ -233,24 +233,16 @@ class AsyncPager(Generic[T]):
         )
 
 
+@dataclass(frozen=True)
 class _FlowPages(Generic[T]):
     """Flow's paging style: ``?page=N&count=M`` answered ``{"count": total, key: [...]}``."""
 
-    def __init__(
-        self,
-        http: HttpClient,
-        path: str,
-        items_key: str,
-        factory: Callable[[Any], T],
-        params: dict[str, Any],
-        page_size: int | None,
-    ) -> None:
-        self._http = http
-        self._path = path
-        self._items_key = items_key
-        self._factory = factory
-        self._params = params
-        self._page_size = page_size
+    _http: HttpClient
+    _path: str
+    _items_key: str
+    _factory: Callable[[Any], T]
+    _params: dict[str, Any]
+    _page_size: int | None
 
     async def __call__(self, number: int) -> Page[T]:
         params = {**self._params, "page": number}

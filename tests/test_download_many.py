@@ -58,11 +58,17 @@ async def test_many_reports_done_skipped_failed_and_logs(
     assert {"action", "file_id", "filename", "size", "md5", "path", "timestamp"} <= set(done)
 
 
+def _slow_files(server: FlowServer, prefix: str, count: int, seconds: float) -> list[str]:
+    """``count`` small files whose downloads each take ``seconds`` (so transfers overlap)."""
+    ids = [add_file(server, payload(10_000, seed=i), f"{prefix}{i}.bin") for i in range(count)]
+    server.add_fault("latency", route="download", seconds=seconds, count=0)
+    return ids
+
+
 async def test_concurrency_is_bounded_by_the_client_limiter(
     server: FlowServer, tmp_path: Path
 ) -> None:
-    ids = [add_file(server, payload(10_000, seed=i), f"c{i}.bin") for i in range(8)]
-    server.add_fault("latency", route="download", seconds=0.2, count=0)
+    ids = _slow_files(server, "c", 8, 0.2)
     async with client_for(server, tmp_path, max_concurrency=3) as client:
         report = await client.data.download_many(ids, tmp_path)
     assert report.ok
@@ -73,8 +79,7 @@ async def test_max_concurrency_per_call_within_the_client_limit(
     server: FlowServer, tmp_path: Path
 ) -> None:
     """#17 item 10: ``download_many`` had no per-call concurrency (and ``upload_many`` none)."""
-    ids = [add_file(server, payload(10_000, seed=i), f"k{i}.bin") for i in range(6)]
-    server.add_fault("latency", route="download", seconds=0.1, count=0)
+    ids = _slow_files(server, "k", 6, 0.1)
     async with client_for(server, tmp_path, max_concurrency=8) as client:
         report = await client.data.download_many(ids, tmp_path / "two", max_concurrency=2)
         assert report.ok and len(report.done) == 6

@@ -86,6 +86,12 @@ def _ran(name: str, server: FlowServer, **context: Any) -> Iterator[dict[str, An
                 value.close()
 
 
+def _run(name: str, server: FlowServer, **context: Any) -> dict[str, Any]:
+    """:func:`_ran` for snippets checked after they ended: their globals."""
+    with _ran(name, server, **context) as namespace:
+        return namespace
+
+
 def _uploads(server: FlowServer) -> int:
     counts = server.counters()
     return sum(n for route, n in counts.items() if "upload" in route)
@@ -173,22 +179,19 @@ def test_seed000_data_files(
 def test_seed000_uploading(
     flow_server: FlowServer, page_client: flowbio_sync.Client, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with _ran("seed000_uploading", flow_server, client=page_client) as done:
-        pass
+    done = _run("seed000_uploading", flow_server, client=page_client)
     assert capsys.readouterr().out.strip() == f"Data ID: {done['data'].id}"
 
 
 def test_seed000_filename(flow_server: FlowServer, page_client: flowbio_sync.Client) -> None:
-    with _ran("seed000_filename", flow_server, client=page_client, Path=Path) as done:
-        pass
+    done = _run("seed000_filename", flow_server, client=page_client, Path=Path)
     assert _stored(page_client, done["data"].id).filename == "experiment_42_counts.tsv"
 
 
 def test_seed000_data_type_and_archive(
     flow_server: FlowServer, page_client: flowbio_sync.Client
 ) -> None:
-    with _ran("seed000_data_type_and_archive", flow_server, client=page_client, Path=Path) as done:
-        pass
+    done = _run("seed000_data_type_and_archive", flow_server, client=page_client, Path=Path)
     bam = _stored(page_client, done["data"].id)
     assert bam.filename == "reads.bam" and _type_of(bam) == "bam"
     archive = _stored(page_client, done["archive"].id)
@@ -209,8 +212,7 @@ def test_seed000_data_resource(flow_server: FlowServer, page_client: flowbio_syn
 def test_seed000_upload_data_example(
     flow_server: FlowServer, page_client: flowbio_sync.Client, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with _ran("seed000_upload_data_example", flow_server, client=page_client) as done:
-        pass
+    done = _run("seed000_upload_data_example", flow_server, client=page_client)
     assert capsys.readouterr().out.strip() == f"Data ID: {done['data'].id}"
     assert _stored(page_client, done["data"].id).md5 is not None
 

@@ -9,6 +9,7 @@ import pytest
 from upload_helpers import logged_in, random_file
 
 from flowbio_async import (
+    AsyncClient,
     BadRequestError,
     ConfigurationError,
     DestinationExistsError,
@@ -120,16 +121,24 @@ async def test_presigned_urls_are_signed_and_refuse_credentials(
             await http.request("GET", short.json()["url"], authenticated=False)
 
 
+async def _fill(
+    client: AsyncClient, folder: Path, workspace: str, count: int, **where: str
+) -> None:
+    """Upload ``count`` small files named ``f000.txt``... into ``workspace``."""
+    folder.mkdir(exist_ok=True)
+    for number in range(count):
+        source = folder / f"f{number:03}.txt"
+        source.write_bytes(b"%d" % number)
+        await client.files.upload(source, workspace_id=workspace, **where)
+
+
 @pytest.mark.anyio
 async def test_a_listing_of_105_files_gives_all_105_and_limit_caps_it(
     flow_server: FlowServer, tmp_path: Path
 ) -> None:
     """#17 item 3: ``files.list`` stopped silently at 100 of 105 files."""
     async with logged_in(flow_server, tmp_path / "state") as client:
-        for number in range(105):
-            source = tmp_path / f"f{number:03}.txt"
-            source.write_bytes(b"%d" % number)
-            await client.files.upload(source, workspace_id="ws_105", path="many/")
+        await _fill(client, tmp_path / "src", "ws_105", 105, path="many/")
         flow_server.reset_counters()
         listed = await client.files.list("ws_105")
         assert [f.key for f in listed] == [f"many/f{n:03}.txt" for n in range(105)]
@@ -152,10 +161,7 @@ async def test_a_server_ignoring_offset_is_a_typed_error_not_a_loop(
 ) -> None:
     """A Files server without the ``offset`` continuation answers the first page again."""
     async with logged_in(flow_server, tmp_path / "state") as client:
-        for number in range(100):
-            source = tmp_path / f"g{number:03}.txt"
-            source.write_bytes(b"x")
-            await client.files.upload(source, workspace_id="ws_no_offset")
+        await _fill(client, tmp_path / "src", "ws_no_offset", 100)
         flow_server.add_fault(
             "drop_query", path="^/api/v1/files$", count=0, params={"names": ["offset"]}
         )
