@@ -61,7 +61,7 @@ class AsyncPager(Generic[T]):
 
     Example:
         ```python
-        projects = await client.samples.get_owned_projects()   # every project, as a list
+        projects = await client.samples.get_owned_projects()   # every project
         pager = client.samples.get_owned_projects()
         total = await pager.count()           # the server's total, after one page
         first = await pager.first_page()      # one request

@@ -247,7 +247,7 @@ class Pager(PagerSequence[T]):
 
     Example:
         ```python
-        projects = client.samples.get_owned_projects()   # every project, as a list
+        projects = client.samples.get_owned_projects()   # every project
         pager = client.samples.get_owned_projects()
         total = pager.count()           # the server's total, after one page
         first = pager.first_page()      # one request
