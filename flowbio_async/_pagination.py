@@ -186,6 +186,23 @@ class AsyncPager(Generic[T]):
                 f"{self._label}: index {position} is out of range ({len(self._items)} items)"
             ) from None
 
+    async def items_from(self, start: int) -> list[T]:
+        """The kept items from position ``start`` on, fetching the next page first when none
+        are kept there; empty at the end. (What a loop over the sync facade's pager calls once
+        per page, so it fetches exactly when it gets there, never ahead.)
+
+        Example:
+            ```python
+            start = 0
+            while batch := await pager.items_from(start):
+                start += len(batch)
+            ```
+        """
+        if start < 0:
+            raise ConfigurationError("start must be 0 or more")
+        await self._fill(start + 1)
+        return self._items[start:]
+
     async def _iterate(self) -> AsyncIterator[T]:
         index = 0
         while True:

@@ -295,6 +295,20 @@ class Pager(PagerSequence[T]):
         """
         return cast("T | list[T]", self._portal.call(lambda: self._async.at(index=index)))
 
+    def items_from(self, start: int) -> list[T]:
+        """The kept items from position ``start`` on, fetching the next page first when none
+        are kept there; empty at the end. (What a loop over the sync facade's pager calls once
+        per page, so it fetches exactly when it gets there, never ahead.)
+
+        Example:
+            ```python
+            start = 0
+            while batch := pager.items_from(start):
+                start += len(batch)
+            ```
+        """
+        return self._portal.call(self._async.items_from, start=start)
+
 
 class DataResource:
     """Operations on data: reads, uploads, downloads."""

@@ -8,7 +8,7 @@ class only turns the ``Sequence`` protocol into calls on the client's loop threa
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, SupportsIndex, TypeVar, overload
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ class Listing(Protocol[T]):
     async def at(self, index: SupportsIndex) -> T: ...
     @overload
     async def at(self, index: slice) -> list[T]: ...
-    def __aiter__(self) -> AsyncIterator[T]: ...
+    async def items_from(self, start: int) -> list[T]: ...
 
 
 _TOTAL: Any = object()
@@ -63,7 +63,12 @@ class PagerSequence(Sequence[T]):
         return self._portal.call(lambda: self._async.at(index))
 
     def __iter__(self) -> Iterator[T]:
-        return self._portal.iterate(self._async)
+        # One call per page, when the loop gets there: no read-ahead that a ``break`` would
+        # cancel mid-request, and a page is never asked for twice.
+        start = 0
+        while batch := self._portal.call(self._async.items_from, start):
+            yield from batch
+            start += len(batch)
 
     def count(self, value: Any = _TOTAL) -> int:
         """The number of items (what ``len()`` gives); with ``value``, how many equal it.

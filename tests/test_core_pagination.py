@@ -240,4 +240,6 @@ def test_sync_indexing_of_a_fresh_pager_is_lazy(
         if len(walked) == 11:
             break
     assert walked == ids[:11]
-    assert _requests(flow_server) == 3  # iteration went on from the pages it had
+    assert _requests(flow_server) == 3  # iteration went on from the pages it had, no further
+    assert [p.id for p in projects] == ids
+    assert _requests(flow_server) == 5  # each page of five once: nothing was fetched twice

@@ -91,6 +91,10 @@ FAKE: dict[str, str] = {
                 """One item, or a slice."""
                 return self._items[index]
 
+            async def items_from(self, start: int) -> list[T]:
+                """The items from ``start`` on."""
+                return self._items[start:]
+
             async def page(self, number: int) -> list[T]:
                 """One page of items (1-based)."""
                 start = (number - 1) * self._size
