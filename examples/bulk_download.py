@@ -45,8 +45,11 @@ async def main() -> None:
                 username=os.environ["FLOW_USERNAME"], password=os.environ["FLOW_PASSWORD"]
             )
         )
-        fastqs = await client.data.search(filename=".fastq.gz", owned=True)
-        ids = [data.id for data in fastqs[:4]]
+        # ``await listing`` gives every match; the first page of 4 is all this needs.
+        fastqs = await client.data.search(
+            filename=".fastq.gz", owned=True, page_size=4
+        ).first_page()
+        ids = [data.id for data in fastqs]
 
         job = await client.downloads.create(ids, name="my_dataset.zip")
         print(f"job {job.id}: {job.status}")

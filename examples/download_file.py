@@ -25,8 +25,8 @@ async def main() -> None:
                 username=os.environ["FLOW_USERNAME"], password=os.environ["FLOW_PASSWORD"]
             )
         )
-        found = await client.data.search(filename=".fastq.gz", owned=True)
-        data = await client.data.get(found[0].id)  # the record with md5, when Flow has it
+        first = await client.data.search(filename=".fastq.gz", owned=True).at(0)  # one page
+        data = await client.data.get(first.id)  # the record with md5, when Flow has it
         print(f"{data.filename}: {data.size} bytes, md5 {data.md5}")
 
         result = await client.data.download(data, "downloads/")

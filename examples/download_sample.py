@@ -26,7 +26,7 @@ async def main() -> None:
                 username=os.environ["FLOW_USERNAME"], password=os.environ["FLOW_PASSWORD"]
             )
         )
-        sample = (await client.samples.search(name="liver_1"))[0]
+        sample = await client.samples.search(name="liver_1").at(0)
         report = await client.samples.download(
             sample.id, "downloads", include="*.fastq.gz", log="downloads/log.jsonl"
         )

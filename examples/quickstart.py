@@ -37,13 +37,19 @@ async def main() -> None:
         for organism in await client.samples.get_organisms():
             print(f"  {organism.id}: {organism.name} ({organism.latin_name})")
 
-        projects = client.samples.get_owned_projects(page_size=10)
-        print(f"Owned projects ({await projects.count()} in total, every page):")
-        async for project in projects:
+        # Every listing: ``await`` gives every item (as the official client does), ``async for``
+        # streams them page by page, ``count()`` / ``first_page()`` cost one request.
+        projects = await client.samples.get_owned_projects()
+        print(f"Owned projects ({len(projects)}, every page):")
+        for project in projects:
+            print(f"  {project.id}: {project.name}")
+        pager = client.samples.get_owned_projects(page_size=10)
+        print(f"{await pager.count()} in total; streamed page by page:")
+        async for project in pager:
             print(f"  {project.id}: {project.name}")
 
         # The newest sample visible to you, then its data files.
-        found = await client.samples.search(sort="-created", page_size=1)
+        found = await client.samples.search(sort="-created", page_size=1).first_page()
         if not found:
             print("No samples visible yet.")
             return

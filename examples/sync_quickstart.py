@@ -29,9 +29,13 @@ def main() -> None:
         )
         print(f"Logged in as {client.me().username}")
 
+        # A listing is a lazy sequence, as in the official client: len() after one page,
+        # indexing and slices fetch only the pages they need, iteration the rest on demand.
         projects = client.samples.get_owned_projects(page_size=5)
-        print(f"{projects.count()} projects; first page: {[p.name for p in projects.first_page()]}")
-        for project in projects:  # every project, page by page
+        first, last = projects[0], projects[-1]
+        print(f"{len(projects)} projects; the first is {first.name}, the last {last.name}")
+        print(f"first page: {[p.name for p in projects.first_page()]}")
+        for project in projects:  # every project; the pages fetched above are not fetched again
             print(f"  {project.id}: {project.name}")
 
         # Progress callbacks are plain functions; they run in a worker thread, never on the

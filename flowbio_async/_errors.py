@@ -94,6 +94,13 @@ class FlowApiError(FlowError):
         self.headers: Mapping[str, str] = {k: scrub(v) for k, v in (headers or {}).items()}
 
     def __str__(self) -> str:
+        head = status_line(self.status_code)
+        if self.message == head or self.message.startswith(f"{head}: "):
+            # A bare-status answer (no JSON body): "HTTP 404 Not Found for GET <url>", not
+            # "HTTP 404: HTTP 404 Not Found" (#17 item 10); any text body follows the URL.
+            rest = self.message[len(head) :]
+            where = f" for {self.method} {self.url}" if self.method and self.url else ""
+            return f"{head}{where}{rest}"
         where = f" ({self.method} {self.url})" if self.method and self.url else ""
         return f"HTTP {self.status_code}: {self.message}{where}"
 
@@ -293,12 +300,23 @@ def _list_or_none(value: Any) -> list[Any] | None:
     return list(value) if isinstance(value, list) and value else None
 
 
-def _non_json_message(status_code: int, content: bytes) -> str:
+def status_line(status_code: int) -> str:
+    """``HTTP 404 Not Found``: the status and its standard reason phrase.
+
+    Example:
+        ```python
+        assert status_line(502) == "HTTP 502 Bad Gateway"
+        ```
+    """
     try:
         reason = HTTPStatus(status_code).phrase
     except ValueError:
         reason = "Error"
-    head = f"HTTP {status_code} {reason}"
+    return f"HTTP {status_code} {reason}"
+
+
+def _non_json_message(status_code: int, content: bytes) -> str:
+    head = status_line(status_code)
     text = content.decode("utf-8", errors="replace").strip()
     if not text:
         return head

@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Generic, Self
+from typing import Any, Self, SupportsIndex, cast, overload
 
 from flowbio_async import (
     AnnotationUpload,
@@ -70,6 +69,7 @@ from flowbio_async._types import (
     VersionOrId,
 )
 from flowbio_sync._portal import Portal, twin_repr
+from flowbio_sync._sequence import PagerSequence
 
 __all__ = [
     "Client",
@@ -344,22 +344,26 @@ class Client:
         return self._portal.call(self._async.delete_json, path=path, params=params, body=body)
 
 
-class Pager(Generic[T]):
-    """A paginated listing: ``await`` it for the first page, ``async for`` for every item.
+class Pager(PagerSequence[T]):
+    """A listing: ``await`` it for every item, ``async for`` to stream them page by page.
 
     Pages are asked for as ``page=1,2,…`` with ``count=page_size`` (only when a size was
-    chosen; the server default applies otherwise). Iteration stops once ``count`` items were
-    seen **or** a page comes back empty, so a wrong total can never loop forever.
+    chosen; the server default applies otherwise), fetched on demand, each once, and kept.
+    Listing stops at the server's ``count``, at an empty page or at ``limit``, so a wrong
+    total can never loop forever.
 
     Example:
         ```python
+        projects = client.samples.get_owned_projects()   # every project
         pager = client.samples.get_owned_projects()
-        first_page = pager.first_page()              # list of the first page's items
-        total = pager.count()           # total without fetching every page
+        total = pager.count()           # the server's total, after one page
+        first = pager.first_page()      # one request
         for project in pager:           # every item, page by page
             print(project.id, project.name)
         ```
     """
+
+    _async: AsyncPager[T]
 
     def __init__(self, portal: Portal, inner: AsyncPager[T]) -> None:
         self._portal = portal
@@ -368,24 +372,49 @@ class Pager(Generic[T]):
     def __repr__(self) -> str:
         return twin_repr(self, self._async)
 
-    def first_page(self) -> list[T]:
-        """Fetch the first page (what ``await`` gives on the async side)."""
-        return self._portal.resolve(self._async)
+    def all(self) -> list[T]:
+        """Every item of every page, as one list (what ``await pager`` gives)."""
+        return self._portal.call(self._async.all)
 
-    def __iter__(self) -> Iterator[T]:
-        return self._portal.iterate(self._async)
+    def first_page(self) -> list[T]:
+        """The items of the first page (one request, or none if it was fetched already)."""
+        return self._portal.call(self._async.first_page)
 
     def page(self, number: int) -> list[T]:
-        """The items of page ``number`` (1-based)."""
+        """The items of page ``number`` (1-based); a page past the end is empty."""
         return self._portal.call(self._async.page, number=number)
 
-    def count(self) -> int:
-        """The total number of items, from the first page's ``count`` (one request)."""
-        return self._portal.call(self._async.count)
+    @overload
+    def at(self, index: SupportsIndex) -> T: ...
+    @overload
+    def at(self, index: slice) -> list[T]: ...
+    def at(self, index: SupportsIndex | slice) -> T | list[T]:
+        """The item at ``index`` (negative counts from the end), or a ``slice`` as a list.
 
-    def all(self) -> list[T]:
-        """Every item of every page, as one list."""
-        return self._portal.call(self._async.all)
+        Only the pages up to the item are fetched; a negative index or an open-ended slice
+        fetches every page. An index past the end raises ``IndexError``.
+
+        Example:
+            ```python
+            newest = client.samples.search(sort="-created").at(0)
+            last_three = pager.at(slice(-3, None))
+            ```
+        """
+        return cast("T | list[T]", self._portal.call(lambda: self._async.at(index=index)))
+
+    def items_from(self, start: int) -> list[T]:
+        """The kept items from position ``start`` on, fetching the next page first when none
+        are kept there; empty at the end. (What a loop over the sync facade's pager calls once
+        per page, so it fetches exactly when it gets there, never ahead.)
+
+        Example:
+            ```python
+            start = 0
+            while batch := pager.items_from(start):
+                start += len(batch)
+            ```
+        """
+        return self._portal.call(self._async.items_from, start=start)
 
 
 class DataResource:
@@ -510,8 +539,10 @@ class DataResource:
         progress: ProgressCallback | None = None,
         resume: bool = True,
         fail_fast: bool = False,
+        max_concurrency: int | None = None,
     ) -> list[ItemResult[Path, Data]]:
-        """Upload many files concurrently (at most ``config.max_concurrency`` at once).
+        """Upload many files concurrently: at most ``max_concurrency`` at once (default and
+        ceiling: the client-wide ``config.max_concurrency``).
 
         Every path is checked before the first byte is sent. Results come back in input
         order, one per path: ``result.value`` is the :class:`Data`, or ``result.error`` the
@@ -533,6 +564,7 @@ class DataResource:
             progress=progress,
             resume=resume,
             fail_fast=fail_fast,
+            max_concurrency=max_concurrency,
         )
 
     def download(
@@ -613,17 +645,19 @@ class DataResource:
         progress: ProgressArg = None,
         log: Dest | None = None,
         fail_fast: bool = False,
+        max_concurrency: int | None = None,
     ) -> DownloadReport[DataOrId]:
         """Download many data files into the directory ``dest``, concurrently.
 
-        At most ``config.max_concurrency`` transfers run at once (shared with every other
-        transfer of the client). The report lists each item as done, skipped (already
-        complete) or failed with its typed error; ``log`` appends one JSON line per item.
+        At most ``max_concurrency`` of this call's transfers run at once (default and ceiling:
+        ``config.max_concurrency``, shared with every other transfer of the client). The
+        report lists each item as done, skipped (already complete) or failed with its typed
+        error; ``log`` appends one JSON line per item.
 
         Example:
             ```python
             report = client.data.download_many(["1", "2", "3"], "downloads/",
-                                                     log="downloads/log.jsonl")
+                                                     log="downloads/log.jsonl", max_concurrency=2)
             for item in report.failed:
                 print(item.item, item.error)
             ```
@@ -638,6 +672,7 @@ class DataResource:
             progress=progress,
             log=log,
             fail_fast=fail_fast,
+            max_concurrency=max_concurrency,
         )
 
 
@@ -750,7 +785,9 @@ class DownloadsResource:
 
         With ``extract=True`` the archive is unpacked into ``dest`` (a directory) and then
         removed; entries with ``..`` or absolute names make it fail before anything is
-        written (:class:`UnsafePathError`).
+        written (:class:`UnsafePathError`). Files already there with the same bytes are
+        skipped (``BulkDownload.skipped``), so the same call can run again; a different
+        file needs ``overwrite=True``. A failed extraction keeps the archive and names it.
 
         Example:
             ```python
@@ -1060,9 +1097,12 @@ class FilesResource:
         self._async = inner
 
     def list(
-        self, workspace_id: str, *, prefix: str | None = None, limit: int = 100
-    ) -> builtins.list[WorkspaceFile]:
-        """List a workspace's files (metadata only), optionally under a key ``prefix``.
+        self, workspace_id: str, *, prefix: str | None = None, limit: int | None = None
+    ) -> Pager[WorkspaceFile]:
+        """A workspace's files (metadata only, sorted by key), optionally under a key ``prefix``.
+
+        Like every listing: ``await`` it for every file (paged under the hood, 100 a
+        request), ``async for`` to stream them; ``limit`` caps the total.
 
         Example:
             ```python
@@ -1070,8 +1110,8 @@ class FilesResource:
                 print(f.name, f.size, f.key)
             ```
         """
-        return self._portal.call(
-            self._async.list, workspace_id=workspace_id, prefix=prefix, limit=limit
+        return Pager(
+            self._portal, self._async.list(workspace_id=workspace_id, prefix=prefix, limit=limit)
         )
 
     def upload(
@@ -1196,6 +1236,7 @@ class FilesResource:
         *,
         workspace_id: str,
         dest: PathLike = ".",
+        overwrite: bool = False,
         progress: ProgressCallback | None = None,
     ) -> Path:
         """Download a workspace file to ``dest`` (a folder, or a file path) and return its path.
@@ -1203,7 +1244,9 @@ class FilesResource:
         The bytes go through a part file (resumed by the next call after a failure) and are
         checked against the size in the listing and the answer's ``Content-Length``; a body
         that is short, too long or sent with a ``Content-Encoding`` is refused
-        (:class:`IntegrityError`), never kept under the final name (#14).
+        (:class:`IntegrityError`), never kept under the final name (#14). An existing file
+        at the destination is kept: :class:`DestinationExistsError` unless ``overwrite=True``
+        (the listing has no checksum to prove it is the same file).
 
         Example:
             ```python
@@ -1218,6 +1261,7 @@ class FilesResource:
             key=key,
             workspace_id=workspace_id,
             dest=dest,
+            overwrite=overwrite,
             progress=progress,
         )
 

@@ -16,8 +16,10 @@ import pytest
 from cli_helpers import Cli, interrupt, logged_in_cli
 from sync_points import BOUND, fault_applied, wait_for
 
+from flowbio_async import ClientConfig, UsernamePasswordCredentials
 from flowbio_async._transfers._partfile import part_path
 from flowbio_async.testing import FlowServer
+from flowbio_sync import Client
 
 
 @pytest.fixture(scope="module")
@@ -449,3 +451,83 @@ def test_bulk_download_timeout_is_exit_1_and_names_the_job(
     assert done.code == 1
     assert "TimeoutError: bulk job " in done.stderr
     assert "not ready after 0.5 s" in done.stderr
+
+
+def _job_of(stderr: str) -> str:
+    """The job id the command announced (``bulk job J created; ...``)."""
+    return stderr.split("bulk job ", 1)[1].split(" ", 1)[0]
+
+
+def test_bulk_extract_runs_twice_and_leaves_no_archive(cli: Cli, tmp_path: Path) -> None:
+    """#17 item 4: the second ``--extract`` run failed ("d/x already exists") although the
+    bytes were identical, and ``d/flow-download-<job>.zip`` was left behind."""
+    paths = _files(tmp_path / "src", {"x.bin": 60_000, "y.txt": 9})
+    ids = [r["id"] for r in cli("data", "upload", *map(str, paths), "--json").json()["results"]]
+    dest = tmp_path / "d"
+    first = cli("bulk-download", *ids, "--dest", str(dest), "--extract")
+    assert first.code == 0, first.stderr
+    second = cli("bulk-download", *ids, "--dest", str(dest), "--extract")
+    assert second.code == 0, second.stderr
+    assert "extracted 2 files into" in second.stdout
+    assert "(2 already there with the same bytes, skipped)" in second.stdout
+    assert sorted(p.name for p in dest.iterdir()) == ["x.bin", "y.txt"]  # no archive left
+    job = _job_of(second.stderr)
+    for _ in range(2):  # --job ID --extract, twice: the same
+        again = cli("bulk-download", "--job", job, "--dest", str(dest), "--extract", "--json")
+        assert again.code == 0, again.stderr
+        document = again.json()
+        assert sorted(Path(p).name for p in document["skipped"]) == ["x.bin", "y.txt"]
+        assert sorted(p.name for p in dest.iterdir()) == ["x.bin", "y.txt"]
+    for path in paths:
+        assert (dest / path.name).read_bytes() == path.read_bytes()
+
+
+def test_bulk_extract_over_a_different_file_keeps_and_names_the_archive(
+    cli: Cli, tmp_path: Path
+) -> None:
+    paths = _files(tmp_path / "src", {"p.bin": 30_000, "q.txt": 5})
+    ids = [r["id"] for r in cli("data", "upload", *map(str, paths), "--json").json()["results"]]
+    dest = tmp_path / "d"
+    dest.mkdir()
+    (dest / "q.txt").write_bytes(b"mine!")  # the same size, other bytes
+    refused = cli("bulk-download", *ids, "--dest", str(dest), "--extract")
+    assert refused.code != 0
+    job = _job_of(refused.stderr)
+    archive = dest / f"flow-download-{job}.zip"
+    assert archive.is_file() and str(archive) in refused.stderr  # kept, and named
+    assert "--overwrite" in refused.stderr and f"--job {job}" in refused.stderr
+    assert (dest / "q.txt").read_bytes() == b"mine!" and not (dest / "p.bin").exists()
+    fixed = cli("bulk-download", "--job", job, "--dest", str(dest), "--extract", "--overwrite")
+    assert fixed.code == 0, fixed.stderr
+    assert sorted(p.name for p in dest.iterdir()) == ["p.bin", "q.txt"]  # archive removed
+    assert (dest / "q.txt").read_bytes() == paths[1].read_bytes()
+
+
+def test_files_list_shows_every_file_and_download_asks_before_replacing(
+    cli: Cli, flow_server: FlowServer, tmp_path: Path
+) -> None:
+    """#17 item 3: ``files list`` stopped at 100 of 105 entries; ``files download`` replaced
+    an existing file without asking."""
+    ws = ["--workspace", "ws_cli_105"]
+    config = ClientConfig(show_progress=False, state_dir=tmp_path / "state")
+    with Client(flow_server.url, config) as client:
+        client.log_in(UsernamePasswordCredentials("demo", "demo-password"))
+        for number in range(105):
+            source = tmp_path / f"n{number:03}.txt"
+            source.write_text(f"file {number}\n")
+            client.files.upload(source, workspace_id="ws_cli_105")
+    listed = cli("files", "list", *ws, "--json")
+    assert listed.code == 0, listed.stderr
+    assert [f["key"] for f in listed.json()] == [f"n{n:03}.txt" for n in range(105)]
+    assert len(cli("files", "list", *ws, "--limit", "101", "--json").json()) == 101
+    assert cli("files", "list", *ws, "--limit", "-1").code == 2
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "n007.txt").write_text("my notes\n")
+    refused = cli("files", "download", "n007.txt", *ws, "--dest", f"{out}/")
+    assert refused.code != 0
+    assert str(out / "n007.txt") in refused.stderr and "--overwrite" in refused.stderr
+    assert (out / "n007.txt").read_text() == "my notes\n"
+    replaced = cli("files", "download", "n007.txt", *ws, "--dest", f"{out}/", "--overwrite")
+    assert replaced.code == 0, replaced.stderr
+    assert (out / "n007.txt").read_text() == "file 7\n"

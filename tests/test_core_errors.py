@@ -29,6 +29,7 @@ from flowbio_async import (
 )
 from flowbio_async._errors import error_from_response, redact_url
 from flowbio_async._http import HttpClient
+from flowbio_async.testing import FlowServer
 
 BASE = "https://flow.test/api"
 NO_RETRY = ClientConfig(max_retries=0, connection_retries=0)
@@ -168,6 +169,31 @@ async def test_shape7_non_json_bodies() -> None:
 
     long = await _error_for(500, raw=b"x" * 2000)
     assert long.message == "HTTP 500 Internal Server Error: " + "x" * 500 + "…"
+    # #17 item 10: the status is said once, then the request (not "HTTP 502: HTTP 502 ...").
+    assert str(html) == (
+        f"HTTP 502 Bad Gateway for GET {BASE}/thing: <html><body>Bad gateway</body></html>"
+    )
+    assert str(empty) == f"HTTP 404 Not Found for GET {BASE}/thing"
+
+
+@pytest.mark.anyio
+async def test_a_bare_404_of_the_local_server_names_the_request_without_its_token(
+    flow_server: FlowServer,
+) -> None:
+    """#17 item 10: a non-JSON 404 (a files-server download that does not exist) read
+    "HTTP 404: HTTP 404 Not Found"; now the status, the method and the URL, token redacted."""
+    http = HttpClient(flow_server.url, NO_RETRY)
+    secret = "s3cret-download-token-value"
+    url = f"{flow_server.files_url}/downloads/987654/missing.txt?token={secret}"
+    try:
+        with pytest.raises(NotFoundError) as info:
+            await http.request("GET", url, authenticated=False)
+    finally:
+        await http.aclose()
+    assert info.value.body is None  # bare status: no JSON body
+    redacted = f"{flow_server.files_url}/downloads/987654/missing.txt?token=REDACTED"
+    assert str(info.value) == f"HTTP 404 Not Found for GET {redacted}"
+    assert secret not in str(info.value) and "HTTP 404: HTTP 404" not in str(info.value)
 
 
 @pytest.mark.anyio

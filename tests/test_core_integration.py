@@ -109,7 +109,7 @@ async def test_token_a_server_downgrades_to_anonymous_fails_at_login(
 @pytest.mark.anyio
 async def test_pagination_over_many_pages(flow_server: FlowServer, client: AsyncClient) -> None:
     pager = client.samples.get_owned_projects(page_size=4)
-    first = await pager
+    first = await pager.first_page()
     assert len(first) == 4
     total = await pager.count()
     assert total >= 13  # demo data: more than three pages of four
@@ -120,6 +120,7 @@ async def test_pagination_over_many_pages(flow_server: FlowServer, client: Async
     assert flow_server.counters()["projects_owned"] == -(-total // 4) - 1  # page 1 was cached
     assert [p.id for p in await pager.page(2)] == [p.id for p in projects[4:8]]
     assert await pager.page(1000) == []
+    assert flow_server.counters()["projects_owned"] == -(-total // 4) - 1  # every page kept
     default_size = await client.projects.get_owned().all()  # server default page size
     assert [p.id for p in default_size] == [p.id for p in projects]
 
@@ -153,7 +154,7 @@ async def test_fifty_concurrent_401s_cost_one_refresh(
     statuses: list[int] = []
 
     async def read_owned() -> None:
-        statuses.append(len(await client.projects.get_owned(page_size=1)))
+        statuses.append(len(await client.projects.get_owned(page_size=1).first_page()))
 
     async with anyio.create_task_group() as tg:
         for _ in range(50):

@@ -12,6 +12,7 @@ from download_helpers import add_file, client_for, payload
 
 from flowbio_async import (
     BulkDownloadFailedError,
+    DestinationExistsError,
     GoneError,
     NotFoundError,
     ProgressEvent,
@@ -160,3 +161,28 @@ def test_zip_slip_is_refused_before_writing(tmp_path: Path, name: str) -> None:
         extract_archive(archive, target)
     assert not target.exists() or list(target.rglob("*")) == []
     assert not (tmp_path / "evil.txt").exists()
+
+
+async def test_extracting_again_skips_identical_files_and_removes_the_archive(
+    server: FlowServer, tmp_path: Path
+) -> None:
+    """#17 item 4, through the API: the second ``download(..., extract=True)`` succeeds."""
+    contents = {"r1.bin": payload(50_000, seed=7), "r2.bin": payload(40_000, seed=8)}
+    ids = [add_file(server, content, name) for name, content in contents.items()]
+    out = tmp_path / "out"
+    async with client_for(server, tmp_path, bulk_poll_interval=0.02) as client:
+        first = await client.downloads.download(ids, out, extract=True)
+        again = await client.downloads.download(ids, out, extract=True)
+        assert first.skipped == [] and sorted(again.skipped) == sorted(again.files)
+        assert sorted(p.name for p in out.iterdir()) == ["r1.bin", "r2.bin"]
+        (out / "r2.bin").write_bytes(b"changed")
+        job = await client.downloads.create(ids)
+        with pytest.raises(DestinationExistsError, match="the archive is kept at") as info:
+            await client.downloads.finish(job, out, extract=True)
+        kept = out / f"flow-download-{job.id}.zip"
+        assert str(kept) in str(info.value) and kept.is_file()
+        assert (out / "r2.bin").read_bytes() == b"changed"
+        replaced = await client.downloads.finish(job, out, extract=True, overwrite=True)
+    assert [p.name for p in replaced.skipped] == ["r1.bin"]
+    assert sorted(p.name for p in out.iterdir()) == ["r1.bin", "r2.bin"]
+    assert all((out / name).read_bytes() == content for name, content in contents.items())

@@ -18,7 +18,13 @@ from download_helpers import (
     server_fixtures,
 )
 
-from flowbio_async import AsyncClient, Execution, NotFoundError, UnsafePathError
+from flowbio_async import (
+    AsyncClient,
+    ConfigurationError,
+    Execution,
+    NotFoundError,
+    UnsafePathError,
+)
 from flowbio_async._transfers._partfile import PartState, part_path, save_state
 from flowbio_async.testing import FlowServer
 
@@ -52,6 +58,13 @@ async def test_many_reports_done_skipped_failed_and_logs(
     assert {"action", "file_id", "filename", "size", "md5", "path", "timestamp"} <= set(done)
 
 
+def _slow_files(server: FlowServer, prefix: str, count: int, seconds: float) -> list[str]:
+    """``count`` small files whose downloads each take ``seconds`` (so transfers overlap)."""
+    ids = [add_file(server, payload(10_000, seed=i), f"{prefix}{i}.bin") for i in range(count)]
+    server.add_fault("latency", route="download", seconds=seconds, count=0)
+    return ids
+
+
 @pytest.mark.timing
 async def test_concurrency_is_bounded_by_the_client_limiter(
     server: FlowServer, tmp_path: Path
@@ -64,6 +77,37 @@ async def test_concurrency_is_bounded_by_the_client_limiter(
         report = await client.data.download_many(ids, tmp_path)
     assert report.ok
     assert server.max_in_flight()["download"] == 3
+
+
+async def test_max_concurrency_per_call_within_the_client_limit(
+    server: FlowServer, tmp_path: Path
+) -> None:
+    """#17 item 10: ``download_many`` had no per-call concurrency (and ``upload_many`` none)."""
+    ids = _slow_files(server, "k", 6, 0.1)
+    async with client_for(server, tmp_path, max_concurrency=8) as client:
+        report = await client.data.download_many(ids, tmp_path / "two", max_concurrency=2)
+        assert report.ok and len(report.done) == 6
+        assert 1 <= server.max_in_flight()["download"] <= 2
+        for bad in (0, -1, 1.5, True):
+            with pytest.raises(ConfigurationError, match="max_concurrency"):
+                await client.data.download_many(ids, tmp_path / "bad", max_concurrency=bad)
+        assert not (tmp_path / "bad").exists()
+        server.reset_counters()
+        paths = []
+        for index in range(4):
+            path = tmp_path / "up" / f"u{index}.txt"
+            path.parent.mkdir(exist_ok=True)
+            path.write_bytes(payload(2_000, seed=index))
+            paths.append(path)
+        server.add_fault("latency", route="upload", seconds=0.1, count=0)
+        results = await client.data.upload_many(paths, max_concurrency=1)
+        assert all(r.ok for r in results)
+        assert server.max_in_flight()["upload"] == 1
+    async with client_for(server, tmp_path, max_concurrency=1) as client:
+        server.reset_counters()
+        # Asking a call for more than the client allows runs no more than the client's limit.
+        again = await client.data.download_many(ids, tmp_path / "one", max_concurrency=50)
+        assert again.ok and server.max_in_flight()["download"] == 1
 
 
 async def test_same_name_twice_lands_in_separate_folders(

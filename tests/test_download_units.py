@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
 from itertools import pairwise
 from pathlib import Path
@@ -135,7 +136,7 @@ def _tar(path: Path, entries: dict[str, bytes], link: str | None = None) -> Path
 
 def test_tar_gz_archives_extract_and_refuse_escapes(tmp_path: Path) -> None:
     good = _tar(tmp_path / "good.tar.gz", {"dir/a.txt": b"a", "b.txt": b"b"})
-    files = extract_archive(good, tmp_path / "out")
+    files = extract_archive(good, tmp_path / "out").files
     assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in files) == [
         "b.txt",
         "dir/a.txt",
@@ -167,3 +168,44 @@ def test_extraction_never_replaces_existing_files_or_the_archive(tmp_path: Path)
     with pytest.raises(DestinationExistsError, match="archive itself"):
         extract_archive(inside, out, overwrite=True)
     assert inside.stat().st_size > 1
+
+
+def test_extracting_the_same_archive_again_skips_identical_files(tmp_path: Path) -> None:
+    """#17 item 4: a second extraction failed with "already exists" though the bytes were the
+    same; now identical files are skipped and reported, a different one still refused."""
+    out = tmp_path / "out"
+    archive = _tar(tmp_path / "bundle.tar.gz", {"dir/a.txt": b"a", "b.txt": b"bee", "e": b""})
+    first = extract_archive(archive, out)
+    assert first.skipped == [] and sorted(first.written) == sorted(first.files)
+    stamps = {path: path.stat().st_mtime_ns for path in first.files}
+    again = extract_archive(archive, out)
+    assert sorted(again.skipped) == sorted(again.files) == sorted(first.files)
+    assert again.written == []
+    assert {path: path.stat().st_mtime_ns for path in again.files} == stamps  # untouched
+    # Same size, other bytes: refused before anything is renamed, nothing staged is left.
+    (out / "b.txt").write_bytes(b"BEE")
+    (out / "dir" / "a.txt").unlink()
+    with pytest.raises(DestinationExistsError, match="different content") as info:
+        extract_archive(archive, out)
+    assert str(out / "b.txt") in str(info.value) and "--overwrite" in str(info.value)
+    assert (out / "b.txt").read_bytes() == b"BEE" and not (out / "dir" / "a.txt").exists()
+    assert sorted(p.name for p in out.rglob("*")) == ["b.txt", "dir", "e"]
+    mixed = extract_archive(archive, out, overwrite=True)
+    assert mixed.skipped == [out / "e"]
+    assert sorted(mixed.written) == [out / "b.txt", out / "dir" / "a.txt"]
+    assert (out / "b.txt").read_bytes() == b"bee"
+
+
+def test_a_link_or_fifo_never_counts_as_the_same_file(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (tmp_path / "elsewhere.txt").write_bytes(b"bee")
+    (out / "b.txt").symlink_to(tmp_path / "elsewhere.txt")  # the same bytes, through a link
+    os.mkfifo(out / "c.txt")
+    archive = _tar(tmp_path / "bundle.tar.gz", {"b.txt": b"bee", "c.txt": b""})
+    with pytest.raises(DestinationExistsError):
+        extract_archive(archive, out)
+    done = extract_archive(archive, out, overwrite=True)
+    assert done.skipped == [] and not (out / "b.txt").is_symlink()
+    assert (tmp_path / "elsewhere.txt").read_bytes() == b"bee"
+    assert (out / "c.txt").is_file()

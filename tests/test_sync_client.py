@@ -82,8 +82,10 @@ def test_pagination_pages_count_and_iteration(flow_server: FlowServer, client: C
     assert len(pager.first_page()) == 4
     total = pager.count()
     assert total >= 13  # demo data: more than three pages of four
+    assert len(pager) == total
     projects = list(pager)
     assert len({p.id for p in projects}) == total
+    assert [p.id for p in pager[-3:]] == [p.id for p in projects[-3:]]
     assert [p.id for p in pager.page(2)] == [p.id for p in projects[4:8]]
     assert [p.id for p in client.projects.get_owned().all()] == [p.id for p in projects]
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from flowbio_async._cli._command import Invocation, Verbs
 from flowbio_async._cli._exit import CliUsageError
+from flowbio_async._errors import DestinationExistsError
 
 
 def register(verbs: Verbs) -> None:
@@ -29,9 +30,16 @@ def register(verbs: Verbs) -> None:
         "--dest", type=Path, default=Path(), metavar="DIR", help="directory (default .)"
     )
     bulk.add_argument(
-        "--extract", action="store_true", help="unpack the archive into --dest, then delete it"
+        "--extract",
+        action="store_true",
+        help="unpack the archive into --dest, then delete it (files already there with the "
+        "same bytes are skipped, so a rerun succeeds; the archive is kept if unpacking fails)",
     )
-    bulk.add_argument("--overwrite", action="store_true", help="download again even when complete")
+    bulk.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="download again even when complete, and replace files that differ when extracting",
+    )
     bulk.add_argument(
         "--timeout", type=float, metavar="SECONDS", help="give up waiting for the job after this"
     )
@@ -62,9 +70,28 @@ async def _bulk_download(inv: Invocation) -> int:
             f"bulk job {job.id} was not ready after {args.timeout} s; "
             f"continue later with --job {job.id}"
         ) from None
+    except DestinationExistsError as exc:
+        if not args.extract or args.overwrite:
+            raise
+        # The archive is kept: replacing the files reuses this job, no second archive (#17).
+        raise DestinationExistsError(
+            f"{exc}; to replace them, continue with --job {job.id} --extract --overwrite"
+        ) from exc
     lines = [f"Job {done.job.id}: {done.archive.path} ({done.archive.size} bytes)"]
     if args.extract:
-        lines = [f"Job {done.job.id}: extracted {len(done.files)} files into {args.dest}"]
-        lines += [f"  {path}" for path in done.files]
+        lines = [_extracted(done.job.id, len(done.files), len(done.skipped), args.dest)]
+        kept = set(done.skipped)
+        lines += [
+            f"  {path}{' (already there, same bytes)' if path in kept else ''}"
+            for path in done.files
+        ]
     inv.output.result(done, "\n".join(lines))
     return 0
+
+
+def _extracted(job: str, files: int, skipped: int, dest: Path) -> str:
+    """``Job J: extracted 3 files into d (1 already there with the same bytes, skipped)``."""
+    line = f"Job {job}: extracted {files} files into {dest}"
+    if skipped:
+        line += f" ({skipped} already there with the same bytes, skipped)"
+    return line

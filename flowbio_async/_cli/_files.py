@@ -22,7 +22,9 @@ def register(verbs: Verbs) -> None:
 
     listing = verb("list", _list, "list files in a workspace")
     listing.add_argument("--prefix", metavar="PREFIX", help="only keys under PREFIX, e.g. raw/")
-    listing.add_argument("--limit", type=int, metavar="N", help="at most N files (default 100)")
+    listing.add_argument(
+        "--limit", type=whole_number, metavar="N", help="at most N files (default: every file)"
+    )
 
     upload = verb("upload", _upload, "upload a file (presigned upload above 500 MB)")
     upload.add_argument("path", type=Path, metavar="PATH")
@@ -38,12 +40,23 @@ def register(verbs: Verbs) -> None:
         metavar="PATH",
         help="file, or folder ending in / (default .)",
     )
+    download.add_argument(
+        "--overwrite", action="store_true", help="replace a file already at the destination"
+    )
 
     delete = verb("delete", _delete, "delete a file by key")
     delete.add_argument("key", metavar="KEY")
 
 
 FILE_COLUMNS = [("key", "Key"), ("name", "Name"), ("size", "Bytes")]
+
+
+def whole_number(text: str) -> int:
+    """``--limit``: a whole number, 0 or more (argparse turns ValueError into a usage error)."""
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
 
 
 async def _list(inv: Invocation) -> int:
@@ -69,7 +82,9 @@ async def _upload(inv: Invocation) -> int:
 
 async def _download(inv: Invocation) -> int:
     args = inv.args
-    saved = await inv.client.files.download(args.key, workspace_id=args.workspace, dest=args.dest)
+    saved = await inv.client.files.download(
+        args.key, workspace_id=args.workspace, dest=args.dest, overwrite=args.overwrite
+    )
     inv.output.result({"key": args.key, "path": str(saved)}, f"Saved {args.key} to {saved}")
     return 0
 

@@ -169,18 +169,21 @@ class BulkDownloadJob(FlowModel):
 class BulkDownload:
     """A finished bulk download: the job, the archive on disk and, if extracted, its files.
 
-    After extraction the archive itself is deleted; ``archive`` still describes it.
+    After a successful extraction the archive itself is deleted; ``archive`` still
+    describes it. ``files`` is every file of the archive now in the destination, ``skipped``
+    those that were already there with the same bytes and were left untouched (#17).
 
     Example:
         ```python
         done = await client.downloads.download(["1", "2"], "out/", extract=True)
-        print([str(path) for path in done.files])
+        print([str(path) for path in done.files], len(done.skipped), "already there")
         ```
     """
 
     job: BulkDownloadJob
     archive: DownloadResult
     files: list[Path] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from flowbio_async._resources._download_support import (
     fetch_many,
     fetch_one,
 )
+from flowbio_async._transfers._many import call_concurrency
 from flowbio_async._types import DataOrId
 
 
@@ -99,21 +100,24 @@ class DataDownloads(Resource):
         progress: ProgressArg = None,
         log: Dest | None = None,
         fail_fast: bool = False,
+        max_concurrency: int | None = None,
     ) -> DownloadReport[DataOrId]:
         """Download many data files into the directory ``dest``, concurrently.
 
-        At most ``config.max_concurrency`` transfers run at once (shared with every other
-        transfer of the client). The report lists each item as done, skipped (already
-        complete) or failed with its typed error; ``log`` appends one JSON line per item.
+        At most ``max_concurrency`` of this call's transfers run at once (default and ceiling:
+        ``config.max_concurrency``, shared with every other transfer of the client). The
+        report lists each item as done, skipped (already complete) or failed with its typed
+        error; ``log`` appends one JSON line per item.
 
         Example:
             ```python
             report = await client.data.download_many(["1", "2", "3"], "downloads/",
-                                                     log="downloads/log.jsonl")
+                                                     log="downloads/log.jsonl", max_concurrency=2)
             for item in report.failed:
                 print(item.item, item.error)
             ```
         """
+        call_concurrency(max_concurrency, self._ctx.config.max_concurrency)  # refuse bad values
         directory = Path(dest)
 
         async def plan(item: DataOrId) -> Target:
@@ -131,4 +135,5 @@ class DataDownloads(Resource):
             log=log,
             fail_fast=fail_fast,
             label="downloads",
+            concurrency=max_concurrency,
         )

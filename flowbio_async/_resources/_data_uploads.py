@@ -11,7 +11,7 @@ from flowbio_async._models._data import Data
 from flowbio_async._models._parse import parse_model
 from flowbio_async._progress import Progress, ProgressCallback
 from flowbio_async._resources._base import Resource, segment
-from flowbio_async._transfers._many import ItemResult, run_many
+from flowbio_async._transfers._many import ItemResult, call_concurrency, run_many
 from flowbio_async._transfers._sources import Source, check_source
 from flowbio_async._transfers._upload import ChunkedUploader, UploadJob, upload_with_progress
 from flowbio_async._types import PathLike
@@ -62,8 +62,10 @@ class DataUploads(Resource):
         progress: ProgressCallback | None = None,
         resume: bool = True,
         fail_fast: bool = False,
+        max_concurrency: int | None = None,
     ) -> list[ItemResult[Path, Data]]:
-        """Upload many files concurrently (at most ``config.max_concurrency`` at once).
+        """Upload many files concurrently: at most ``max_concurrency`` at once (default and
+        ceiling: the client-wide ``config.max_concurrency``).
 
         Every path is checked before the first byte is sent. Results come back in input
         order, one per path: ``result.value`` is the :class:`Data`, or ``result.error`` the
@@ -75,6 +77,7 @@ class DataUploads(Resource):
             failed = [r for r in results if not r.ok]
             ```
         """
+        workers = call_concurrency(max_concurrency, self._ctx.config.max_concurrency)
         sources = [check_source(p, archive=is_directory) for p in paths]
         seen: set[Path] = set()
         for source in sources:
@@ -90,9 +93,7 @@ class DataUploads(Resource):
             async def one(source: Source) -> Data:
                 return await self._send_data(source, data_type, is_directory, reporter, resume)
 
-            results = await run_many(
-                sources, one, concurrency=self._ctx.config.max_concurrency, fail_fast=fail_fast
-            )
+            results = await run_many(sources, one, concurrency=workers, fail_fast=fail_fast)
         return [ItemResult(by_path[id(r.item)], value=r.value, error=r.error) for r in results]
 
     async def _send_data(

@@ -24,7 +24,7 @@ from flowbio_async._errors import FlowConnectionError, IntegrityError, NotFoundE
 from flowbio_async._models._downloads import DownloadReport, DownloadResult
 from flowbio_async._progress import Progress, ProgressCallback
 from flowbio_async._transfers._download import Downloader, DownloadSpec, StreamLike
-from flowbio_async._transfers._many import ItemResult, run_many
+from flowbio_async._transfers._many import ItemResult, call_concurrency, run_many
 from flowbio_async._transfers._paths import folder_name, safe_filename
 
 if TYPE_CHECKING:
@@ -301,6 +301,7 @@ async def fetch_many(
     log: Dest | None,
     fail_fast: bool,
     label: str,
+    concurrency: int | None = None,
 ) -> DownloadReport[K]:
     """Plan every item, then fetch them concurrently; one result (or typed error) per item.
 
@@ -309,6 +310,7 @@ async def fetch_many(
     told apart in input order (the later one goes to ``<dir>/<id>/<name>``). Concurrency is
     bounded twice: ``run_many`` keeps at most ``max_concurrency`` items in flight, and each
     transfer also holds the client-wide limiter, so parallel calls share one cap.
+    ``concurrency`` is the call's own cap (``max_concurrency=``), within the client-wide one.
     """
     writer = DownloadLog(log) if log is not None else None
     tasks: set[str] = set()
@@ -321,7 +323,7 @@ async def fetch_many(
         tasks.add(task)
         return task
 
-    concurrency = ctx.config.max_concurrency
+    limit = call_concurrency(concurrency, ctx.config.max_concurrency)
 
     async def failed(item: K, target: Target | None, exc: Exception) -> None:
         if writer is not None:
@@ -335,7 +337,7 @@ async def fetch_many(
             raise
 
     with ctx.progress(progress, aggregate_label=label) as reporter:
-        plans = await run_many(items, planned_target, concurrency=concurrency, fail_fast=fail_fast)
+        plans = await run_many(items, planned_target, concurrency=limit, fail_fast=fail_fast)
         targets: dict[int, Target] = {}
         claimed: set[Path] = set()
         for index, outcome in enumerate(plans):
@@ -369,7 +371,7 @@ async def fetch_many(
                 await writer.write(_log_record(item, target, result, None))
             return result
 
-        fetched = await run_many(sorted(targets), one, concurrency=concurrency, fail_fast=fail_fast)
+        fetched = await run_many(sorted(targets), one, concurrency=limit, fail_fast=fail_fast)
     by_index = {outcome.item: outcome for outcome in fetched}
     results: list[ItemResult[K, DownloadResult]] = []
     for index, outcome in enumerate(plans):

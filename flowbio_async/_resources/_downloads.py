@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import anyio.to_thread
 
-from flowbio_async._errors import IntegrityError
+from flowbio_async._errors import IntegrityError, TransferError
 from flowbio_async._models._downloads import BulkDownload, BulkDownloadJob, DownloadResult
 from flowbio_async._resources._base import Resource, parse_response, segment
 from flowbio_async._resources._download_support import (
@@ -166,7 +166,9 @@ class DownloadsResource(Resource):
 
         With ``extract=True`` the archive is unpacked into ``dest`` (a directory) and then
         removed; entries with ``..`` or absolute names make it fail before anything is
-        written (:class:`UnsafePathError`).
+        written (:class:`UnsafePathError`). Files already there with the same bytes are
+        skipped (``BulkDownload.skipped``), so the same call can run again; a different
+        file needs ``overwrite=True``. A failed extraction keeps the archive and names it.
 
         Example:
             ```python
@@ -196,7 +198,7 @@ class DownloadsResource(Resource):
         if not extract:
             return BulkDownload(job=ready, archive=archive)
         try:
-            files = await anyio.to_thread.run_sync(
+            done = await anyio.to_thread.run_sync(
                 partial(
                     extract_archive,
                     archive.path,
@@ -205,8 +207,12 @@ class DownloadsResource(Resource):
                     limits=ArchiveLimits.of(self._ctx.config),
                 )
             )
-        except IntegrityError:
+        except IntegrityError as exc:
             archive.path.unlink()  # damaged in transit: the next call fetches it again (#7)
-            raise
-        archive.path.unlink()
-        return BulkDownload(job=ready, archive=archive, files=files)
+            raise IntegrityError(f"{exc}; the damaged archive was removed") from exc
+        except TransferError as exc:
+            # Nothing was extracted: keep the archive (no new job, no second download) and
+            # say where it is (#17 item 4).
+            raise type(exc)(f"{exc}; the archive is kept at {archive.path}") from exc
+        archive.path.unlink(missing_ok=True)  # extracted (files already there count): done
+        return BulkDownload(job=ready, archive=archive, files=done.files, skipped=done.skipped)

@@ -13,10 +13,12 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from flowbio_async._errors import DestinationExistsError, UnexpectedResponseError, redact_url
 from flowbio_async._models._files import DownloadLink, LargeUploadTicket, WorkspaceFile
 from flowbio_async._models._parse import parse_models
+from flowbio_async._pagination import AsyncPager, Page
 from flowbio_async._progress import ProgressCallback
 from flowbio_async._resources._base import Resource, parse_response
 from flowbio_async._resources._download_support import opener
@@ -26,8 +28,13 @@ from flowbio_async._transfers._paths import safe_filename
 from flowbio_async._transfers._sources import check_source, check_stored_name
 from flowbio_async._types import PathLike
 
+if TYPE_CHECKING:
+    from flowbio_async._http import HttpClient
+
 #: Seed 004: direct uploads take at most 500 MB; larger files use the presigned flow.
 DIRECT_UPLOAD_LIMIT = 500 * 1000 * 1000
+#: Files asked for per ``GET /v1/files``: seed 004's default ``limit``, so any server honours it.
+LIST_PAGE_SIZE = 100
 _task_numbers = itertools.count(1)
 
 
@@ -40,6 +47,47 @@ def _items(body: Any) -> list[Any]:
             if isinstance(body.get(key), list):
                 return list(body[key])
     return []
+
+
+class _FilePages:
+    """``GET /v1/files`` page by page: ``limit``/``offset`` (the local server's continuation,
+    Flow's offset style); a page shorter than asked is the last (#17 item 3)."""
+
+    def __init__(
+        self, http: HttpClient, workspace_id: str, prefix: str | None, limit: int | None
+    ) -> None:
+        self._http = http
+        self._params: dict[str, str | int] = {"workspace_id": workspace_id}
+        if prefix:
+            self._params["prefix"] = prefix
+        self._limit = limit
+        self._seen: set[str] = set()
+
+    async def __call__(self, number: int) -> Page[WorkspaceFile]:
+        offset = (number - 1) * LIST_PAGE_SIZE
+        size = LIST_PAGE_SIZE if self._limit is None else min(LIST_PAGE_SIZE, self._limit - offset)
+        if size <= 0:
+            return Page([], last=True)
+        params = {**self._params, "limit": size, "offset": offset}
+        response = await self._http.request("GET", "v1/files", params=params)
+        body = response.json()
+        files = parse_models(
+            WorkspaceFile, _items(body), endpoint="GET v1/files", status_code=response.status_code
+        )
+        keys = {f.key for f in files}
+        if keys & self._seen:
+            # A server that ignores ``offset`` answers the first page again: say so rather
+            # than list it twice or loop.
+            raise UnexpectedResponseError(
+                f"GET v1/files answered files already listed for offset={offset}: the server "
+                "does not page with offset, so only the first page can be listed",
+                status_code=response.status_code,
+                url=redact_url(response.url),
+            )
+        self._seen |= keys
+        count = body.get("count") if isinstance(body, dict) else None
+        total = count if isinstance(count, int) and not isinstance(count, bool) else None
+        return Page(files, total, last=len(files) < size)
 
 
 def _download_target(dest: PathLike, name: str) -> Path:
@@ -75,10 +123,13 @@ class FilesResource(Resource):
             finally:
                 reporter.finish(task, ok)
 
-    async def list(
-        self, workspace_id: str, *, prefix: str | None = None, limit: int = 100
-    ) -> list[WorkspaceFile]:
-        """List a workspace's files (metadata only), optionally under a key ``prefix``.
+    def list(
+        self, workspace_id: str, *, prefix: str | None = None, limit: int | None = None
+    ) -> AsyncPager[WorkspaceFile]:
+        """A workspace's files (metadata only, sorted by key), optionally under a key ``prefix``.
+
+        Like every listing: ``await`` it for every file (paged under the hood, 100 a
+        request), ``async for`` to stream them; ``limit`` caps the total.
 
         Example:
             ```python
@@ -86,14 +137,8 @@ class FilesResource(Resource):
                 print(f.name, f.size, f.key)
             ```
         """
-        params: dict[str, str | int] = {"workspace_id": workspace_id, "limit": limit}
-        if prefix:
-            params["prefix"] = prefix
-        response = await self._ctx.http.request("GET", "v1/files", params=params)
-        items = _items(response.json())
-        return parse_models(
-            WorkspaceFile, items, endpoint="GET v1/files", status_code=response.status_code
-        )
+        source = _FilePages(self._ctx.http, workspace_id, prefix, limit)
+        return AsyncPager._of(source, label="v1/files", limit=limit)
 
     async def upload(
         self,
@@ -250,6 +295,7 @@ class FilesResource(Resource):
         *,
         workspace_id: str,
         dest: PathLike = ".",
+        overwrite: bool = False,
         progress: ProgressCallback | None = None,
     ) -> Path:
         """Download a workspace file to ``dest`` (a folder, or a file path) and return its path.
@@ -257,7 +303,9 @@ class FilesResource(Resource):
         The bytes go through a part file (resumed by the next call after a failure) and are
         checked against the size in the listing and the answer's ``Content-Length``; a body
         that is short, too long or sent with a ``Content-Encoding`` is refused
-        (:class:`IntegrityError`), never kept under the final name (#14).
+        (:class:`IntegrityError`), never kept under the final name (#14). An existing file
+        at the destination is kept: :class:`DestinationExistsError` unless ``overwrite=True``
+        (the listing has no checksum to prove it is the same file).
 
         Example:
             ```python
@@ -267,6 +315,11 @@ class FilesResource(Resource):
         """
         name = safe_filename(key.rsplit("/", 1)[-1])
         target = _download_target(dest, name)
+        if not overwrite and (target.exists() or target.is_symlink()):
+            raise DestinationExistsError(
+                f"{target} already exists; pass overwrite=True (CLI: --overwrite) to replace it "
+                f"with {key}"
+            )
         size = await self._listed_size(key, workspace_id)
         link = await self.download_url(key, workspace_id=workspace_id)
         spec = DownloadSpec(
@@ -275,7 +328,7 @@ class FilesResource(Resource):
             dest=target,
             label=key,
             size=size,
-            overwrite=True,  # as before: the workspace's current bytes replace a local copy
+            overwrite=overwrite,  # False: a file that appeared meanwhile is kept, never replaced
         )
         with self._ctx.progress(progress) as reporter:
             async with self._ctx.limiter:
@@ -287,9 +340,9 @@ class FilesResource(Resource):
     async def _listed_size(self, key: str, workspace_id: str) -> int | None:
         """The size the listing gives for ``key``, or ``None`` when it names none."""
         # The key itself as prefix: the listing holds it and only keys that extend it.
-        for item in await self.list(workspace_id, prefix=key, limit=1000):
-            if item.key == key and "size" in item.model_fields_set:
-                return item.size
+        async for item in self.list(workspace_id, prefix=key):
+            if item.key == key:
+                return item.size if "size" in item.model_fields_set else None
         return None
 
     async def delete(self, key: str, *, workspace_id: str) -> None:

@@ -16,12 +16,18 @@ Files are then written into exclusive temporaries next to their final names, fol
 walked with descriptors opened without following links, and only once every entry has been
 read and verified does each file appear by an atomic rename: a damaged archive (bad CRC-32,
 truncated stream) leaves the destination as it was, existing files included.
+
+An existing regular file with the very bytes of its entry (same size, same SHA-256) is left
+untouched and reported as skipped, so extracting the same archive twice succeeds (#17 item
+4); an existing file that differs still needs ``overwrite``, and is refused before anything
+is renamed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import lzma
 import os
 import secrets
@@ -32,7 +38,7 @@ import tarfile
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING
 
@@ -56,6 +62,7 @@ RATIO_FLOOR = 64 * MiB
 """Below this expanded total the ratio limit does not apply (small archives cannot hurt)."""
 _COPY_BLOCK = MiB
 _DIRECTORY = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+_EXISTING = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
 _NEW_FILE = (
     os.O_WRONLY
     | os.O_CREAT
@@ -101,6 +108,29 @@ class ArchiveLimits:
 
 
 @dataclass(frozen=True)
+class Extraction:
+    """What :func:`extract_archive` left under the target.
+
+    Example:
+        ```python
+        done = extract_archive("bundle.zip", "bundle/")
+        print(len(done.files), "files,", len(done.skipped), "already there")
+        ```
+    """
+
+    files: list[Path] = field(default_factory=list)
+    """Every file of the archive, now in place (written, or already there), in archive order."""
+    skipped: list[Path] = field(default_factory=list)
+    """Files that already existed with the entry's exact bytes: left untouched."""
+
+    @property
+    def written(self) -> list[Path]:
+        """The files this extraction wrote (``files`` without ``skipped``)."""
+        kept = set(self.skipped)
+        return [path for path in self.files if path not in kept]
+
+
+@dataclass(frozen=True)
 class _Entry:
     relative: PurePosixPath
     is_dir: bool
@@ -114,19 +144,21 @@ def extract_archive(
     *,
     overwrite: bool = False,
     limits: ArchiveLimits | None = None,
-) -> list[Path]:
-    """Extract a zip or tar(.gz) archive under ``target``; return the files written.
+) -> Extraction:
+    """Extract a zip or tar(.gz) archive under ``target``; say what is now there.
 
     The format is detected from the magic bytes (contract §8 row 25: zip or tar.gz). Any
     refused entry (see the module docstring) fails the whole extraction before anything
-    is written: :class:`UnsafePathError` for names, links and clashes,
+    is renamed into place: :class:`UnsafePathError` for names, links and clashes,
     :class:`ArchiveLimitError` for size, ratio and entry count,
-    :class:`DestinationExistsError` for an existing file (unless ``overwrite``) or one that
-    would land on the archive itself, :class:`IntegrityError` for a damaged archive.
+    :class:`DestinationExistsError` for an existing file with other bytes (unless
+    ``overwrite``) or one that would land on the archive itself, :class:`IntegrityError`
+    for a damaged archive. Existing files with the entry's exact bytes are skipped.
 
     Example:
         ```python
-        files = extract_archive("bundle.zip", "bundle/")
+        done = extract_archive("bundle.zip", "bundle/")
+        print(done.files, done.skipped)
         ```
     """
     source = Path(archive)
@@ -136,7 +168,7 @@ def extract_archive(
     try:
         with _entries(source, magic) as entries:
             _check(source, root, entries, overwrite, limits or ArchiveLimits())
-            return _write(root, entries)
+            return _write(root, entries, overwrite)
     except FlowError:
         raise
     except _DAMAGED as exc:
@@ -198,7 +230,7 @@ def _check(
             f"{source.name} has {len(entries):,} entries, more than the limit of "
             f"{limits.max_entries:,} (ClientConfig.archive_max_entries)"
         )
-    files: set[PurePosixPath] = set()
+    files: dict[PurePosixPath, int] = {}  # path -> declared size
     folders: set[PurePosixPath] = set()
     total = 0
     for entry in entries:
@@ -208,10 +240,10 @@ def _check(
             continue
         if entry.relative in files:
             raise UnsafePathError(f"{source.name} has two entries for {str(entry.relative)!r}")
-        files.add(entry.relative)
+        files[entry.relative] = entry.size
         total += entry.size
     folders.discard(PurePosixPath("."))
-    clash = sorted(files & folders)
+    clash = sorted(files.keys() & folders)
     if clash:
         raise UnsafePathError(f"{source.name} has {str(clash[0])!r} both as a file and as a folder")
     _check_size(source, root, total, limits)
@@ -245,7 +277,7 @@ def _check_size(source: Path, root: Path, total: int, limits: ArchiveLimits) -> 
 def _check_places(
     source: Path,
     root: Path,
-    files: set[PurePosixPath],
+    sizes: dict[PurePosixPath, int],
     folders: set[PurePosixPath],
     overwrite: bool,
 ) -> None:
@@ -256,7 +288,7 @@ def _check_places(
         refuse_links_below(root, path)
         if path.exists() and not path.is_dir():
             raise DestinationExistsError(f"{path} exists and is not a folder")
-    for relative in sorted(files):
+    for relative in sorted(sizes):
         path = root.joinpath(*relative.parts)
         refuse_links_below(root, path.parent)
         if not (path.exists() or path.is_symlink()):
@@ -268,19 +300,43 @@ def _check_places(
                 f"the archive has an entry named like the archive itself ({path.name}); "
                 "fetch it without extract=True and unpack it elsewhere"
             )
-        if not overwrite:
-            raise DestinationExistsError(
-                f"{path} already exists; pass overwrite=True to replace it"
-            )
+        if not overwrite and _size_of(path) != sizes[relative]:
+            # Cheap and early: other bytes for sure. Same size: compared once staged.
+            raise DestinationExistsError(_exists_message(path))
 
 
-def _write(root: Path, entries: list[_Entry]) -> list[Path]:
+def _exists_message(path: Path) -> str:
+    return (
+        f"{path} already exists with different content; pass overwrite=True "
+        "(CLI: --overwrite) to replace it"
+    )
+
+
+def _size_of(path: Path) -> int | None:
+    """The size of a regular file (links not followed), else ``None``."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return None
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
+
+
+@dataclass
+class _Staged:
+    relative: PurePosixPath
+    temporary: str
+    digest: bytes
+
+
+def _write(root: Path, entries: list[_Entry], overwrite: bool) -> Extraction:
     """Every file into a temporary beside its final name, then, all verified, every rename.
 
     Nothing already there is replaced before the whole archive has been read and its CRC-32s
-    checked, so a damaged archive leaves the destination exactly as it was (#7, #14).
+    checked, so a damaged archive leaves the destination exactly as it was (#7, #14). A file
+    already there with the same bytes is skipped; one with other bytes refuses the whole
+    extraction unless ``overwrite``, also before any rename.
     """
-    staged: list[tuple[PurePosixPath, str]] = []
+    staged: list[_Staged] = []
     try:
         root.mkdir(parents=True, exist_ok=True)
         for entry in entries:
@@ -288,30 +344,71 @@ def _write(root: Path, entries: list[_Entry]) -> list[Path]:
             with _folder(root, folder) as fd:
                 if not entry.is_dir:
                     path = root.joinpath(*entry.relative.parts)
-                    staged.append((entry.relative, _stage(fd, entry, path)))
+                    staged.append(_stage(fd, entry, path))
+        skipped = _identical(root, staged, overwrite)
     except BaseException:
         _unstage(root, staged)
         raise
-    written: list[Path] = []
+    places = [(item.relative, root.joinpath(*item.relative.parts)) for item in staged]
+    done = Extraction(
+        files=[path for _, path in places],
+        skipped=[path for relative, path in places if relative in skipped],
+    )
+    pending = [item for item in staged if item.relative not in skipped]
+    renamed = 0
     try:
-        for relative, temporary in staged:
-            path = root.joinpath(*relative.parts)
-            with _folder(root, relative.parent) as fd:
+        _unstage(root, [item for item in staged if item.relative in skipped])
+        for item in pending:
+            path = root.joinpath(*item.relative.parts)
+            with _folder(root, item.relative.parent) as fd:
                 try:
-                    os.replace(temporary, relative.name, src_dir_fd=fd, dst_dir_fd=fd)
+                    os.replace(item.temporary, item.relative.name, src_dir_fd=fd, dst_dir_fd=fd)
                 except OSError as exc:
                     raise local_error(path, exc) from None
-            written.append(path)
+            renamed += 1
     finally:
-        _unstage(root, staged[len(written) :])
-    return written
+        _unstage(root, pending[renamed:])
+    return done
 
 
-def _unstage(root: Path, staged: list[tuple[PurePosixPath, str]]) -> None:
+def _identical(root: Path, staged: list[_Staged], overwrite: bool) -> set[PurePosixPath]:
+    """Entries whose destination already holds their exact bytes; refuse other existing files
+    unless ``overwrite`` (checked now, after staging, so one that appeared meanwhile counts)."""
+    same: set[PurePosixPath] = set()
+    for item in staged:
+        path = root.joinpath(*item.relative.parts)
+        if not (path.exists() or path.is_symlink()):
+            continue
+        with _folder(root, item.relative.parent) as fd:
+            existing = _digest_existing(fd, item.relative.name)
+        if existing == item.digest:
+            same.add(item.relative)
+        elif not overwrite:
+            raise DestinationExistsError(_exists_message(path))
+    return same
+
+
+def _digest_existing(folder: int, name: str) -> bytes | None:
+    """SHA-256 of a regular file in ``folder``; ``None`` for a link, FIFO, device or folder
+    (never opened in a way that follows a link or blocks, #14)."""
+    try:
+        fd = os.open(name, _EXISTING, dir_fd=folder)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None
+        digest = hashlib.sha256()
+        while block := handle.read(_COPY_BLOCK):
+            digest.update(block)
+    return digest.digest()
+
+
+def _unstage(root: Path, staged: list[_Staged]) -> None:
     """Remove temporaries written for entries that will not be renamed into place."""
-    for relative, temporary in staged:
-        with contextlib.suppress(OSError, FlowError), _folder(root, relative.parent) as fd:
-            os.unlink(temporary, dir_fd=fd)
+    for item in staged:
+        with contextlib.suppress(OSError, FlowError), _folder(root, item.relative.parent) as fd:
+            os.unlink(item.temporary, dir_fd=fd)
 
 
 @contextlib.contextmanager
@@ -339,13 +436,14 @@ def _folder(root: Path, relative: PurePosixPath) -> Iterator[int]:
         os.close(fd)
 
 
-def _stage(folder: int, entry: _Entry, path: Path) -> str:
-    """Stream one entry into an exclusive temporary in its folder; return the temporary's name."""
+def _stage(folder: int, entry: _Entry, path: Path) -> _Staged:
+    """Stream one entry into an exclusive temporary in its folder, hashing it on the way."""
     temporary = f"{secrets.token_hex(4)}{RESERVED_MARKER}extract.tmp"  # short, never a name
     try:
         fd = os.open(temporary, _NEW_FILE, 0o666, dir_fd=folder)
     except OSError as exc:
         raise local_error(path, exc) from None
+    digest = hashlib.sha256()
     try:
         source = entry.open()
         with contextlib.ExitStack() as stack:
@@ -357,6 +455,7 @@ def _stage(folder: int, entry: _Entry, path: Path) -> str:
                     copied += len(block)
                     if copied > entry.size:  # the readers stop at the size; belt and braces
                         raise IntegrityError(f"{path} is longer than the archive says")
+                    digest.update(block)
                     sink.write(block)
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -364,4 +463,4 @@ def _stage(folder: int, entry: _Entry, path: Path) -> str:
         if isinstance(exc, OSError) and not isinstance(exc, FlowError):
             raise local_error(path, exc) from None
         raise
-    return temporary
+    return _Staged(entry.relative, temporary, digest.digest())

@@ -15,6 +15,8 @@ from typing import Generic, TypeVar
 
 import anyio
 
+from flowbio_async._errors import ConfigurationError
+
 K = TypeVar("K")
 T = TypeVar("T")
 
@@ -45,6 +47,25 @@ class ItemResult(Generic[K, T]):
         if self.error is not None:
             raise self.error
         return self.value  # type: ignore[return-value]
+
+
+def call_concurrency(requested: int | None, client_limit: int) -> int:
+    """Workers for one batch call: its ``max_concurrency``, never above the client-wide limit.
+
+    Example:
+        ```python
+        call_concurrency(4, 16)     # 4
+        call_concurrency(None, 16)  # 16: the client's config.max_concurrency
+        ```
+    """
+    if requested is None:
+        return client_limit
+    if isinstance(requested, bool) or not isinstance(requested, int) or requested < 1:
+        raise ConfigurationError(
+            f"max_concurrency must be a whole number of 1 or more, not {requested!r}"
+        )
+    # Each transfer also holds the client's limiter, so a larger value could not run more.
+    return min(requested, client_limit)
 
 
 async def run_many(

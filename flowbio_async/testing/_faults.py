@@ -14,7 +14,9 @@ the app answers 200 with the whole body), ``cut_request`` (read ``bytes`` of the
 body, then reset the connection: an upload cut mid-chunk), ``expire_token`` (answer the 401
 an expired access token gets, only to requests that carry one; issue #7), ``gate`` (hold
 requests until ``params["together"]`` of them are held at once, or ``seconds`` passed, then
-let them all through: overlap made by events, not by latency; issue #12).
+let them all through: overlap made by events, not by latency; issue #12), ``drop_query``
+(remove the query parameters named in ``params["names"]``: a server that predates one, such
+as ``/v1/files`` without ``offset``; issue #17).
 """
 
 from __future__ import annotations
@@ -254,6 +256,16 @@ async def _ignore_range(
 ) -> None:
     headers = [(k, v) for k, v in scope.get("headers", []) if bytes(k).lower() != b"range"]
     await app({**scope, "headers": headers}, receive, send)
+
+
+@action("drop_query")
+async def _drop_query(
+    rule: FaultRule, scope: Scope, receive: Receive, send: Send, app: ASGIApp
+) -> None:
+    dropped = {str(name) for name in rule.params.get("names", [])}
+    query = bytes(scope.get("query_string", b"")).decode("latin-1")
+    kept = [part for part in query.split("&") if part and part.split("=", 1)[0] not in dropped]
+    await app({**scope, "query_string": "&".join(kept).encode("latin-1")}, receive, send)
 
 
 @action("cut_request")

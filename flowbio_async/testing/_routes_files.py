@@ -43,6 +43,8 @@ from flowbio_async.testing._upload_stream import Fields, read_upload_form
 MAX_DIRECT_UPLOAD = 500 * 1000 * 1000
 #: Seed 004: presigned download URLs are "valid for ~1 hour".
 PRESIGNED_TTL = 3600
+#: Largest ``limit`` one ``GET /v1/files`` answers (larger values are capped, not refused).
+MAX_LIST_LIMIT = 1000
 
 
 _SCHEMA = (
@@ -195,18 +197,26 @@ def _ttl(values: dict[str, Any]) -> int:
 
 # -- routes -------------------------------------------------------------------------------------
 async def list_files(request: Request) -> Response:
-    """``GET /v1/files?workspace_id=&prefix=&limit=``: metadata only."""
+    """``GET /v1/files?workspace_id=&prefix=&limit=&offset=``: metadata only, sorted by key.
+
+    Seed 004 documents ``limit`` (default 100) and nothing to continue with, so a workspace
+    of 105 files could only ever show 100 (#17 item 3). ``offset`` is the continuation, in
+    the ``limit``/``offset`` style of Flow's REST lists (seed 003 "Offset-based
+    Pagination"); the body stays the bare array the seed iterates, and a page shorter than
+    ``limit`` is the last. ``limit`` is capped at :data:`MAX_LIST_LIMIT`.
+    """
     user = require_user(request)
     store = store_of(request)
     query = dict(request.query_params)
     workspace_id = _required(query, "workspace_id")
     _check_access(store, user, workspace_id, claim=False)
     prefix = query.get("prefix", "")
-    limit = min(whole_number(query.get("limit") or 100, "limit", minimum=1), 1000)
+    limit = min(whole_number(query.get("limit") or 100, "limit", minimum=1), MAX_LIST_LIMIT)
+    offset = whole_number(query.get("offset") or 0, "offset")
     rows = store.rows(
         "SELECT * FROM workspace_files WHERE workspace_id = ? AND owner = ? AND confirmed = 1 "
-        "AND substr(key, 1, ?) = ? ORDER BY key LIMIT ?",
-        (workspace_id, user["id"], len(prefix), prefix, limit),
+        "AND substr(key, 1, ?) = ? ORDER BY key LIMIT ? OFFSET ?",
+        (workspace_id, user["id"], len(prefix), prefix, limit, offset),
     )
     return JSONResponse([_item(row) for row in rows])
 
