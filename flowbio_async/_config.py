@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from flowbio_async._errors import ConfigurationError
 
@@ -79,18 +80,41 @@ class ClientConfig:
     download_buffer_size: int = 4 * MiB
     """Bytes gathered from the socket before one disk write / hash update."""
     download_retries: int = 5
-    """Attempts per download stream without progress; the budget resets when bytes arrive."""
+    """Retries of one download stream without progress: a retried status or connection
+    failure and a body cut mid-stream spend the same budget, which refills when bytes
+    arrive (worst case ``1 + download_retries`` requests per stream, docs/downloading.md)."""
     segment_threshold: int = 64 * MiB
     """Files at least this large are downloaded as parallel byte ranges."""
     segments_per_file: int = 4
     """Parallel ranges for one segmented download."""
-    lean_downloads: bool = True
-    """Fetch download bodies with the built-in lean HTTP/1.1 client (much less CPU per file
-    than httpx); ``False`` sends them through httpx like every other request."""
+    download_inline_max: int = 512 * 1024
+    """Bodies up to this size are written and hashed on the event loop (a thread hop costs
+    more than the work); larger ones go to a writer thread and an md5 thread."""
+    segment_piece_min: int = 8 * MiB
+    segment_piece_max: int = 64 * MiB
+    """Bounds of one byte range of a segmented download (about a quarter of a segment)."""
+    min_download_rate: int = 1024
+    """Bytes per second a download body must average over each ``request_timeout`` window;
+    slower counts as a stall (a trickle cannot keep a download alive for good). 0 disables."""
     files_url: str | None = None
     """Base URL of the files server for downloads; derived from the API base when ``None``."""
     verify: bool | str = True
-    """TLS verification: ``True``, ``False`` (discouraged) or a path to a CA bundle."""
+    """TLS verification: ``True``, ``False`` (discouraged) or a path to a CA bundle (file or
+    directory)."""
+    cert: str | tuple[str, str] | tuple[str, str, str] | None = None
+    """Client certificate for TLS: a PEM file with the key, ``(cert, key)`` or
+    ``(cert, key, password)``."""
+    trust_env: bool = True
+    """Use proxies from ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` / ``NO_PROXY``."""
+    http_engine: Literal["aiohttp", "httpx"] = "aiohttp"
+    """HTTP engine under httpx's API: aiohttp (asyncio) or httpx's own transport (used anyway
+    on other anyio backends; respx mocks need it)."""
+    request_deadline: timedelta | None = timedelta(minutes=5)
+    """Longest one attempt of a request may take to get its answer's head, and for answers
+    that are not downloads its whole body; ``None`` disables. A request body being sent
+    re-arms it piece by piece (``request_timeout`` per piece), so uploads are not cut."""
+    max_response_size: int = 32 * MiB
+    """Largest body read into memory for an answer that is not a download (JSON, errors)."""
     refresh_margin: timedelta = timedelta(seconds=30)
     """Refresh the access token this long before its JWT ``exp``."""
     state_dir: Path = field(default_factory=_default_state_dir)
@@ -116,5 +140,14 @@ class ClientConfig:
                 raise ConfigurationError(f"{name} must be >= 1")
         if self.request_timeout.total_seconds() <= 0:
             raise ConfigurationError("request_timeout must be positive")
+        if self.request_deadline is not None and self.request_deadline.total_seconds() <= 0:
+            raise ConfigurationError("request_deadline must be positive (or None)")
+        for name in ("max_response_size", "download_inline_max", "segment_piece_min"):
+            if getattr(self, name) < 1:
+                raise ConfigurationError(f"{name} must be >= 1")
+        if self.segment_piece_max < self.segment_piece_min:
+            raise ConfigurationError("segment_piece_max must be >= segment_piece_min")
+        if self.min_download_rate < 0:
+            raise ConfigurationError("min_download_rate must be >= 0")
         if self.download_buffer_size < 64 * 1024:
             raise ConfigurationError("download_buffer_size must be at least 64 KiB")

@@ -31,7 +31,7 @@ from flowbio_async._errors import error_from_response, redact_url
 from flowbio_async._http import HttpClient
 
 BASE = "https://flow.test/api"
-NO_RETRY = ClientConfig(max_retries=0, connection_retries=0)
+NO_RETRY = ClientConfig(max_retries=0, connection_retries=0, http_engine="httpx")  # respx
 
 
 async def _error_for(

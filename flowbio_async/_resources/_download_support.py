@@ -23,6 +23,7 @@ import anyio
 from flowbio_async._errors import FlowConnectionError, NotFoundError
 from flowbio_async._models._downloads import DownloadReport, DownloadResult
 from flowbio_async._progress import Progress, ProgressCallback
+from flowbio_async._retry import RetryBudget
 from flowbio_async._transfers._download import Downloader, DownloadSpec, StreamLike
 from flowbio_async._transfers._many import ItemResult, run_many
 from flowbio_async._transfers._paths import safe_filename
@@ -117,7 +118,7 @@ def data_target(ctx: ClientContext, data: Data, dest: Path) -> Target:
 
 def opener(
     ctx: ClientContext, urls: Sequence[str]
-) -> Callable[[Mapping[str, str]], AbstractAsyncContextManager[StreamLike]]:
+) -> Callable[[Mapping[str, str], RetryBudget], AbstractAsyncContextManager[StreamLike]]:
     """An engine opener trying ``urls`` in order; a 404 or unreachable host moves on for good.
 
     Contract §8 row 20: the files server may not exist (private instances), so the API base
@@ -126,12 +127,14 @@ def opener(
     remaining = list(urls)
 
     @asynccontextmanager
-    async def open_stream(headers: Mapping[str, str]) -> AsyncIterator[StreamLike]:
+    async def open_stream(
+        headers: Mapping[str, str], budget: RetryBudget
+    ) -> AsyncIterator[StreamLike]:
         async with AsyncExitStack() as stack:
             while True:
                 try:
                     response = await stack.enter_async_context(
-                        ctx.http.stream("GET", remaining[0], headers=headers, lean=True)
+                        ctx.http.stream("GET", remaining[0], headers=headers, retry_budget=budget)
                     )
                     break
                 except (NotFoundError, FlowConnectionError):
