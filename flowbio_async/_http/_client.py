@@ -447,12 +447,12 @@ class HttpClient:
             ):
                 return raw
             await raw.aclose()
-            target = urljoin(str(raw.url), location)
             try:
+                target = urljoin(str(raw.url), location)
                 split_url(target, "redirect")
-            except ConfigurationError as exc:
+            except ValueError as exc:  # ConfigurationError, or urljoin's own
                 raise UnexpectedResponseError(
-                    str(exc),
+                    f"unusable redirect Location {redact_url(location)!r}: {exc}",
                     status_code=raw.status_code,
                     method=call.method,
                     url=redact_url(call.url),

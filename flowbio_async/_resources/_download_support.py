@@ -25,7 +25,7 @@ from flowbio_async._models._downloads import DownloadReport, DownloadResult
 from flowbio_async._progress import Progress, ProgressCallback
 from flowbio_async._retry import RetryBudget
 from flowbio_async._transfers._download import Downloader, DownloadSpec, StreamLike
-from flowbio_async._transfers._many import ItemResult, run_many
+from flowbio_async._transfers._many import ItemResult, run_pipelined
 from flowbio_async._transfers._paths import safe_filename
 
 if TYPE_CHECKING:
@@ -218,33 +218,41 @@ async def fetch_many(
 ) -> DownloadReport[K]:
     """Plan and fetch every item concurrently; one result (or typed error) per item.
 
-    Concurrency is bounded twice: ``run_many`` keeps at most ``max_concurrency`` items in
-    flight, and each transfer also holds the client-wide limiter, so parallel calls share
-    one cap. Two items that would land on the same path get ``<dir>/<id>/<name>`` instead.
+    Planning (a metadata ``GET`` for a bare id) runs ahead of the transfers, overlapped with
+    them (``run_pipelined``, #16). Concurrency is bounded twice: at most ``max_concurrency``
+    transfers of this call are in flight, and each also holds the client-wide limiter, so
+    parallel calls share one cap. Two items that would land on the same path get
+    ``<dir>/<id>/<name>`` instead (decided in input order).
     """
     writer = DownloadLog(log) if log is not None else None
     claimed: set[Path] = set()
 
-    async def one(item: K) -> DownloadResult:
-        target: Target | None = None
-        try:
-            target = await plan(item)
-            if target.dest in claimed:
-                alternative = target.dest.parent / safe_filename(target.key) / target.dest.name
-                target = replace(target, dest=alternative)
-            claimed.add(target.dest)
-            result = await fetch(ctx, target, reporter, overwrite=overwrite)
-        except Exception as exc:
-            if writer is not None:
-                await writer.write(_log_record(item, target, None, exc))
-            raise
+    def claim(item: K, target: Target) -> Target:
+        if target.dest in claimed:
+            alternative = target.dest.parent / safe_filename(target.key) / target.dest.name
+            target = replace(target, dest=alternative)
+        claimed.add(target.dest)
+        return target
+
+    async def one(item: K, target: Target) -> DownloadResult:
+        result = await fetch(ctx, target, reporter, overwrite=overwrite)
         if writer is not None:
             await writer.write(_log_record(item, target, result, None))
         return result
 
+    async def failed(item: K, target: Target | None, exc: Exception) -> None:
+        if writer is not None:
+            await writer.write(_log_record(item, target, None, exc))
+
     with ctx.progress(progress, aggregate_label=label) as reporter:
-        results: list[ItemResult[K, DownloadResult]] = await run_many(
-            items, one, concurrency=ctx.config.max_concurrency, fail_fast=fail_fast
+        results: list[ItemResult[K, DownloadResult]] = await run_pipelined(
+            items,
+            plan,
+            one,
+            concurrency=ctx.config.max_concurrency,
+            fail_fast=fail_fast,
+            in_order=claim,
+            on_error=failed,
         )
     return DownloadReport(results)
 
