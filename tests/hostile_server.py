@@ -119,7 +119,7 @@ def hostile_server(state: Hostile) -> Iterator[Hostile]:
                 handler = state.routes.get(path.split("?")[0])
                 connection = Connection(sock, method, path, headers, stop)
                 if handler is None:
-                    connection.answer(404, b"", close=True)
+                    connection.answer(404, b"")
                 else:
                     handler(connection)
                 sock.shutdown(socket.SHUT_WR)
