@@ -132,7 +132,10 @@ class Response:
 
     @property
     def text(self) -> str:
-        return self.content.decode(self._encoding, errors="replace")
+        try:
+            return self.content.decode(self._encoding, errors="replace")
+        except LookupError:  # a charset Python does not know
+            return self.content.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
         """The body as JSON; :class:`UnexpectedResponseError` when it is not JSON."""

@@ -8,6 +8,7 @@ broken IPv6 literal is a typed error instead of a ``ValueError`` from deep insid
 
 from __future__ import annotations
 
+import re
 from urllib.parse import SplitResult, urlsplit
 
 from flowbio_async._config import DEFAULT_BASE_URL
@@ -16,6 +17,7 @@ from flowbio_async._errors import ConfigurationError, redact_url
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 Origin = tuple[str, str, int]
+_UNSAFE = re.compile(r"[\x00-\x20\x7f]")
 
 
 def normalise_base_url(base_url: str | None) -> str:
@@ -82,7 +84,7 @@ def split_url(url: str, what: str = "URL") -> SplitResult:
         raise ConfigurationError(f"{what} has no host: {shown!r}")
     if port == 0:
         raise ConfigurationError(f"invalid {what} {shown!r}: port 0")
-    if any(ch.isspace() or ord(ch) < 0x20 for ch in url):
+    if _UNSAFE.search(url):
         raise ConfigurationError(f"invalid {what} {shown!r}: whitespace or control characters")
     return parts
 

@@ -1,0 +1,92 @@
+"""Per-call cost of a small ``GET /me`` (issue #16): our client beside plain HTTP clients.
+
+Contenders, all against the same local Flow server in one run, calls sequential: ours
+(``client.me()``: request loop, typed errors, pydantic model) on the default aiohttp engine
+and on ``http_engine="httpx"``, plain aiohttp, plain httpx and httpx over httpx-aiohttp's
+transport (each reading and JSON-decoding the body). Rounds are interleaved and each
+round's ratio to plain aiohttp is kept; the table shows medians (target: ours ≤ 1.8× plain
+aiohttp; the sync facade's own ratio is ``bench_sync.py``).
+
+Example:
+    ```bash
+    .venv/bin/python benchmarks/bench_http.py --quick
+    ```
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import anyio
+
+from flowbio_async import AsyncClient, ClientConfig, UsernamePasswordCredentials
+from flowbio_async.testing import FlowServer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _plain import per_call
+
+DEMO = UsernamePasswordCredentials(username="demo", password="demo-password")
+
+
+def ours(url: str, calls: int, engine: str) -> float:
+    async def main() -> float:
+        config = ClientConfig(show_progress=False, http_engine=engine)  # type: ignore[arg-type]
+        async with AsyncClient(url, config) as client:
+            await client.log_in(DEMO)
+            for _ in range(20):
+                await client.me()
+            started = time.perf_counter()
+            for _ in range(calls):
+                await client.me()
+            return (time.perf_counter() - started) / calls
+
+    return anyio.run(main)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer calls and rounds")
+    args = parser.parse_args()
+    calls, rounds = (200, 3) if args.quick else (500, 7)
+    one, five, _ = os.getloadavg()
+    print(f"load average before: {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} CPUs")
+    with FlowServer() as server:
+
+        async def token() -> str:
+            async with AsyncClient(server.url, ClientConfig(show_progress=False)) as client:
+                await client.log_in(DEMO)
+                value = client._http.auth.token  # the plain clients send the same token
+                assert value is not None
+                return value
+
+        bearer = anyio.run(token)
+        me = f"{server.url}/me"
+        contenders = {
+            "ours (aiohttp engine)": lambda: ours(server.url, calls, "aiohttp"),
+            "ours (httpx engine)": lambda: ours(server.url, calls, "httpx"),
+            "plain aiohttp": lambda: anyio.run(per_call, "aiohttp", me, bearer, calls),
+            "plain httpx": lambda: anyio.run(per_call, "httpx", me, bearer, calls),
+            "httpx over httpx-aiohttp": lambda: anyio.run(
+                per_call, "httpx-aiohttp", me, bearer, calls
+            ),
+        }
+        times: dict[str, list[float]] = {name: [] for name in contenders}
+        for _ in range(rounds):
+            for name, run in contenders.items():
+                times[name].append(run())
+    reference = times["plain aiohttp"]
+    print(f"GET /me, {rounds} interleaved rounds x {calls} sequential calls (target: ours <= 1.8x)")
+    for name, values in times.items():
+        ratio = statistics.median(v / r for v, r in zip(values, reference, strict=True))
+        print(f"  {name:<28}{statistics.median(values) * 1e6:8.0f} µs/call  {ratio:5.2f}x aiohttp")
+    one, five, _ = os.getloadavg()
+    print(f"load average after: {one:.2f} (1 min), {five:.2f} (5 min)")
+
+
+if __name__ == "__main__":
+    main()
