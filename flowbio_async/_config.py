@@ -87,6 +87,10 @@ class ClientConfig:
     """Files at least this large are downloaded as parallel byte ranges."""
     segments_per_file: int = 4
     """Parallel ranges for one segmented download."""
+    segment_below_rate: int | None = 64 * MiB
+    """Parallel ranges join only when the first piece arrived slower than this (bytes/s);
+    ``None`` splits every large file from the start. One fast stream beats several on
+    loopback and fast networks: its md5 follows from memory instead of the page cache."""
     download_inline_max: int = 512 * 1024
     """Bodies up to this size are written and hashed on the event loop (a thread hop costs
     more than the work); larger ones go to a writer thread and an md5 thread."""
@@ -147,6 +151,8 @@ class ClientConfig:
                 raise ConfigurationError(f"{name} must be >= 1")
         if self.segment_piece_max < self.segment_piece_min:
             raise ConfigurationError("segment_piece_max must be >= segment_piece_min")
+        if self.segment_below_rate is not None and self.segment_below_rate < 0:
+            raise ConfigurationError("segment_below_rate must be >= 0 (or None)")
         if self.min_download_rate < 0:
             raise ConfigurationError("min_download_rate must be >= 0")
         if self.download_buffer_size < 64 * 1024:

@@ -8,8 +8,10 @@ and what Flow says about the file (size, md5). The life of one download:
 2. ``<dest>.part`` plus its sidecar (``_partfile``) are reused when they agree with the
    expected size and md5; free space is checked before the first byte.
 3. Missing byte ranges are fetched: one stream below ``config.segment_threshold``, otherwise
-   pieces (``config.segment_piece_min`` to ``segment_piece_max`` bytes) fetched in file order
-   by ``config.segments_per_file`` workers, each with ``Range`` and ``If-Range``.
+   pieces (``config.segment_piece_min`` to ``segment_piece_max`` bytes) fetched in file order,
+   each with ``Range`` and ``If-Range``: by one stream while it delivers at least
+   ``config.segment_below_rate`` bytes per second, else by ``config.segments_per_file``
+   workers.
 4. Every body is read through one interface, ``StreamLike.aiter_raw``. Pieces are gathered
    into buffers of ``config.download_buffer_size`` for a writer thread (``pwritev``) and an
    md5 thread while the event loop keeps reading; a body of at most
@@ -34,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -194,6 +197,8 @@ class _Job:
         self.task = task
         self.size: int | None = state.size
         self.parallel = False
+        self.streams = 1
+        """Streams of this download running at once (they share the buffer budget)."""
         self.space_checked = False
         self.resumed_from = state.done_bytes
         self.part: PartFile | None = None
@@ -276,25 +281,46 @@ class _Job:
         return pieces
 
     async def _fetch_parallel(self) -> None:
-        """Pieces in file order, ``segments_per_file`` at a time (md5 follows closely)."""
+        """Pieces in file order; more streams join only when one stream is slow.
+
+        The first piece goes alone and is timed. If it arrived at ``segment_below_rate``
+        bytes per second or faster, one stream keeps up: it fetches the other pieces in
+        order too, hashing from memory (parallel pieces are partly hashed back from the
+        page cache, which on loopback or a fast LAN costs more than it gains, #16).
+        Otherwise ``segments_per_file`` workers share the rest (md5 follows closely).
+        """
         pieces = iter(self._pieces())
         first = next(pieces, None)
         if first is None:
             return
         self.parallel = True
-        answered = anyio.Event()
+        decided = anyio.Event()
+        threshold = self.config.segment_below_rate
+        join = threshold is None
 
         async def worker(initial: tuple[int, int] | None) -> None:
+            nonlocal join
             if initial is not None:
+                started = time.monotonic()
                 try:
-                    await self._fetch(_Cursor(*initial), on_headers=answered.set)
+                    # Without a threshold the others start at the first answer: it tells
+                    # whether the server honours ranges at all.
+                    on_headers = decided.set if threshold is None else None
+                    await self._fetch(_Cursor(*initial), on_headers=on_headers)
+                    if threshold is not None:
+                        rate = (initial[1] - initial[0]) / max(time.monotonic() - started, 1e-6)
+                        join = rate < threshold
+                        self.streams = self.config.segments_per_file if join else 1
                 finally:
-                    answered.set()
+                    decided.set()
             else:
-                await answered.wait()  # the first answer tells whether ranges work
+                await decided.wait()
+                if not join:
+                    return
             for start, end in pieces:
                 await self._fetch(_Cursor(start, end))
 
+        self.streams = self.config.segments_per_file if join else 1
         try:
             async with anyio.create_task_group() as group:
                 group.start_soon(worker, first)
@@ -304,6 +330,7 @@ class _Job:
             raise _single(grouped) from None
         finally:
             self.parallel = False
+            self.streams = 1
 
     # -- one stream with its retry budget -----------------------------------------------------
     async def _fetch(self, cursor: _Cursor, on_headers: Callable[[], None] | None = None) -> None:
@@ -442,8 +469,8 @@ class _Job:
         chunks = aiter(response.aiter_raw())
         # Parallel streams share the buffer budget so memory does not grow with segments.
         limit = self.config.download_buffer_size
-        if self.parallel:
-            limit = max(256 * 1024, limit // self.config.segments_per_file)
+        if self.streams > 1:
+            limit = max(256 * 1024, limit // self.streams)
         offset = cursor.pos
         pending, size, failure, ended = await self._fill(chunks, cursor, offset, limit)
         if ended:

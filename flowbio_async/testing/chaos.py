@@ -61,6 +61,7 @@ def chaos_config(state_dir: Path) -> ClientConfig:
         # Pieces are at least 8 MiB outside chaos; the matrix keeps files small, so shrink
         # the floor (same code path, many pieces per small file).
         segment_piece_min=SEGMENT_PIECE,
+        segment_below_rate=None,  # always split: loopback is fast enough for one stream
         download_inline_max=INLINE_MAX,
         max_concurrency=3,
         bulk_poll_interval=0.02,
