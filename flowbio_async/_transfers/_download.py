@@ -249,8 +249,8 @@ class _Job:
             return
         if self.size >= self.config.segment_threshold and self.config.segments_per_file > 1:
             try:
-                await self._fetch_parallel()
-                return
+                if await self._fetch_parallel():
+                    return
             except _RangesRefused:
                 assert self.part is not None
                 await anyio.to_thread.run_sync(self.part.reset)
@@ -280,19 +280,20 @@ class _Job:
             pieces.extend((lo, min(lo + piece, end)) for lo in range(start, end, piece))
         return pieces
 
-    async def _fetch_parallel(self) -> None:
+    async def _fetch_parallel(self) -> bool:
         """Pieces in file order; more streams join only when one stream is slow.
 
         The first piece goes alone and is timed. If it arrived at ``segment_below_rate``
-        bytes per second or faster, one stream keeps up: it fetches the other pieces in
-        order too, hashing from memory (parallel pieces are partly hashed back from the
-        page cache, which on loopback or a fast LAN costs more than it gains, #16).
-        Otherwise ``segments_per_file`` workers share the rest (md5 follows closely).
+        bytes per second or faster, one stream keeps up: False is returned and the caller
+        fetches the rest as one stream, hashing from memory (parallel pieces are partly
+        hashed back from the page cache, which on loopback or a fast LAN costs more than it
+        gains, #16). Otherwise ``segments_per_file`` workers share the rest (md5 follows
+        closely) and True is returned once every piece is in.
         """
         pieces = iter(self._pieces())
         first = next(pieces, None)
         if first is None:
-            return
+            return True
         self.parallel = True
         decided = anyio.Event()
         threshold = self.config.segment_below_rate
@@ -315,8 +316,8 @@ class _Job:
                     decided.set()
             else:
                 await decided.wait()
-                if not join:
-                    return
+            if not join:
+                return  # one stream keeps up: the caller fetches the rest in one request
             for start, end in pieces:
                 await self._fetch(_Cursor(start, end))
 
@@ -331,6 +332,7 @@ class _Job:
         finally:
             self.parallel = False
             self.streams = 1
+        return join
 
     # -- one stream with its retry budget -----------------------------------------------------
     async def _fetch(self, cursor: _Cursor, on_headers: Callable[[], None] | None = None) -> None:
