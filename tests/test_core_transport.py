@@ -185,10 +185,23 @@ async def test_no_proxy_and_trust_env_false_bypass_the_proxy(
     assert proxy.seen == [] and hostile.count("/api/ping") == 1
 
 
-def test_a_socks_proxy_is_refused_clearly(no_proxy_env: pytest.MonkeyPatch) -> None:
-    no_proxy_env.setenv("HTTPS_PROXY", "socks5://127.0.0.1:1080")
-    with pytest.raises(ConfigurationError, match="only http:// and https:// proxies"):
-        HttpClient("https://flow.test/api", ClientConfig())
+async def test_a_socks_proxy_is_refused_clearly_when_it_would_be_used(
+    hostile: Hostile, no_proxy_env: pytest.MonkeyPatch
+) -> None:
+    hostile.routes["/api/ping"] = lambda c: c.json(200, "{}")
+    no_proxy_env.setenv("ALL_PROXY", "socks5://127.0.0.1:1080")
+    http = HttpClient(f"{hostile.url}/api", quick())  # set for other tools: no harm yet
+    try:
+        with pytest.raises(ConfigurationError, match="only http:// and https:// proxies"):
+            await http.request("GET", "ping")
+        no_proxy_env.setenv("NO_PROXY", "127.0.0.1")
+        bypassed = HttpClient(f"{hostile.url}/api", quick())
+        try:
+            assert (await bypassed.request("GET", "ping")).json() == {}
+        finally:
+            await bypassed.aclose()
+    finally:
+        await http.aclose()
 
 
 # -- TLS: CA bundles and client certificates --------------------------------------------------

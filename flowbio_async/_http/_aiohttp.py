@@ -102,6 +102,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             data = request.content or None
         except httpx.RequestNotRead:
             data = _pieces(request.stream)
+        proxy = self._proxy_for(request.url)  # may refuse with a ConfigurationError
         try:
             answer = await session.request(
                 request.method,
@@ -110,7 +111,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 data=data,
                 allow_redirects=False,
                 timeout=self._timeout(request.extensions.get("timeout")),
-                proxy=self._proxy_for(request.url),
+                proxy=proxy,
             )
         except Exception as exc:
             mapped = _as_httpx(exc, request)

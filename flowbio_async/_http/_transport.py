@@ -84,13 +84,6 @@ class EnvProxies:
     def __init__(self, enabled: bool) -> None:
         self._proxies = getproxies_environment() if enabled else {}
         self._cache: dict[tuple[str, str, int | None], str | None] = {}
-        for scheme in ("http", "https", "all"):
-            url = self._proxies.get(scheme)
-            if url and not url.lower().startswith(("http://", "https://")):
-                raise ConfigurationError(
-                    f"{scheme}_proxy {redact_url(url)!r}: only http:// and https:// proxies "
-                    "are supported"
-                )
 
     def __bool__(self) -> bool:
         return any(self._proxies.get(s) for s in ("http", "https", "all"))
@@ -104,6 +97,13 @@ class EnvProxies:
             where = url.host if url.port is None else f"{url.host}:{url.port}"
             if not proxy_bypass(where):  # NO_PROXY (and the system settings on macOS)
                 proxy = self._proxies.get(url.scheme) or self._proxies.get("all")
+        if proxy and not proxy.lower().startswith(("http://", "https://")):
+            # Refused when it would be used, so an unrelated ALL_PROXY=socks5://... set for
+            # other tools does not stop a client whose hosts are in NO_PROXY.
+            raise ConfigurationError(
+                f"proxy {redact_url(proxy)!r} for {url.scheme}:// URLs: only http:// and "
+                "https:// proxies are supported (or set trust_env=False)"
+            )
         self._cache[key] = proxy
         return proxy
 
