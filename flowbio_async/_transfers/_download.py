@@ -117,10 +117,16 @@ class _ShortBody(FlowTransportError):
 
 @dataclass
 class _Cursor:
-    """Where one stream stands: the next byte to write and the end (exclusive) it wants."""
+    """Where one stream stands: the next byte to write and the end (exclusive) it wants.
+
+    ``watch`` is called once, just before the stream passes byte ``watch_at``; it may
+    move ``end`` back to ``watch_at`` (the stream then stops there).
+    """
 
     pos: int
     end: int | None
+    watch_at: int | None = None
+    watch: Callable[[], None] | None = None
 
 
 class Downloader:
@@ -283,50 +289,72 @@ class _Job:
     async def _fetch_parallel(self) -> bool:
         """Pieces in file order; more streams join only when one stream is slow.
 
-        The first piece goes alone and is timed. If it arrived at ``segment_below_rate``
-        bytes per second or faster, one stream keeps up: False is returned and the caller
-        fetches the rest as one stream, hashing from memory (parallel pieces are partly
-        hashed back from the page cache, which on loopback or a fast LAN costs more than it
-        gains, #16). Otherwise ``segments_per_file`` workers share the rest (md5 follows
-        closely) and True is returned once every piece is in.
+        A lead stream asks for the whole first gap and is timed over its first piece. If
+        that piece arrived at ``segment_below_rate`` bytes per second or faster, one stream
+        keeps up: it simply goes on, hashing from memory (parallel pieces are partly hashed
+        back from the page cache, which on loopback or a fast LAN costs more than it gains,
+        #16), and False tells the caller to fetch any other gap the same way. Otherwise the
+        lead stops at the piece's end, ``segments_per_file`` workers share the remaining
+        pieces (md5 follows closely) and True is returned once every piece is in.
         """
         pieces = iter(self._pieces())
         first = next(pieces, None)
         if first is None:
             return True
+        assert self.size is not None
         self.parallel = True
         decided = anyio.Event()
         threshold = self.config.segment_below_rate
         join = threshold is None
+        segments = self.config.segments_per_file
+        self.streams = segments if join else 1
 
-        async def worker(initial: tuple[int, int] | None) -> None:
-            nonlocal join
-            if initial is not None:
-                started = time.monotonic()
-                try:
-                    # Without a threshold the others start at the first answer: it tells
-                    # whether the server honours ranges at all.
-                    on_headers = decided.set if threshold is None else None
-                    await self._fetch(_Cursor(*initial), on_headers=on_headers)
-                    if threshold is not None:
-                        rate = (initial[1] - initial[0]) / max(time.monotonic() - started, 1e-6)
-                        join = rate < threshold
-                        self.streams = self.config.segments_per_file if join else 1
-                finally:
-                    decided.set()
-            else:
-                await decided.wait()
-            if not join:
-                return  # one stream keeps up: the caller fetches the rest in one request
+        async def follow() -> None:
             for start, end in pieces:
                 await self._fetch(_Cursor(start, end))
 
-        self.streams = self.config.segments_per_file if join else 1
+        async def lead() -> None:
+            nonlocal join
+            if threshold is None:
+                try:
+                    # The others start at the first answer: it tells whether ranges work.
+                    await self._fetch(_Cursor(*first), on_headers=decided.set)
+                finally:
+                    decided.set()
+                await follow()
+                return
+            assert self.size is not None
+            gap_end = missing_intervals(self.state.done, self.size)[0][1]
+            cursor = _Cursor(first[0], gap_end, watch_at=first[1])
+            started = time.monotonic()
+
+            def checkpoint() -> None:
+                nonlocal join
+                elapsed = max(time.monotonic() - started, 1e-6)
+                join = (first[1] - first[0]) / elapsed < threshold
+                if join:
+                    cursor.end = first[1]  # stop after the first piece; the others join
+                    self.streams = segments
+                decided.set()
+
+            cursor.watch = checkpoint
+            try:
+                await self._fetch(cursor)
+            finally:
+                decided.set()
+            if join:
+                await follow()
+
+        async def helper() -> None:
+            await decided.wait()
+            if join:
+                await follow()
+
         try:
             async with anyio.create_task_group() as group:
-                group.start_soon(worker, first)
-                for _ in range(self.config.segments_per_file - 1):
-                    group.start_soon(worker, None)
+                group.start_soon(lead)
+                for _ in range(segments - 1):
+                    group.start_soon(helper)
         except BaseExceptionGroup as grouped:
             raise _single(grouped) from None
         finally:
@@ -530,6 +558,14 @@ class _Job:
         try:
             while size < limit:
                 chunk = await anext(chunks, b"")
+                watch = cursor.watch
+                if (
+                    watch
+                    and cursor.watch_at is not None
+                    and offset + size + len(chunk) >= cursor.watch_at
+                ):
+                    cursor.watch = None
+                    watch()  # may pull cursor.end back to watch_at
                 if cursor.end is not None and len(chunk) > cursor.end - offset - size:
                     room = cursor.end - offset - size
                     if self.size is not None and cursor.end >= self.size:
