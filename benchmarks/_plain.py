@@ -8,7 +8,7 @@ then the body, then the md5 check.
 
 Example:
     ```python
-    seconds = anyio.run(aiohttp_many, api_url, files_url, jobs, out_dir, token)
+    seconds = anyio.run(plain_many, "aiohttp", api_url, files_url, jobs, out_dir, token)
     ```
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,17 @@ class Job:
 
     data_id: str
     filename: str
+
+
+async def _save(chunks: AsyncIterator[bytes], dest: Path, md5: bool) -> str | None:
+    """Write a body to ``dest`` as it arrives, with its md5 when asked (plain-user style)."""
+    digest = hashlib.md5(usedforsecurity=False) if md5 else None
+    with dest.open("wb") as sink:
+        async for chunk in chunks:
+            sink.write(chunk)
+            if digest is not None:
+                digest.update(chunk)
+    return digest.hexdigest() if digest is not None else None
 
 
 Fetch = Callable[[str, dict[str, str], Path | None, bool], Awaitable[tuple[Any, str | None]]]
@@ -68,56 +79,44 @@ async def _many(
     return time.perf_counter() - started
 
 
-async def aiohttp_many(
-    api_url: str,
-    files_url: str,
-    jobs: list[Job],
-    out: Path,
-    token: str,
-    *,
-    concurrency: int = 16,
-    with_metadata: bool = False,
-) -> float:
-    """Seconds for ``jobs`` through one plain ``aiohttp.ClientSession``."""
-    async with aiohttp.ClientSession() as session:
-
-        async def fetch(
-            url: str, headers: dict[str, str], dest: Path | None, md5: bool
-        ) -> tuple[Any, str | None]:
-            async with session.get(url, headers=headers) as response:
-                response.raise_for_status()
-                if dest is None:
-                    return await response.json(), None
-                digest = hashlib.md5(usedforsecurity=False) if md5 else None
-                with dest.open("wb") as sink:
-                    async for chunk in response.content.iter_any():
-                        sink.write(chunk)
-                        if digest is not None:
-                            digest.update(chunk)
-                return None, digest.hexdigest() if digest is not None else None
-
-        return await _many(fetch, api_url, files_url, jobs, out, token, concurrency, with_metadata)
-
-
-async def httpx_many(
-    api_url: str,
-    files_url: str,
-    jobs: list[Job],
-    out: Path,
-    token: str,
-    *,
-    concurrency: int = 16,
-    with_metadata: bool = False,
-    over_aiohttp: bool = False,
-) -> float:
-    """Seconds for ``jobs`` through one ``httpx.AsyncClient`` (httpx-aiohttp's if asked)."""
-    if over_aiohttp:
+def _httpx_client(kind: str) -> httpx.AsyncClient:
+    if kind == "httpx-aiohttp":
         from httpx_aiohttp import HttpxAiohttpClient
 
-        client: httpx.AsyncClient = HttpxAiohttpClient()
-    else:
-        client = httpx.AsyncClient()
-    async with client:
+        return HttpxAiohttpClient()
+    return httpx.AsyncClient()
+
+
+async def plain_many(
+    kind: str,
+    api_url: str,
+    files_url: str,
+    jobs: list[Job],
+    out: Path,
+    token: str,
+    *,
+    concurrency: int = 16,
+    with_metadata: bool = False,
+) -> float:
+    """Seconds for ``jobs`` through one ``kind`` client: ``"aiohttp"`` (a plain
+    ``ClientSession``), ``"httpx"`` or ``"httpx-aiohttp"`` (httpx over its transport)."""
+    if kind == "aiohttp":
+        async with aiohttp.ClientSession() as session:
+
+            async def fetch(
+                url: str, headers: dict[str, str], dest: Path | None, md5: bool
+            ) -> tuple[Any, str | None]:
+                async with session.get(url, headers=headers) as response:
+                    response.raise_for_status()
+                    if dest is None:
+                        return await response.json(), None
+                    return None, await _save(response.content.iter_any(), dest, md5)
+
+            return await _many(
+                fetch, api_url, files_url, jobs, out, token, concurrency, with_metadata
+            )
+
+    async with _httpx_client(kind) as client:
 
         async def fetch(
             url: str, headers: dict[str, str], dest: Path | None, md5: bool
@@ -127,13 +126,7 @@ async def httpx_many(
                 if dest is None:
                     await response.aread()
                     return response.json(), None
-                digest = hashlib.md5(usedforsecurity=False) if md5 else None
-                with dest.open("wb") as sink:
-                    async for chunk in response.aiter_raw():
-                        sink.write(chunk)
-                        if digest is not None:
-                            digest.update(chunk)
-                return None, digest.hexdigest() if digest is not None else None
+                return None, await _save(response.aiter_raw(), dest, md5)
 
         return await _many(fetch, api_url, files_url, jobs, out, token, concurrency, with_metadata)
 
@@ -165,13 +158,7 @@ async def per_call(kind: str, url: str, token: str, calls: int) -> float:
                 async with session.get(url, headers=headers) as response:
                     await response.json()
         return (time.perf_counter() - started) / calls
-    if kind == "httpx-aiohttp":
-        from httpx_aiohttp import HttpxAiohttpClient
-
-        client: httpx.AsyncClient = HttpxAiohttpClient()
-    else:
-        client = httpx.AsyncClient()
-    async with client:
+    async with _httpx_client(kind) as client:
         for index in range(20 + calls):
             if index == 20:
                 started = time.perf_counter()

@@ -52,7 +52,7 @@ from flowbio_async.testing import FlowServer
 from flowbio_async.testing._store import Store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _plain import Job, aiohttp_large, aiohttp_many, httpx_many
+from _plain import Job, aiohttp_large, plain_many
 
 MiB = 1024 * 1024
 DEMO = UsernamePasswordCredentials(username="demo", password="demo-password")
@@ -268,10 +268,12 @@ def bench_many(server: FlowServer, work: Path, count: int, size: int, runs: int)
         # A listing gives (id, name, size) and no md5; bare ids need GET /data/<id> each.
         listing = [Data(id=job.data_id, filename=job.filename, size=size) for job in jobs]
 
-        def plain(runner: Callable[..., Any], **options: Any) -> Callable[[], float]:
+        def plain(kind: str, **options: Any) -> Callable[[], float]:
             def run() -> float:
                 seconds: float = anyio.run(
-                    lambda: runner(server.url, server.files_url, jobs, out, token, **options)
+                    lambda: plain_many(
+                        kind, server.url, server.files_url, jobs, out, token, **options
+                    )
                 )
                 return seconds
 
@@ -281,10 +283,10 @@ def bench_many(server: FlowServer, work: Path, count: int, size: int, runs: int)
             "seed": seed,
             "ids": lambda: _ours_many(server, list(ids), out),
             "listing": lambda: _ours_many(server, listing, out),
-            "httpx": plain(httpx_many),
-            "httpx-aiohttp": plain(httpx_many, over_aiohttp=True),
-            "aiohttp": plain(aiohttp_many),
-            "aiohttp-ids": plain(aiohttp_many, with_metadata=True),
+            "httpx": plain("httpx"),
+            "httpx-aiohttp": plain("httpx-aiohttp"),
+            "aiohttp": plain("aiohttp"),
+            "aiohttp-ids": plain("aiohttp", with_metadata=True),
         }
         times: dict[str, list[float]] = {name: [] for name in contenders}
         for _ in range(runs):
@@ -325,12 +327,11 @@ def bench_many(server: FlowServer, work: Path, count: int, size: int, runs: int)
     return lines
 
 
-SMALL_SCRIPT = textwrap.dedent(
+PEAK_MIB = textwrap.dedent(
     """
-    import resource, sys, time, anyio
-    from flowbio_async import AsyncClient, ClientConfig, UsernamePasswordCredentials
-
     def peak_mib():
+        # VmHWM belongs to this process image; ru_maxrss may carry the parent's peak
+        # over exec.
         try:
             with open("/proc/self/status") as status:
                 for line in status:
@@ -339,7 +340,16 @@ SMALL_SCRIPT = textwrap.dedent(
         except OSError:
             pass
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """
+)
+"""A child's peak RSS in MiB (shared by the fresh-process scripts below)."""
 
+SMALL_SCRIPT = textwrap.dedent(
+    """
+    import resource, sys, time, anyio
+    from flowbio_async import AsyncClient, ClientConfig, UsernamePasswordCredentials
+
+    {peak}
     async def main(url, dest, *ids):
         async with AsyncClient(url, ClientConfig(show_progress=False)) as client:
             await client.log_in(UsernamePasswordCredentials(username="demo",
@@ -351,7 +361,7 @@ SMALL_SCRIPT = textwrap.dedent(
 
     anyio.run(main, *sys.argv[1:])
     """
-)
+).replace("{peak}", PEAK_MIB)
 
 
 def bench_small(
@@ -390,7 +400,8 @@ def bench_small(
             plain_t.append(
                 anyio.run(
                     functools.partial(
-                        aiohttp_many,
+                        plain_many,
+                        "aiohttp",
                         server.url,
                         server.files_url,
                         jobs,
@@ -451,17 +462,7 @@ RSS_SCRIPT = textwrap.dedent(
     import resource, sys, anyio
     from flowbio_async import AsyncClient, ClientConfig, UsernamePasswordCredentials
 
-    def peak_mib():
-        # VmHWM belongs to this process image; ru_maxrss may carry the parent's peak over exec.
-        try:
-            with open("/proc/self/status") as status:
-                for line in status:
-                    if line.startswith("VmHWM:"):
-                        return int(line.split()[1]) / 1024
-        except OSError:
-            pass
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
+    {peak}
     async def main(url, data_id, dest):
         async with AsyncClient(url, ClientConfig(show_progress=False)) as client:
             await client.log_in(UsernamePasswordCredentials(username="demo",
@@ -472,7 +473,7 @@ RSS_SCRIPT = textwrap.dedent(
 
     anyio.run(main, *sys.argv[1:])
     """
-)
+).replace("{peak}", PEAK_MIB)
 
 
 def bench_rss(server: FlowServer, work: Path, size: int) -> list[str]:

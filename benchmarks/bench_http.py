@@ -19,7 +19,6 @@ import argparse
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import anyio
@@ -29,23 +28,14 @@ from flowbio_async.testing import FlowServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _plain import per_call
+from bench_sync import run_async
 
 DEMO = UsernamePasswordCredentials(username="demo", password="demo-password")
 
 
 def ours(url: str, calls: int, engine: str) -> float:
-    async def main() -> float:
-        config = ClientConfig(show_progress=False, http_engine=engine)  # type: ignore[arg-type]
-        async with AsyncClient(url, config) as client:
-            await client.log_in(DEMO)
-            for _ in range(20):
-                await client.me()
-            started = time.perf_counter()
-            for _ in range(calls):
-                await client.me()
-            return (time.perf_counter() - started) / calls
-
-    return anyio.run(main)
+    config = ClientConfig(show_progress=False, http_engine=engine)  # type: ignore[arg-type]
+    return run_async(url, calls, config)
 
 
 def main() -> None:

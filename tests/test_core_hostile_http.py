@@ -18,6 +18,7 @@ from typing import Any
 
 import anyio
 import pytest
+from download_helpers import quiet_config
 from hostile_server import Connection, Hostile, hostile_server
 
 from flowbio_async import (
@@ -44,17 +45,13 @@ def hostile() -> Iterator[Hostile]:
 
 
 def config(tmp_path: Path, **changes: Any) -> ClientConfig:
+    """Quick to give up: one retry, one resume, a 1 s read timeout (unless changed)."""
     values: dict[str, Any] = {
-        "show_progress": False,
-        "state_dir": tmp_path / "state",
-        "backoff_initial": 0.01,
-        "backoff_max": 0.02,
         "max_retries": 1,
         "download_retries": 1,
         "request_timeout": timedelta(seconds=1),
-        **changes,
     }
-    return ClientConfig(**values)
+    return quiet_config(tmp_path, **{**values, **changes})
 
 
 def data_record(hostile: Hostile, **fields: Any) -> None:

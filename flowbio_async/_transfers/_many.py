@@ -88,12 +88,16 @@ async def run_many(
             for _ in range(min(concurrency, len(pending))):
                 tg.start_soon(worker)
     except ExceptionGroup as group:
-        # fail_fast: surface the first item error itself, not the group wrapper.
-        first: Exception = group.exceptions[0]
-        while isinstance(first, ExceptionGroup):
-            first = first.exceptions[0]
-        raise first from None
+        raise _first_error(group) from None
     return [result for result in results if result is not None]
+
+
+def _first_error(group: ExceptionGroup[Exception]) -> Exception:
+    """fail_fast: surface the first item error itself, not the group wrapper."""
+    first: Exception = group.exceptions[0]
+    while isinstance(first, ExceptionGroup):
+        first = first.exceptions[0]
+    return first
 
 
 async def run_pipelined(
@@ -185,8 +189,5 @@ async def run_pipelined(
                 tg.start_soon(worker, receive.clone())
             receive.close()
     except ExceptionGroup as group:
-        first: Exception = group.exceptions[0]
-        while isinstance(first, ExceptionGroup):
-            first = first.exceptions[0]
-        raise first from None
+        raise _first_error(group) from None
     return [result for result in results if result is not None]
