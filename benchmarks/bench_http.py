@@ -3,7 +3,8 @@
 Contenders, all against the same local Flow server in one run, calls sequential: ours
 (``client.me()``: request loop, typed errors, pydantic model) on the default aiohttp engine
 and on ``http_engine="httpx"``, plain aiohttp, plain httpx and httpx over httpx-aiohttp's
-transport (each reading and JSON-decoding the body). Rounds are interleaved and each
+transport (each reading and JSON-decoding the body), and our request loop alone on our
+aiohttp transport and on httpx-aiohttp's (why ``_http/_aiohttp.py`` exists). Rounds are interleaved and each
 round's ratio to plain aiohttp is kept; the table shows medians (target: ours ≤ 1.8× plain
 aiohttp; the sync facade's own ratio is ``bench_sync.py``).
 
@@ -19,11 +20,13 @@ import argparse
 import os
 import statistics
 import sys
+import time
 from pathlib import Path
 
 import anyio
 
 from flowbio_async import AsyncClient, ClientConfig, UsernamePasswordCredentials
+from flowbio_async._http import HttpClient
 from flowbio_async.testing import FlowServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -36,6 +39,33 @@ DEMO = UsernamePasswordCredentials(username="demo", password="demo-password")
 def ours(url: str, calls: int, engine: str) -> float:
     config = ClientConfig(show_progress=False, http_engine=engine)  # type: ignore[arg-type]
     return run_async(url, calls, config)
+
+
+def loop_only(url: str, token: str, calls: int, transport: str) -> float:
+    """Our request loop alone (``HttpClient.request`` + JSON), on our aiohttp transport or on
+    httpx-aiohttp's: the measurement behind choosing our own (``_http/_aiohttp.py``)."""
+
+    async def main() -> float:
+        custom = None
+        if transport == "httpx-aiohttp":
+            import aiohttp
+            from httpx_aiohttp import AiohttpTransport
+
+            custom = AiohttpTransport(
+                client=lambda: aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+            )
+        http = HttpClient(url, ClientConfig(show_progress=False), transport=custom)
+        http.auth.set(token, refreshable=False)
+        try:
+            for index in range(20 + calls):
+                if index == 20:
+                    started = time.perf_counter()
+                (await http.request("GET", "me")).json()
+            return (time.perf_counter() - started) / calls
+        finally:
+            await http.aclose()
+
+    return anyio.run(main)
 
 
 def main() -> None:
@@ -63,6 +93,10 @@ def main() -> None:
             "plain httpx": lambda: anyio.run(per_call, "httpx", me, bearer, calls),
             "httpx over httpx-aiohttp": lambda: anyio.run(
                 per_call, "httpx-aiohttp", me, bearer, calls
+            ),
+            "our loop, our transport": lambda: loop_only(server.url, bearer, calls, "ours"),
+            "our loop, httpx-aiohttp's": lambda: loop_only(
+                server.url, bearer, calls, "httpx-aiohttp"
             ),
         }
         times: dict[str, list[float]] = {name: [] for name in contenders}
