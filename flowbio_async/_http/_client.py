@@ -235,15 +235,15 @@ class HttpClient:
             timeout,
             cookies,
         )
-        raw, body_bytes = await self._exchange(
+        raw, answer_headers, body_bytes = await self._exchange(
             call, retry=retry, raise_for_status=raise_for_status, stream=False
         )
         return Response(
             raw.status_code,
-            Headers(raw.headers.multi_items()),
+            answer_headers,
             body_bytes,
             str(raw.url),
-            _charset(raw.headers.get("content-type")),
+            _charset(answer_headers.get("content-type")),
         )
 
     def stream(
@@ -277,13 +277,14 @@ class HttpClient:
     async def _stream(
         self, call: _Call, raise_for_status: bool, budget: RetryBudget | None
     ) -> AsyncIterator[StreamResponse]:
-        raw, _ = await self._exchange(
+        raw, headers, _ = await self._exchange(
             call, retry=None, raise_for_status=raise_for_status, stream=True, budget=budget
         )
         read_timeout = self._read_timeout if call.timeout is None else _seconds(call.timeout)
         try:
             yield StreamResponse(
                 raw,
+                headers,
                 method=call.method,
                 min_rate=self.config.min_download_rate,
                 window=read_timeout,
@@ -310,8 +311,8 @@ class HttpClient:
         raise_for_status: bool,
         stream: bool,
         budget: RetryBudget | None = None,
-    ) -> tuple[httpx.Response, bytes]:
-        """The request loop; returns the answer and its body (empty when streamed)."""
+    ) -> tuple[httpx.Response, Headers, bytes]:
+        """The request loop; returns the answer, its headers and body (empty when streamed)."""
         if self._closed:
             raise RuntimeError("this client is closed")
         method = call.method
@@ -364,13 +365,14 @@ class HttpClient:
 
             assert raw is not None
             status = raw.status_code
-            info = RateLimitInfo.from_headers(raw.headers)
+            headers = Headers(raw.headers.multi_items())
+            info = RateLimitInfo.from_headers(headers)
             if info is not None:
                 self.rate_limit = info
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug("%s %s -> %s", method, redact_url(str(raw.url)), status)
             if status < 400:
-                return raw, content
+                return raw, headers, content
 
             if status == 401 and "authorization" in raw.request.headers and not refreshed:
                 refreshed = True  # contract §2.2: one refresh, one resend
@@ -380,7 +382,7 @@ class HttpClient:
                 policy and status in RETRYABLE_STATUSES and self._may_retry(budget, attempts, False)
             ):
                 hint = retry_after_seconds(
-                    raw.headers,
+                    headers,
                     cap=self.config.max_retry_after,
                     include_reset=status == 429,
                 )
@@ -389,10 +391,8 @@ class HttpClient:
                 attempts += 1
                 continue
             if not raise_for_status:
-                return raw, content
-            raise error_from_response(
-                status, Headers(raw.headers.multi_items()), content, method, str(raw.request.url)
-            )
+                return raw, headers, content
+            raise error_from_response(status, headers, content, method, str(raw.request.url))
 
     def _may_retry(self, budget: RetryBudget | None, done: int, connect: bool) -> bool:
         if budget is not None:
@@ -433,7 +433,8 @@ class HttpClient:
                 raise _TooLarge
             pieces: list[bytes] = []
             size = 0
-            async for piece in raw.aiter_bytes():
+            encoded = "content-encoding" in raw.headers
+            async for piece in raw.aiter_bytes() if encoded else raw.aiter_raw():
                 size += len(piece)
                 if size > cap:
                     if error:

@@ -159,12 +159,18 @@ class StreamResponse:
     """
 
     def __init__(
-        self, raw: httpx.Response, *, method: str, min_rate: float = 0.0, window: float = 60.0
+        self,
+        raw: httpx.Response,
+        headers: Mapping[str, str] | None = None,
+        *,
+        method: str,
+        min_rate: float = 0.0,
+        window: float = 60.0,
     ) -> None:
         self._raw = raw
         self._method = method
         self.status_code = raw.status_code
-        self.headers: Mapping[str, str] = Headers(raw.headers.multi_items())
+        self.headers: Mapping[str, str] = headers or Headers(raw.headers.multi_items())
         self.url = str(raw.url)
         self._min_rate = min_rate
         self._window = window
