@@ -40,7 +40,12 @@ from flowbio_async._errors import (
     error_from_response,
     redact_url,
 )
-from flowbio_async._http._failures import DeadlineError, never_sent, transport_error
+from flowbio_async._http._failures import (
+    NETWORK_ERRORS,
+    DeadlineError,
+    never_sent,
+    transport_error,
+)
 from flowbio_async._http._responses import Headers, RateLimitInfo, Response, StreamResponse
 from flowbio_async._http._transport import Transports
 from flowbio_async._http._urls import (
@@ -321,7 +326,7 @@ class HttpClient:
         refreshed = False
         while True:
             generation = await self._bearer_ready(call)
-            failure: httpx.HTTPError | FlowError | None = None
+            failure: Exception | None = None
             raw: httpx.Response | None = None
             content = b""
             scope = anyio.CancelScope(deadline=anyio.current_time() + self._deadline)
@@ -330,7 +335,7 @@ class HttpClient:
                     raw = await self._send_following(call, scope)
                     if not stream or raw.status_code >= 400:
                         content = await self._read(raw, raw.status_code >= 400)
-            except httpx.HTTPError as exc:
+            except NETWORK_ERRORS as exc:
                 failure = exc
             except _TooLarge:
                 raise UnexpectedResponseError(
@@ -543,7 +548,7 @@ class HttpClient:
             try:
                 raw = await self._send(self._build(call, anyio.CancelScope()))
                 content = await self._read(raw, raw.status_code >= 400)
-            except (httpx.HTTPError, _TooLarge) as exc:
+            except (*NETWORK_ERRORS, _TooLarge) as exc:
                 logger.debug("token refresh failed: %s", type(exc).__name__)
                 return None
             logger.debug("GET %s -> %s", redact_url(str(raw.url)), raw.status_code)

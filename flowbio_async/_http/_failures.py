@@ -6,6 +6,8 @@ Both engines speak httpx's exception types (our aiohttp transport maps aiohttp's
 
 from __future__ import annotations
 
+import ssl
+
 import httpx
 
 from flowbio_async._errors import (
@@ -27,6 +29,12 @@ class StallError(FlowTimeoutError):
 
 class DeadlineError(FlowTimeoutError):
     """A request got no complete answer within ``config.request_deadline`` (#14)."""
+
+
+NETWORK_ERRORS = (httpx.HTTPError, ssl.SSLError, ConnectionError)
+"""What a transport may raise for a network failure: httpx's types, and the TLS alerts and
+resets httpcore lets through unmapped (a server refusing a client certificate in TLS 1.3
+answers with an alert on the first read)."""
 
 
 def never_sent(exc: Exception) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from flowbio_async._errors import FlowTimeoutError, UnexpectedResponseError, redact_url
-from flowbio_async._http._failures import transport_error
+from flowbio_async._http._failures import NETWORK_ERRORS, transport_error
 
 
 class Headers(Mapping[str, str]):
@@ -211,5 +211,5 @@ class StreamResponse:
                             f"{self._min_rate:,.0f} bytes/s"
                         )
                     started, seen = now, 0
-        except httpx.HTTPError as exc:
+        except NETWORK_ERRORS as exc:
             raise transport_error(exc, self._method, self.url) from None
