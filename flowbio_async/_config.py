@@ -7,7 +7,7 @@ Worst-case memory held by transfers (the s3transfer habit: say the bound where i
   (defaults: 2 × 16 MiB × 16 = 512 MiB at the very worst; ~32 MiB for one file);
 * a download keeps at most ``download_buffer_size`` bytes per stream awaiting the disk,
   so ``download_buffer_size × max_concurrency × segments_per_file``
-  (defaults: 4 MiB × 16 × 4 = 256 MiB at the very worst; ~4-16 MiB for one file).
+  (defaults: 2 MiB × 16 × 4 = 128 MiB at the very worst; ~2-8 MiB for one file).
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ class ClientConfig:
     """Transfers in flight at once across the whole client (one shared limiter)."""
     max_connections: int = 64
     """Size of the HTTP connection pool (kept above the transfer concurrency)."""
-    download_buffer_size: int = 4 * MiB
+    download_buffer_size: int = 2 * MiB
     """Bytes gathered from the socket before one disk write / hash update."""
     download_retries: int = 5
     """Retries of one download stream without progress: a retried status or connection
