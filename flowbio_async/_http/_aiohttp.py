@@ -1,13 +1,14 @@
 """httpx's transport interface on an aiohttp ``ClientSession`` (aiohttp's public API only).
 
 Why our own and not ``httpx_aiohttp.AiohttpTransport`` (what openai-python's
-``DefaultAioHttpClient`` uses): measured side by side on the local server (docs/benchmarks.md,
-"HTTP engine"), this one costs about a third less per small request and a fifth less CPU per
-256 KiB download, because it hands aiohttp plain header pairs and an already-encoded URL and
-reads bodies with ``iter_any`` (whatever arrived, up to the read buffer) instead of fixed
-16 KiB pieces. It also keeps the distinction the retry rules need: httpx-aiohttp 0.2 maps
-every ``ClientConnectionError``, a server disconnect mid-request included, to
-``httpx.ConnectTimeout``, which would make a POST look safe to resend.
+``DefaultAioHttpClient`` uses), measured side by side under our request loop
+(``benchmarks/bench_http.py``, docs/benchmarks.md "HTTP engine"): small requests cost the
+same within the noise of this machine, but large bodies are read with ``iter_any`` (whatever
+arrived, up to the read buffer: about 3,000 pieces for 512 MiB instead of 33,000 fixed
+16 KiB ones), which took 20-45 % less event-loop CPU, the CPU a download's md5 competes
+for. And the retry rules need "never sent" kept apart from "cut mid-request":
+httpx-aiohttp 0.2 maps every ``ClientConnectionError``, a server disconnect mid-request
+included, to ``httpx.ConnectTimeout``, which would make a POST look safe to resend.
 
 The session is created on first use, inside the running event loop, with aiohttp's cookie jar
 switched off (``HttpClient`` keeps the refresh cookie and sends it only where it belongs),
