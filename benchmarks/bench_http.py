@@ -44,21 +44,27 @@ def ours(url: str, calls: int, engine: str) -> float:
     return run_async(url, calls, config)
 
 
+def _http_client(url: str, token: str, transport: str) -> HttpClient:
+    """Our ``HttpClient`` with the bearer set, on our transport or on httpx-aiohttp's."""
+    custom = None
+    if transport == "httpx-aiohttp":
+        import aiohttp
+        from httpx_aiohttp import AiohttpTransport
+
+        custom = AiohttpTransport(
+            client=lambda: aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
+        )
+    http = HttpClient(url, ClientConfig(show_progress=False), transport=custom)
+    http.auth.set(token, refreshable=False)
+    return http
+
+
 def loop_only(url: str, token: str, calls: int, transport: str) -> float:
     """Our request loop alone (``HttpClient.request`` + JSON), on our aiohttp transport or on
     httpx-aiohttp's: the measurement behind choosing our own (``_http/_aiohttp.py``)."""
 
     async def main() -> float:
-        custom = None
-        if transport == "httpx-aiohttp":
-            import aiohttp
-            from httpx_aiohttp import AiohttpTransport
-
-            custom = AiohttpTransport(
-                client=lambda: aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
-            )
-        http = HttpClient(url, ClientConfig(show_progress=False), transport=custom)
-        http.auth.set(token, refreshable=False)
+        http = _http_client(url, token, transport)
         try:
             for index in range(20 + calls):
                 if index == 20:
@@ -77,16 +83,7 @@ def stream_cost(url: str, token: str, target: str, transport: str) -> tuple[floa
     transport differs most (``iter_any`` against fixed 16 KiB chunks)."""
 
     async def main() -> tuple[float, float, int]:
-        custom = None
-        if transport == "httpx-aiohttp":
-            import aiohttp
-            from httpx_aiohttp import AiohttpTransport
-
-            custom = AiohttpTransport(
-                client=lambda: aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
-            )
-        http = HttpClient(url, ClientConfig(show_progress=False), transport=custom)
-        http.auth.set(token, refreshable=False)
+        http = _http_client(url, token, transport)
         try:
             cpu, started, pieces = time.thread_time(), time.perf_counter(), 0
             async with http.stream("GET", target, headers={"Accept-Encoding": "identity"}) as r:

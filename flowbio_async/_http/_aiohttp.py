@@ -60,10 +60,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     def _open(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
-            limit=self._max_connections,
-            limit_per_host=0,
-            ssl=self._ssl_context(),
-            keepalive_timeout=self._keepalive,
+            limit=self._max_connections, limit_per_host=0, keepalive_timeout=self._keepalive
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
@@ -104,6 +101,9 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         except httpx.RequestNotRead:
             data = _pieces(request.stream)
         proxy = self._proxy_for(request.url)  # may refuse with a ConfigurationError
+        # The TLS context (CA bundle loaded, ~20 ms) is built for the first https request
+        # only, not for a client that talks plain HTTP (a local server).
+        tls = self._ssl_context() if request.url.scheme == "https" else True
         try:
             answer = await session.request(
                 request.method,
@@ -113,6 +113,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 allow_redirects=False,
                 timeout=self._timeout(request.extensions.get("timeout")),
                 proxy=proxy,
+                ssl=tls,
             )
         except Exception as exc:
             mapped = _as_httpx(exc, request)
