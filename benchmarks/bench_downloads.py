@@ -1,13 +1,20 @@
-"""Downloads side by side (issue #4): curl, the seed's `requests` snippet, and flowbio-async.
+"""Downloads side by side (issues #4, #16): curl, the seed's loop, plain clients, and ours.
 
-Four measurements against a local Flow server (granian, loopback):
+Measurements against a local Flow server (granian, loopback), rounds interleaved:
 
-1. one large file to disk: ``curl -o`` (no verification) vs ``client.data.download`` (md5
-   verified), default config (parallel pieces) and one stream; target ≤ 1.15× curl;
+1. one large file to disk with md5: ``curl -o``, ``curl -o && md5sum``, plain aiohttp hashing
+   as it writes, ``client.data.download`` by default (parallel pieces) and as one stream;
+   target: default ≤ 0.8× ``curl -o && md5sum`` and never slower than one stream (#16);
 2. 200 files × 256 KiB with 20 ms added latency per download: the seed 002 sequential
-   ``requests`` loop vs ``client.data.download_many``; target ≥ 8× faster;
-3. 256 MiB whose connection is cut every 64 MiB: byte-exact result, bytes re-sent ≤ 5 %;
-4. peak RSS of a fresh process downloading 2 GiB; target ≤ 80 MiB.
+   ``requests`` loop, ``download_many(ids)`` (md5 verified) and ``download_many(listing)``,
+   plain httpx, httpx over httpx-aiohttp and plain aiohttp (16 in flight; with names, and
+   doing our work for ids: metadata GET, body, md5); targets: ids ≥ 7× the seed loop,
+   listing ≥ 10×, each within 1.15× of plain aiohttp doing the same requests (#16);
+3. 400 files × 16 KiB, no added latency: ms per file for ids next to plain aiohttp doing the
+   same, flat from 200 to 2000 files, peak RSS of a fresh process for 2000 (targets:
+   ≤ 2.5 ms per file, ≤ 150 MiB);
+4. 256 MiB whose connection is cut every 64 MiB: byte-exact result, bytes re-sent ≤ 5 %;
+5. peak RSS of a fresh process downloading 2 GiB; target ≤ 80 MiB.
 
 Example:
     ```bash
@@ -18,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import os
 import shutil
@@ -42,6 +50,9 @@ from flowbio_async import (
 )
 from flowbio_async.testing import FlowServer
 from flowbio_async.testing._store import Store
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _plain import Job, aiohttp_large, plain_many
 
 MiB = 1024 * 1024
 DEMO = UsernamePasswordCredentials(username="demo", password="demo-password")
@@ -126,6 +137,8 @@ def bench_large(server: FlowServer, work: Path, size: int, runs: int) -> list[st
     source = work / "large.src"
     make_blob(source, size)
     data_id = add_blob_file(server, source, "large.bin")
+    expected = Store(server.data_dir).get_data(data_id)
+    assert expected is not None
     token = anyio.run(token_for, server)
     url = f"{server.files_url}/downloads/{data_id}/large.bin"
     out = work / "out"
@@ -142,6 +155,16 @@ def bench_large(server: FlowServer, work: Path, size: int, runs: int) -> list[st
             check=True,
         )
 
+    def curl_md5sum() -> None:
+        curl()
+        done = subprocess.run(["md5sum", str(out / "c")], check=True, capture_output=True)
+        assert done.stdout.split()[0].decode() == expected["md5"]
+
+    def plain() -> float:
+        seconds, digest = anyio.run(aiohttp_large, url, out / "a", token)
+        assert digest == expected["md5"]
+        return seconds
+
     def ours(**changes: Any) -> Callable[[], float]:
         async def go() -> float:
             async with AsyncClient(server.url, config(**changes)) as client:
@@ -152,32 +175,49 @@ def bench_large(server: FlowServer, work: Path, size: int, runs: int) -> list[st
 
         return lambda: anyio.run(go)
 
-    # Interleaved rounds (curl, ours, ours with one stream, ...) so that the machine's
-    # changing load hits every contender alike; the ratio is taken per round. One untimed
-    # curl first: whoever runs first otherwise pays for the page cache's first growth
-    # (measured: a fresh VM's first 512 MiB written is up to 2x slower for any client).
-    contenders = {"curl": curl, "default": ours(), "single": ours(segment_threshold=1 << 62)}
+    # Interleaved rounds so that the machine's changing load hits every contender alike; the
+    # ratio is taken per round. One untimed curl first: whoever runs first otherwise pays for
+    # the page cache's first growth (a fresh VM's first 512 MiB written is up to 2x slower).
+    contenders = {
+        "curl": curl,
+        "curl+md5sum": curl_md5sum,
+        "aiohttp": plain,
+        "default": ours(),
+        "single": ours(segment_threshold=1 << 62),
+    }
     timed(curl, 1, clean)
     times: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(runs):
         for name, func in contenders.items():
             times[name].append(timed(func, 1, clean))
-    ratios = {
-        name: statistics.median(t / c for t, c in zip(times[name], times["curl"], strict=True))
-        for name in ("default", "single")
-    }
+
+    def ratio(name: str, reference: str) -> float:
+        pairs = zip(times[name], times[reference], strict=True)
+        return statistics.median(t / r for t, r in pairs)
+
     mb = size / MiB
 
-    def row(label: str, name: str) -> str:
+    def row(label: str, name: str, extra: str = "") -> str:
         best, middle = min(times[name]), statistics.median(times[name])
-        text = f"  {label:<30}{middle:6.2f} s median, {best:6.2f} s best ({mb / best:5.0f} MiB/s)"
-        return text + (f"  ratio {ratios[name]:.2f}x curl" if name in ratios else "")
+        return f"  {label:<34}{middle:6.2f} s median, {best:6.2f} s best ({mb / best:5.0f} MiB/s){extra}"
 
     return [
-        f"large file {mb:.0f} MiB, {runs} interleaved rounds (target: ratio <= 1.15):",
+        f"large file {mb:.0f} MiB, {runs} interleaved rounds "
+        "(targets: default <= 0.8x curl && md5sum, default <= one stream):",
         row("curl -o (no verification)", "curl"),
-        row("flowbio-async, md5, default", "default"),
-        row("flowbio-async, md5, 1 stream", "single"),
+        row("curl -o && md5sum", "curl+md5sum"),
+        row(
+            "plain aiohttp, md5 as it writes",
+            "aiohttp",
+            f"  {ratio('aiohttp', 'curl+md5sum'):.2f}x",
+        ),
+        row(
+            "flowbio-async, md5, default",
+            "default",
+            f"  {ratio('default', 'curl+md5sum'):.2f}x"
+            f" curl && md5sum, {ratio('default', 'single'):.2f}x one stream",
+        ),
+        row("flowbio-async, md5, 1 stream", "single", f"  {ratio('single', 'curl+md5sum'):.2f}x"),
     ]
 
 
@@ -193,10 +233,24 @@ def download_streaming(url: str, output_path: str, token: str, chunk_size: int =
                 f.write(chunk)
 
 
+def _ours_many(server: FlowServer, items: list[Any], out: Path) -> float:
+    async def go() -> float:
+        async with AsyncClient(server.url, config()) as client:
+            await client.log_in(DEMO)
+            started = time.perf_counter()  # the seed loop gets its token for free too
+            report = await client.data.download_many(items, out)
+            report.raise_for_failures()
+            return time.perf_counter() - started
+
+    return anyio.run(go)
+
+
 def bench_many(server: FlowServer, work: Path, count: int, size: int, runs: int) -> list[str]:
     import requests  # noqa: F401 - imported here, untimed: the seed loop's first call would pay it
 
     ids = add_small_files(server, count, size)
+    names = [f"small_{index:04d}.bin" for index in range(count)]
+    jobs = [Job(data_id, name) for data_id, name in zip(ids, names, strict=True)]
     token = anyio.run(token_for, server)
     out = work / "many"
     server.add_fault("latency", route="download", seconds=0.02, count=0)
@@ -207,41 +261,165 @@ def bench_many(server: FlowServer, work: Path, count: int, size: int, runs: int)
             out.mkdir()
 
         def seed() -> None:
-            for data_id, index in zip(ids, range(count), strict=True):
-                name = f"small_{index:04d}.bin"
-                url = f"{server.url}/downloads/{data_id}/{name}"
-                download_streaming(url, str(out / name), token)
+            for job in jobs:
+                url = f"{server.url}/downloads/{job.data_id}/{job.filename}"
+                download_streaming(url, str(out / job.filename), token)
 
-        # Both sides start from the same file list (id, name, size), as a listing gives it;
-        # with bare ids ours would first ask /data/<id> for each name.
-        listing = [
-            Data(id=data_id, filename=f"small_{index:04d}.bin", size=size)
-            for index, data_id in enumerate(ids)
-        ]
+        # A listing gives (id, name, size) and no md5; bare ids need GET /data/<id> each.
+        listing = [Data(id=job.data_id, filename=job.filename, size=size) for job in jobs]
 
-        async def go() -> float:
-            async with AsyncClient(server.url, config()) as client:
-                await client.log_in(DEMO)
-                started = time.perf_counter()  # the seed loop gets its token for free too
-                report = await client.data.download_many(listing, out)
-                report.raise_for_failures()
-                return time.perf_counter() - started
+        def plain(kind: str, **options: Any) -> Callable[[], float]:
+            def run() -> float:
+                seconds: float = anyio.run(
+                    lambda: plain_many(
+                        kind, server.url, server.files_url, jobs, out, token, **options
+                    )
+                )
+                return seconds
 
-        # Interleaved rounds as for the large file; the speed-up is taken per round.
-        seeds: list[float] = []
-        ourses: list[float] = []
+            return run
+
+        contenders: dict[str, Callable[[], Any]] = {
+            "seed": seed,
+            "ids": lambda: _ours_many(server, list(ids), out),
+            "listing": lambda: _ours_many(server, listing, out),
+            "httpx": plain("httpx"),
+            "httpx-aiohttp": plain("httpx-aiohttp"),
+            "aiohttp": plain("aiohttp"),
+            "aiohttp-ids": plain("aiohttp", with_metadata=True),
+        }
+        times: dict[str, list[float]] = {name: [] for name in contenders}
         for _ in range(runs):
-            seeds.append(timed(seed, 1, clean))
-            ourses.append(timed(lambda: anyio.run(go), 1, clean))
+            for name, func in contenders.items():
+                times[name].append(timed(func, 1, clean))
     finally:
         server.clear_faults()
-    speedup = statistics.median(a / b for a, b in zip(seeds, ourses, strict=True))
-    return [
-        f"{count} files x {size // 1024} KiB, 20 ms added latency each, {runs} interleaved rounds:",
-        f"  seed 002 sequential requests {statistics.median(seeds):6.2f} s median",
-        f"  flowbio-async download_many  {statistics.median(ourses):6.2f} s median, "
-        f"{min(ourses):.2f} s best  speed-up {speedup:.1f}x (target >= 8)",
+
+    def ratio(name: str, reference: str) -> float:
+        pairs = zip(times[name], times[reference], strict=True)
+        return statistics.median(t / r for t, r in pairs)
+
+    rows = [
+        ("seed", "seed 002 sequential requests", ""),
+        (
+            "ids",
+            "flowbio-async download_many(ids)",
+            "  (md5 verified; target >= 7x, <= 1.15x aiohttp for ids)",
+        ),
+        ("listing", "flowbio-async download_many(listing)", "  (target >= 10x, <= 1.15x aiohttp)"),
+        ("httpx", "plain httpx, 16 in flight", ""),
+        ("httpx-aiohttp", "httpx over httpx-aiohttp", ""),
+        ("aiohttp", "plain aiohttp, names known", ""),
+        ("aiohttp-ids", "plain aiohttp, our work for ids", "  (metadata GET, body, md5)"),
     ]
+    lines = [
+        f"{count} files x {size // 1024} KiB, 20 ms added latency each, {runs} interleaved rounds:"
+    ]
+    for name, label, note in rows:
+        speedup = ratio("seed", name)
+        lines.append(
+            f"  {label:<38}{statistics.median(times[name]):6.2f} s median  {speedup:5.1f}x seed{note}"
+        )
+    lines.append(
+        f"  ours vs plain aiohttp doing the same: ids {ratio('ids', 'aiohttp-ids'):.2f}x, "
+        f"listing {ratio('listing', 'aiohttp'):.2f}x (target <= 1.15)"
+    )
+    return lines
+
+
+PEAK_MIB = textwrap.dedent(
+    """
+    def peak_mib():
+        # VmHWM belongs to this process image; ru_maxrss may carry the parent's peak
+        # over exec.
+        try:
+            with open("/proc/self/status") as status:
+                for line in status:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """
+)
+"""A child's peak RSS in MiB (shared by the fresh-process scripts below)."""
+
+SMALL_SCRIPT = textwrap.dedent(
+    """
+    import resource, sys, time, anyio
+    from flowbio_async import AsyncClient, ClientConfig, UsernamePasswordCredentials
+
+    {peak}
+    async def main(url, dest, *ids):
+        async with AsyncClient(url, ClientConfig(show_progress=False)) as client:
+            await client.log_in(UsernamePasswordCredentials(username="demo",
+                                                            password="demo-password"))
+            started = time.perf_counter()
+            report = await client.data.download_many(list(ids), dest)
+            report.raise_for_failures()
+            print(time.perf_counter() - started, peak_mib())
+
+    anyio.run(main, *sys.argv[1:])
+    """
+).replace("{peak}", PEAK_MIB)
+
+
+def bench_small(
+    server: FlowServer, work: Path, counts: list[int], size: int, runs: int
+) -> list[str]:
+    """Many tiny files, no added latency: the per-file CPU of ``download_many(ids)``."""
+    ids = add_small_files(server, max(counts), size)
+    token = anyio.run(token_for, server)
+    out = work / "small"
+
+    def clean() -> None:
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir()
+
+    lines = [
+        f"files x {size // 1024} KiB, no added latency, ids (metadata GET + body + md5), {runs} rounds:"
+    ]
+    for count in counts:
+        subset = ids[:count]
+        jobs = [Job(data_id, "") for data_id in subset]
+        ours_t: list[float] = []
+        plain_t: list[float] = []
+        rss = 0.0
+        for _ in range(runs):
+            clean()
+            done = subprocess.run(
+                [sys.executable, "-c", SMALL_SCRIPT, server.url, str(out), *subset],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            seconds, peak = (float(v) for v in done.stdout.split())
+            ours_t.append(seconds)
+            rss = max(rss, peak)
+            clean()
+            plain_t.append(
+                anyio.run(
+                    functools.partial(
+                        plain_many,
+                        "aiohttp",
+                        server.url,
+                        server.files_url,
+                        jobs,
+                        out,
+                        token,
+                        with_metadata=True,
+                    )
+                )
+            )
+        ours_ms = statistics.median(ours_t) / count * 1000
+        plain_ms = statistics.median(plain_t) / count * 1000
+        lines.append(
+            f"  {count:>5} files: ours {ours_ms:5.2f} ms/file, plain aiohttp {plain_ms:5.2f} ms/file "
+            f"({ours_ms / plain_ms:.2f}x), peak RSS ours {rss:.0f} MiB "
+            "(targets <= 2.5 ms/file, flat, <= 150 MiB)"
+        )
+    shutil.rmtree(out, ignore_errors=True)
+    return lines
 
 
 def bench_cuts(server: FlowServer, work: Path, size: int, every: int) -> list[str]:
@@ -284,17 +462,7 @@ RSS_SCRIPT = textwrap.dedent(
     import resource, sys, anyio
     from flowbio_async import AsyncClient, ClientConfig, UsernamePasswordCredentials
 
-    def peak_mib():
-        # VmHWM belongs to this process image; ru_maxrss may carry the parent's peak over exec.
-        try:
-            with open("/proc/self/status") as status:
-                for line in status:
-                    if line.startswith("VmHWM:"):
-                        return int(line.split()[1]) / 1024
-        except OSError:
-            pass
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
+    {peak}
     async def main(url, data_id, dest):
         async with AsyncClient(url, ClientConfig(show_progress=False)) as client:
             await client.log_in(UsernamePasswordCredentials(username="demo",
@@ -305,7 +473,7 @@ RSS_SCRIPT = textwrap.dedent(
 
     anyio.run(main, *sys.argv[1:])
     """
-)
+).replace("{peak}", PEAK_MIB)
 
 
 def bench_rss(server: FlowServer, work: Path, size: int) -> list[str]:
@@ -329,10 +497,12 @@ def bench_rss(server: FlowServer, work: Path, size: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
-    parser.add_argument("--only", choices=["large", "many", "cuts", "rss"], action="append")
+    parser.add_argument(
+        "--only", choices=["large", "many", "small", "cuts", "rss"], action="append"
+    )
     args = parser.parse_args()
     quick = args.quick
-    only = set(args.only or ["large", "many", "cuts", "rss"])
+    only = set(args.only or ["large", "many", "small", "cuts", "rss"])
     lines: list[str] = [load_line("before")]
     with tempfile.TemporaryDirectory(prefix="bench-dl-") as tmp, FlowServer() as server:
         work = Path(tmp)
@@ -340,6 +510,9 @@ def main() -> None:
             lines += bench_large(server, work, (64 if quick else 512) * MiB, 1 if quick else 5)
         if "many" in only:
             lines += bench_many(server, work, 40 if quick else 200, 256 * 1024, 1 if quick else 3)
+        if "small" in only:
+            counts = [100] if quick else [200, 400, 2000]
+            lines += bench_small(server, work, counts, 16 * 1024, 1 if quick else 3)
         if "cuts" in only:
             size = (64 if quick else 256) * MiB
             lines += bench_cuts(server, work, size, size // 4)

@@ -4,6 +4,10 @@ Credentials validate their input when constructed, so bad input raises
 :class:`ConfigurationError` before any request. Logging in stores the access token in a
 :class:`TokenState` that the HTTP layer reads for every request to the API or files host;
 the ``flow_refresh_token`` cookie lives in the HTTP layer's cookie jar (contract §2.1-2.2).
+
+Nothing here holds or imports an HTTP client: credentials are handed a
+:class:`LoginSession` (what the HTTP layer offers for logging in) when they run, and the
+request loop drives :meth:`TokenState.refresh` with its own ``GET /token`` (#16).
 """
 
 from __future__ import annotations
@@ -16,16 +20,13 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import anyio
 
 from flowbio_async._errors import AuthenticationError, ConfigurationError
 from flowbio_async._private_dirs import check_private_path
 from flowbio_async._secrets import token_set
-
-if TYPE_CHECKING:
-    from flowbio_async._http import HttpClient
 
 TOKEN_ENV = "FLOW_API_TOKEN"  # noqa: S105 - a variable name, not a secret
 TOKEN_FILE_ENV = "FLOW_TOKEN_FILE"  # noqa: S105
@@ -110,6 +111,16 @@ class TokenState:
         return self._generation
 
     @property
+    def expires_at(self) -> float | None:
+        """The JWT ``exp`` of the current token (Unix seconds), or ``None`` if unknown."""
+        return self._expires_at if self._token is not None else None
+
+    def expired(self, now: float | None = None) -> bool:
+        """True when the current token is a JWT whose ``exp`` has passed (#15)."""
+        expires_at = self.expires_at
+        return expires_at is not None and (time.time() if now is None else now) >= expires_at
+
+    @property
     def refreshable(self) -> bool:
         """True when the login left a refresh cookie behind (username/password logins)."""
         return self._refreshable and self._token is not None
@@ -150,6 +161,27 @@ class TokenState:
             return True
 
 
+class LoginAnswer(Protocol):
+    """The part of an HTTP answer a credential reads."""
+
+    @property
+    def status_code(self) -> int: ...
+    def json(self) -> Any: ...
+
+
+class LoginSession(Protocol):
+    """What a credential may use while logging in (the client's HTTP layer provides it)."""
+
+    @property
+    def auth(self) -> TokenState: ...
+
+    async def request(
+        self, method: str, url: str, *, json: Any = None, authenticated: bool = True
+    ) -> LoginAnswer: ...
+
+    def set_refresh_cookie(self, value: str) -> None: ...
+
+
 class Credentials(ABC):
     """A way to log in; pass one to :meth:`AsyncClient.log_in`.
 
@@ -160,7 +192,7 @@ class Credentials(ABC):
     """
 
     @abstractmethod
-    async def authenticate(self, http: HttpClient) -> None:
+    async def authenticate(self, http: LoginSession) -> None:
         """Obtain an access token and store it in ``http.auth``."""
 
 
@@ -184,7 +216,7 @@ class UsernamePasswordCredentials(Credentials):
     def __repr__(self) -> str:
         return f"UsernamePasswordCredentials(username={self.username!r}, password=***)"
 
-    async def authenticate(self, http: HttpClient) -> None:
+    async def authenticate(self, http: LoginSession) -> None:
         response = await http.request(
             "POST",
             "login",
@@ -240,7 +272,7 @@ class TokenCredentials(Credentials):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(token=***)"
 
-    async def authenticate(self, http: HttpClient) -> None:
+    async def authenticate(self, http: LoginSession) -> None:
         http.auth.set(self._token, refreshable=False)
 
 
@@ -286,7 +318,7 @@ class TokenFileCredentials(TokenCredentials):
     def __repr__(self) -> str:
         return f"TokenFileCredentials(path={str(self.path)!r}, token=***)"
 
-    async def authenticate(self, http: HttpClient) -> None:
+    async def authenticate(self, http: LoginSession) -> None:
         if self._refresh_token is None:
             http.auth.set(self._token, refreshable=False)
             return

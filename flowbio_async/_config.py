@@ -7,7 +7,7 @@ Worst-case memory held by transfers (the s3transfer habit: say the bound where i
   (defaults: 2 × 16 MiB × 16 = 512 MiB at the very worst; ~32 MiB for one file);
 * a download keeps at most ``download_buffer_size`` bytes per stream awaiting the disk,
   so ``download_buffer_size × max_concurrency × segments_per_file``
-  (defaults: 4 MiB × 16 × 4 = 256 MiB at the very worst; ~4-16 MiB for one file).
+  (defaults: 2 MiB × 16 × 4 = 128 MiB at the very worst; ~2-8 MiB for one file).
 """
 
 from __future__ import annotations
@@ -96,21 +96,50 @@ class ClientConfig:
     """Transfers in flight at once across the whole client (one shared limiter)."""
     max_connections: int = field(default=64, metadata=_bounds(1))
     """Size of the HTTP connection pool (kept above the transfer concurrency)."""
-    download_buffer_size: int = field(default=4 * MiB, metadata=_bounds(64 * 1024))
+    download_buffer_size: int = field(default=2 * MiB, metadata=_bounds(64 * 1024))
     """Bytes gathered from the socket before one disk write / hash update (at least 64 KiB)."""
     download_retries: int = 5
-    """Attempts per download stream without progress; the budget resets when bytes arrive."""
+    """Retries of one download stream without progress: a retried status or connection
+    failure and a body cut mid-stream spend the same budget, which refills when bytes
+    arrive (worst case ``1 + download_retries`` requests per stream, docs/downloading.md)."""
     segment_threshold: int = 64 * MiB
     """Files at least this large are downloaded as parallel byte ranges."""
     segments_per_file: int = field(default=4, metadata=_bounds(1))
     """Parallel ranges for one segmented download."""
-    lean_downloads: bool = True
-    """Fetch download bodies with the built-in lean HTTP/1.1 client (much less CPU per file
-    than httpx); ``False`` sends them through httpx like every other request."""
+    segment_below_rate: int | None = 64 * MiB
+    """Parallel ranges join only when the first piece arrived slower than this (bytes/s);
+    ``None`` splits every large file from the start. One fast stream beats several on
+    loopback and fast networks: its md5 follows from memory instead of the page cache."""
+    download_inline_max: int = field(default=512 * 1024, metadata=_bounds(1))
+    """Bodies up to this size are written and hashed on the event loop (a thread hop costs
+    more than the work); larger ones go to a writer thread and an md5 thread."""
+    segment_piece_min: int = field(default=8 * MiB, metadata=_bounds(1))
+    segment_piece_max: int = 64 * MiB
+    """Bounds of one byte range of a segmented download (about a quarter of a segment)."""
+    min_download_rate: int = 1024
+    """Bytes per second a download body must average over each ``request_timeout`` window;
+    slower counts as a stall (a trickle cannot keep a download alive for good). 0 disables."""
     files_url: str | None = None
     """Base URL of the files server for downloads; derived from the API base when ``None``."""
     verify: bool | str = True
-    """TLS verification: ``True``, ``False`` (discouraged) or a path to a CA bundle."""
+    """TLS verification: ``True``, ``False`` (discouraged) or a path to a CA bundle (file or
+    directory)."""
+    cert: str | tuple[str, str] | tuple[str, str, str] | None = None
+    """Client certificate for TLS: a PEM file with the key, ``(cert, key)`` or
+    ``(cert, key, password)``."""
+    trust_env: bool = True
+    """Use proxies from ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` / ``NO_PROXY``."""
+    http_engine: Literal["aiohttp", "httpx"] = "aiohttp"
+    """HTTP engine under httpx's API: aiohttp (asyncio) or httpx's own transport (used anyway
+    on other anyio backends; respx mocks need it)."""
+    request_deadline: timedelta | None = field(
+        default=timedelta(minutes=5), metadata=_bounds(above=0)
+    )
+    """Longest one attempt of a request may take to get its answer's head, and for answers
+    that are not downloads its whole body; ``None`` disables. A request body being sent
+    re-arms it piece by piece (``request_timeout`` per piece), so uploads are not cut."""
+    max_response_size: int = field(default=32 * MiB, metadata=_bounds(1))
+    """Largest body read into memory for an answer that is not a download (JSON, errors)."""
     refresh_margin: timedelta = timedelta(seconds=30)
     """Refresh the access token this long before its JWT ``exp``."""
     state_dir: Path = field(default_factory=_default_state_dir)
@@ -137,6 +166,11 @@ class ClientConfig:
         if self.max_chunk_size < self.chunk_size:
             raise ConfigurationError(
                 f"chunk_size ({self.chunk_size}) exceeds max_chunk_size ({self.max_chunk_size})"
+            )
+        if self.segment_piece_max < self.segment_piece_min:
+            raise ConfigurationError(
+                f"segment_piece_max ({self.segment_piece_max}) is below segment_piece_min "
+                f"({self.segment_piece_min})"
             )
 
 

@@ -259,12 +259,15 @@ def _parse_json(content: bytes) -> Any:
         return None
     try:
         return json.loads(content)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nesting too deep (#14)
         return None
 
 
 def _dump(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    try:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    except (RecursionError, ValueError):  # parsed near the nesting limit, too deep to print
+        return "<JSON body nested too deeply to show>"
 
 
 def _field_dict(error: Mapping[str, Any]) -> tuple[str, list[Any]]:

@@ -113,3 +113,35 @@ def retry_after_seconds(
     if wait is not None and cap is not None:
         wait = min(wait, cap)
     return wait
+
+
+class RetryBudget:
+    """Retries left for one logical transfer, shared by the HTTP layer and a download stream.
+
+    The HTTP layer spends one per retried status or connection failure; a download stream
+    spends one per body cut mid-stream and refills the budget when bytes arrived. One count
+    for both is what keeps the worst case for one stream at ``1 + retries`` requests without
+    progress (docs/downloading.md, "Retries"), instead of the product of two budgets.
+
+    Example:
+        ```python
+        budget = RetryBudget(5)
+        if budget.spend():
+            delay = backoff_delay(budget.used - 1, initial=0.5, maximum=30.0)
+        ```
+    """
+
+    def __init__(self, retries: int) -> None:
+        self.retries = retries
+        self.used = 0
+
+    def spend(self) -> bool:
+        """Take one retry; False when none is left."""
+        if self.used >= self.retries:
+            return False
+        self.used += 1
+        return True
+
+    def refill(self) -> None:
+        """Progress was made: the next failures start counting from zero again."""
+        self.used = 0

@@ -77,7 +77,7 @@ def test_env_and_file_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 async def test_token_never_in_repr_str_or_logs(caplog: pytest.LogCaptureFixture) -> None:
     secret = "very-secret-token-value"
     caplog.set_level(logging.DEBUG)
-    client = AsyncClient(BASE, ClientConfig(max_retries=0))
+    client = AsyncClient(BASE, ClientConfig(max_retries=0, http_engine="httpx"))
     try:
         with respx.mock() as mock:
             mock.post(f"{BASE}/login").mock(
@@ -123,7 +123,7 @@ def test_jwt_expiry_decodes_without_verifying() -> None:
 
 @pytest.mark.anyio
 async def test_proactive_refresh_before_exp() -> None:
-    config = ClientConfig()  # refresh_margin 30 s
+    config = ClientConfig(http_engine="httpx")  # refresh_margin 30 s; respx
     http = HttpClient(BASE, config)
     try:
         with respx.mock() as mock:
@@ -146,7 +146,7 @@ async def test_proactive_refresh_before_exp() -> None:
 
 @pytest.mark.anyio
 async def test_token_credentials_never_refresh() -> None:
-    http = HttpClient(BASE, ClientConfig())
+    http = HttpClient(BASE, ClientConfig(http_engine="httpx"))
     try:
         await TokenCredentials(_jwt(time.time() - 10)).authenticate(http)
         assert not http.auth.refreshable

@@ -32,7 +32,7 @@ from flowbio_async._http import HttpClient
 from flowbio_async.testing import FlowServer
 
 BASE = "https://flow.test/api"
-NO_RETRY = ClientConfig(max_retries=0, connection_retries=0)
+NO_RETRY = ClientConfig(max_retries=0, connection_retries=0, http_engine="httpx")  # respx
 
 
 async def _error_for(

@@ -22,7 +22,13 @@ from flowbio_async import (
 from flowbio_async._http import HttpClient, derive_files_url, normalise_base_url
 
 BASE = "https://flow.test/api"
-FAST = ClientConfig(backoff_initial=0.001, backoff_max=0.002, max_retries=2, connection_retries=2)
+FAST = ClientConfig(
+    backoff_initial=0.001,
+    backoff_max=0.002,
+    max_retries=2,
+    connection_retries=2,
+    http_engine="httpx",  # respx mocks httpx's own transport
+)
 
 
 @pytest.fixture
@@ -101,7 +107,7 @@ async def test_429_with_retry_after_is_waited_out(http: HttpClient) -> None:
         await real_sleep(delay)
 
     with respx.mock() as mock, pytest.MonkeyPatch.context() as patch:
-        patch.setattr("flowbio_async._http.anyio.sleep", recording_sleep)
+        patch.setattr("flowbio_async._http._client.anyio.sleep", recording_sleep)
         route = mock.get(f"{BASE}/samples/types").mock(
             side_effect=[
                 httpx.Response(429, json={"error": "slow down"}, headers={"Retry-After": "1"}),
@@ -124,7 +130,7 @@ async def test_rate_limit_reset_only_delays_429s(http: HttpClient) -> None:
     # Flow sends X-RateLimit-Reset on every answer; on a 503 it is not a wait instruction.
     window_end = {"X-RateLimit-Reset": "5"}
     with respx.mock() as mock, pytest.MonkeyPatch.context() as patch:
-        patch.setattr("flowbio_async._http.anyio.sleep", recording_sleep)
+        patch.setattr("flowbio_async._http._client.anyio.sleep", recording_sleep)
         mock.get(f"{BASE}/me").mock(
             side_effect=[
                 httpx.Response(503, headers=window_end),
@@ -301,7 +307,7 @@ async def test_anonymous_401_does_not_refresh(http: HttpClient) -> None:
 
 @pytest.mark.anyio
 async def test_credentials_go_only_to_api_and_files_hosts() -> None:
-    http = HttpClient(BASE, ClientConfig(files_url="https://files.flow.test"))
+    http = HttpClient(BASE, ClientConfig(files_url="https://files.flow.test", http_engine="httpx"))
     http.auth.set("secret-token", refreshable=False)
     try:
         with respx.mock() as mock:

@@ -174,7 +174,7 @@ async def test_size_mismatch_raises_and_leaves_no_part(
     server: FlowServer, tmp_path: Path, segmented: bool
 ) -> None:
     data_id = add_file(server, payload(3 * MiB, seed=13), "stale.bin", size=3 * MiB + 1)
-    changes = {"segment_threshold": MiB} if segmented else {}
+    changes = {"segment_threshold": MiB, "segment_below_rate": None} if segmented else {}
     async with client_for(server, tmp_path, **changes) as client:
         with pytest.raises(IntegrityError, match="bytes"):
             await client.data.download(data_id, tmp_path)

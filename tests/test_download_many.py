@@ -136,12 +136,39 @@ async def test_segmented_download_with_cuts_is_exact(server: FlowServer, tmp_pat
     server.add_fault("gate", route="download", nth=2, count=2, params={"together": 2})
     server.add_fault("cut", route="download", bytes=3 * MiB, count=0)
     async with client_for(
-        server, tmp_path, segment_threshold=4 * MiB, segments_per_file=4
+        server, tmp_path, segment_threshold=4 * MiB, segments_per_file=4, segment_below_rate=None
     ) as client:
         result = await client.data.download(data_id, tmp_path)
     assert result.md5 == md5_of(content) and result.path.read_bytes() == content
     assert server.max_in_flight()["download"] >= 2  # pieces really ran in parallel
     assert part_files(tmp_path) == []
+
+
+@pytest.mark.parametrize("cuts", [False, True], ids=["clean", "cut-every-3MiB"])
+@pytest.mark.parametrize("below_rate", [1, 1 << 62], ids=["lead-goes-on", "lead-stops"])
+async def test_more_streams_join_only_when_the_first_piece_is_slow(
+    server: FlowServer, tmp_path: Path, below_rate: int, cuts: bool
+) -> None:
+    content = payload(24 * MiB + 5, seed=14)
+    data_id = add_file(server, content, "adaptive.bin")
+    if cuts:
+        server.add_fault("cut", route="download", bytes=3 * MiB, count=0)
+    server.reset_counters()
+    async with client_for(
+        server, tmp_path, segment_threshold=4 * MiB, segment_below_rate=below_rate
+    ) as client:
+        result = await client.data.download(data_id, tmp_path)
+    assert result.md5 == md5_of(content) and result.path.read_bytes() == content
+    assert part_files(tmp_path) == []
+    if cuts:
+        return  # resumed requests make the counts below depend on where the cuts fell
+    # Any loopback piece beats 1 B/s: the lead stream goes on to the end, one request in all.
+    # Nothing beats 2**62 B/s: the lead stops after 8 MiB, and the workers share two more
+    # 8 MiB pieces and the last 5 bytes.
+    if below_rate == 1:
+        assert server.counters()["download"] == 1 and server.max_in_flight()["download"] == 1
+    else:
+        assert server.counters()["download"] == 4 and server.max_in_flight()["download"] >= 2
 
 
 async def test_segmented_falls_back_when_ranges_are_ignored(
@@ -150,7 +177,9 @@ async def test_segmented_falls_back_when_ranges_are_ignored(
     content = payload(12 * MiB, seed=12)
     data_id = add_file(server, content, "noseg.bin")
     server.add_fault("ignore_range", route="download", count=0)
-    async with client_for(server, tmp_path, segment_threshold=MiB) as client:
+    async with client_for(
+        server, tmp_path, segment_threshold=MiB, segment_below_rate=None
+    ) as client:
         result = await client.data.download(data_id, tmp_path)
     assert result.path.read_bytes() == content
 

@@ -21,7 +21,12 @@ from flowbio_async._http import HttpClient
 from flowbio_async._pagination import AsyncPager
 
 BASE = "https://flow.test/api"
-CONFIG = ClientConfig(backoff_initial=0.001, backoff_max=0.002, max_retries=0)
+CONFIG = ClientConfig(
+    backoff_initial=0.001,
+    backoff_max=0.002,
+    max_retries=0,
+    http_engine="httpx",  # respx
+)
 
 scalars = st.none() | st.booleans() | st.integers(-5, 500) | st.text(max_size=5)
 items = st.lists(st.dictionaries(st.sampled_from(["id", "name"]), scalars, max_size=2), max_size=6)

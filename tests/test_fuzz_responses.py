@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from flowbio_async import AsyncClient, ClientConfig, FlowError, UnexpectedResponseError
 
 BASE = "https://flow.test/api"
-CONFIG = ClientConfig(show_progress=False, max_retries=0)
+CONFIG = ClientConfig(show_progress=False, max_retries=0, http_engine="httpx")  # respx
 
 odd_bodies: st.SearchStrategy[Any] = st.one_of(
     st.just({}),

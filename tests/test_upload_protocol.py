@@ -53,6 +53,7 @@ def _config(tmp_path: Path, **changes: Any) -> ClientConfig:
         "max_chunk_size": 4,
         "backoff_initial": 0.001,
         "backoff_max": 0.002,
+        "http_engine": "httpx",  # respx mocks httpx's own transport
         **changes,
     }
     return ClientConfig(**values)

@@ -23,6 +23,7 @@ import anyio
 from flowbio_async._errors import FlowConnectionError, IntegrityError, NotFoundError
 from flowbio_async._models._downloads import DownloadReport, DownloadResult
 from flowbio_async._progress import Progress, ProgressCallback
+from flowbio_async._retry import RetryBudget
 from flowbio_async._transfers._download import Downloader, DownloadSpec, StreamLike
 from flowbio_async._transfers._many import ItemResult, call_concurrency, run_many
 from flowbio_async._transfers._paths import folder_name, safe_filename
@@ -190,7 +191,7 @@ def sample_origin(sample: Sample) -> dict[str, Any]:
 
 def opener(
     ctx: ClientContext, urls: Sequence[str], *, authenticated: bool = True, label: str = ""
-) -> Callable[[Mapping[str, str]], AbstractAsyncContextManager[StreamLike]]:
+) -> Callable[[Mapping[str, str], RetryBudget], AbstractAsyncContextManager[StreamLike]]:
     """An engine opener trying ``urls`` in order; a 404 or unreachable host moves on for good.
 
     Contract §8 row 20: the files server may not exist (private instances), so the API base
@@ -201,7 +202,9 @@ def opener(
     name = label or "download"
 
     @asynccontextmanager
-    async def open_stream(headers: Mapping[str, str]) -> AsyncIterator[StreamLike]:
+    async def open_stream(
+        headers: Mapping[str, str], budget: RetryBudget
+    ) -> AsyncIterator[StreamLike]:
         async with AsyncExitStack() as stack:
             while True:
                 try:
@@ -211,7 +214,7 @@ def opener(
                             remaining[0],
                             headers=headers,
                             authenticated=authenticated,
-                            lean=True,
+                            retry_budget=budget,
                         )
                     )
                     break
@@ -307,10 +310,12 @@ async def fetch_many(
 
     Every item is planned first (sizes, destinations), so the progress totals are known
     before the first byte (#17 item 7) and two items that would land on the same path are
-    told apart in input order (the later one goes to ``<dir>/<id>/<name>``). Concurrency is
-    bounded twice: ``run_many`` keeps at most ``max_concurrency`` items in flight, and each
-    transfer also holds the client-wide limiter, so parallel calls share one cap.
-    ``concurrency`` is the call's own cap (``max_concurrency=``), within the client-wide one.
+    told apart in input order (the later one goes to ``<dir>/<id>/<name>``). Planning (a
+    metadata ``GET`` per bare id) is not a transfer: it runs wider than the transfers, up
+    to ``max_connections`` at once, so the metadata round trips mostly leave the critical
+    path (#16). Transfers are bounded twice: at most ``concurrency`` (the call's own
+    ``max_concurrency=``, within the client-wide one) are in flight, and each also holds the
+    client-wide limiter, so parallel calls share one cap.
     """
     writer = DownloadLog(log) if log is not None else None
     tasks: set[str] = set()
@@ -324,6 +329,7 @@ async def fetch_many(
         return task
 
     limit = call_concurrency(concurrency, ctx.config.max_concurrency)
+    plan_width = ctx.config.max_connections
 
     async def failed(item: K, target: Target | None, exc: Exception) -> None:
         if writer is not None:
@@ -337,7 +343,9 @@ async def fetch_many(
             raise
 
     with ctx.progress(progress, aggregate_label=label) as reporter:
-        plans = await run_many(items, planned_target, concurrency=limit, fail_fast=fail_fast)
+        plans = await run_many(
+            items, planned_target, concurrency=max(limit, plan_width), fail_fast=fail_fast
+        )
         targets: dict[int, Target] = {}
         claimed: set[Path] = set()
         for index, outcome in enumerate(plans):

@@ -8,31 +8,39 @@ and what Flow says about the file (size, md5). The life of one download:
 2. The part file plus its sidecar (``_partfile``) are reused when they agree with the
    expected size and md5; free space is checked before the first byte.
 3. Missing byte ranges are fetched: one stream below ``config.segment_threshold``, otherwise
-   pieces fetched in file order by ``config.segments_per_file`` workers, each with ``Range``
-   and ``If-Range`` and its own retry budget, which resets whenever bytes arrive.
-4. A body of ``_DIRECT_MIN`` bytes or more is read straight from the socket by a worker
-   thread into reusable buffers of ``config.download_buffer_size`` and written from there,
-   while an md5 thread follows in file order (``_socket_body``, ``_partwriter``). Otherwise
-   (TLS, chunked, smaller) httpx's pieces are gathered into such buffers for a writer
-   thread (``pwritev``) and an md5 thread while the event loop keeps reading. A body that
-   fits in one small buffer is written and hashed in place: a thread hop would cost more.
+   pieces (``config.segment_piece_min`` to ``segment_piece_max`` bytes) fetched in file order,
+   each with ``Range`` and ``If-Range``: by one stream while it delivers at least
+   ``config.segment_below_rate`` bytes per second, else by ``config.segments_per_file``
+   workers.
+4. Every body is read through one interface, ``StreamLike.aiter_raw``. Pieces are gathered
+   into buffers of ``config.download_buffer_size`` for a writer thread (``pwritev``) and an
+   md5 thread while the event loop keeps reading; a body of at most
+   ``config.download_inline_max`` bytes is written and hashed in place (a thread hop would
+   cost more than the work).
 5. Size and md5 are verified, then ``os.replace`` makes the file appear atomically.
 
 A 200 answer to a ``Range`` request restarts cleanly (progress rolls back); 416 with a
 complete part means done (contract §8 row 22). Cancellation leaves the part file and an
 up-to-date sidecar, so the next call resumes.
+
+Retries (#16, one policy): the HTTP layer retries statuses and connection failures before a
+body starts; this engine retries only a body cut mid-stream (a dropped connection, a read
+timeout, a stall below ``config.min_download_rate``, a clean end before the last byte),
+resuming at the exact byte. Both spend one :class:`~flowbio_async._retry.RetryBudget` of
+``config.download_retries`` per stream, refilled when bytes arrive, so a stream that never
+makes progress costs at most ``1 + download_retries`` requests.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import threading
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import anyio
 import anyio.to_thread
@@ -45,27 +53,18 @@ from flowbio_async._errors import (
     FlowTransportError,
     InsufficientSpaceError,
     IntegrityError,
-    RateLimitError,
-    ServerError,
     TransferError,
 )
+from flowbio_async._http import StallError
 from flowbio_async._models._downloads import DownloadResult
 from flowbio_async._progress import Progress
-from flowbio_async._retry import backoff_delay, retry_after_seconds
-from flowbio_async._socket_body import SocketBody
+from flowbio_async._retry import RetryBudget, backoff_delay
 from flowbio_async._transfers._partfile import PartState, load_state, missing_intervals
 from flowbio_async._transfers._partwriter import PartFile, hash_file
 from flowbio_async._transfers._paths import check_destination
 from flowbio_async._transfers._ranges import parse_content_range, range_header
 
 MiB = 1024 * 1024
-_INLINE_MAX = 512 * 1024
-"""Bodies up to this size are written and hashed on the event loop (under a millisecond)."""
-_DIRECT_MIN = 4 * MiB
-"""Bodies from this size on are read from the socket by a thread (``_socket_body``)."""
-_DIRECT_BUFFERS = 3
-_MIN_PIECE = 8 * MiB
-_MAX_PIECE = 64 * MiB
 
 
 class StreamLike(Protocol):
@@ -78,8 +77,9 @@ class StreamLike(Protocol):
     def aiter_raw(self) -> AsyncIterator[bytes]: ...
 
 
-Opener = Callable[[Mapping[str, str]], AbstractAsyncContextManager[StreamLike]]
-"""Opens ``GET <file>`` with extra headers; errors (>= 400) raise ``FlowApiError``."""
+Opener = Callable[[Mapping[str, str], RetryBudget], AbstractAsyncContextManager[StreamLike]]
+"""Opens ``GET <file>`` with extra headers, its retries spending the stream's budget;
+errors (>= 400) raise ``FlowApiError``."""
 
 DiskFree = Callable[[Path], int]
 
@@ -107,23 +107,22 @@ class _RangesRefused(Exception):
     """A parallel piece got 200: the server stopped honouring Range; fall back to one stream."""
 
 
-def _retryable(exc: Exception) -> bool:
-    # 429/5xx were already retried by the HTTP layer before the body; here they also count
-    # against the download's own budget (contract §6.1). Transport errors include a body cut
-    # short, which is exactly what Range resume is for.
-    return isinstance(exc, FlowTransportError | ServerError | RateLimitError | _ShortBody)
-
-
-class _ShortBody(TransferError):
+class _ShortBody(FlowTransportError):
     """The connection ended cleanly before the requested range was complete."""
 
 
 @dataclass
 class _Cursor:
-    """Where one stream stands: the next byte to write and the end (exclusive) it wants."""
+    """Where one stream stands: the next byte to write and the end (exclusive) it wants.
+
+    ``watch`` is called once, just before the stream passes byte ``watch_at``; it may
+    move ``end`` back to ``watch_at`` (the stream then stops there).
+    """
 
     pos: int
     end: int | None
+    watch_at: int | None = None
+    watch: Callable[[], None] | None = None
 
 
 class Downloader:
@@ -201,6 +200,8 @@ class _Job:
         self.task = task
         self.size: int | None = state.size
         self.parallel = False
+        self.streams = 1
+        """Streams of this download running at once (they share the buffer budget)."""
         self.space_checked = False
         self.resumed_from = state.done_bytes
         self.part: PartFile | None = None
@@ -251,8 +252,8 @@ class _Job:
             return
         if self.size >= self.config.segment_threshold and self.config.segments_per_file > 1:
             try:
-                await self._fetch_parallel()
-                return
+                if await self._fetch_parallel():
+                    return
             except _RangesRefused:
                 assert self.part is not None
                 await anyio.to_thread.run_sync(self.part.reset)
@@ -272,89 +273,126 @@ class _Job:
     def _pieces(self) -> list[tuple[int, int]]:
         assert self.size is not None
         workers = self.config.segments_per_file
-        piece = max(_MIN_PIECE, min(_MAX_PIECE, self.size // (workers * 4) or 1))
+        config = self.config
+        piece = max(
+            config.segment_piece_min,
+            min(config.segment_piece_max, self.size // (workers * 4) or 1),
+        )
         pieces: list[tuple[int, int]] = []
         for start, end in missing_intervals(self.state.done, self.size):
             pieces.extend((lo, min(lo + piece, end)) for lo in range(start, end, piece))
         return pieces
 
-    async def _fetch_parallel(self) -> None:
-        """Pieces in file order, ``segments_per_file`` at a time (md5 follows closely)."""
+    async def _fetch_parallel(self) -> bool:
+        """Pieces in file order; more streams join only when one stream is slow.
+
+        A lead stream asks for the whole first gap and is timed over its first piece. If
+        that piece arrived at ``segment_below_rate`` bytes per second or faster, one stream
+        keeps up: it simply goes on, hashing from memory (parallel pieces are partly hashed
+        back from the page cache, which on loopback or a fast LAN costs more than it gains,
+        #16), and False tells the caller to fetch any other gap the same way. Otherwise the
+        lead stops at the piece's end, ``segments_per_file`` workers share the remaining
+        pieces (md5 follows closely) and True is returned once every piece is in.
+        """
         pieces = iter(self._pieces())
         first = next(pieces, None)
         if first is None:
-            return
+            return True
+        assert self.size is not None
         self.parallel = True
-        answered = anyio.Event()
+        decided = anyio.Event()
+        threshold = self.config.segment_below_rate
+        join = threshold is None
+        segments = self.config.segments_per_file
+        self.streams = segments if join else 1
 
-        async def worker(initial: tuple[int, int] | None) -> None:
-            if initial is not None:
-                try:
-                    await self._fetch(_Cursor(*initial), on_headers=answered.set)
-                finally:
-                    answered.set()
-            else:
-                await answered.wait()  # the first answer tells whether ranges work
+        async def follow() -> None:
             for start, end in pieces:
                 await self._fetch(_Cursor(start, end))
 
+        async def lead() -> None:
+            nonlocal join
+            if threshold is None:
+                try:
+                    # The others start at the first answer: it tells whether ranges work.
+                    await self._fetch(_Cursor(*first), on_headers=decided.set)
+                finally:
+                    decided.set()
+                await follow()
+                return
+            assert self.size is not None
+            gap_end = missing_intervals(self.state.done, self.size)[0][1]
+            cursor = _Cursor(first[0], gap_end, watch_at=first[1])
+            started = time.monotonic()
+
+            def checkpoint() -> None:
+                nonlocal join
+                elapsed = max(time.monotonic() - started, 1e-6)
+                join = (first[1] - first[0]) / elapsed < threshold
+                if join:
+                    cursor.end = first[1]  # stop after the first piece; the others join
+                    self.streams = segments
+                decided.set()
+
+            cursor.watch = checkpoint
+            try:
+                await self._fetch(cursor)
+            finally:
+                decided.set()
+            if join:
+                await follow()
+
+        async def helper() -> None:
+            await decided.wait()
+            if join:
+                await follow()
+
         try:
             async with anyio.create_task_group() as group:
-                group.start_soon(worker, first)
-                for _ in range(self.config.segments_per_file - 1):
-                    group.start_soon(worker, None)
+                group.start_soon(lead)
+                for _ in range(segments - 1):
+                    group.start_soon(helper)
         except BaseExceptionGroup as grouped:
             raise _single(grouped) from None
         finally:
             self.parallel = False
+            self.streams = 1
+        return join
 
     # -- one stream with its retry budget -----------------------------------------------------
     async def _fetch(self, cursor: _Cursor, on_headers: Callable[[], None] | None = None) -> None:
-        failures = 0
+        budget = RetryBudget(self.config.download_retries)
         while cursor.end is None or cursor.pos < cursor.end:
             before = cursor.pos
             try:
-                finished = await self._attempt(cursor, on_headers)
-                on_headers = None
-                if finished:
-                    return
-                raise _ShortBody(f"{self.spec.label}: the server closed the stream early")
+                failure = await self._attempt(cursor, on_headers, budget)
             except FlowApiError as exc:
+                # Statuses were retried by the HTTP layer already; only 416 means something.
                 if exc.status_code != 416:
-                    if not _retryable(exc):
-                        raise
-                    failures = self._count_failure(exc, before, cursor, failures)
-                    await anyio.sleep(self._delay(exc, before, cursor, failures))
-                    continue
+                    raise
                 if self._satisfied(exc, cursor):
                     return
                 raise IntegrityError(
                     f"{self.spec.label}: the server's file is shorter than expected "
                     f"(416 at byte {cursor.pos})"
                 ) from None
-            except Exception as exc:
-                if not _retryable(exc):
-                    raise
-                failures = self._count_failure(exc, before, cursor, failures)
-                await anyio.sleep(self._delay(exc, before, cursor, failures))
-
-    def _count_failure(self, exc: Exception, before: int, cursor: _Cursor, failures: int) -> int:
-        # The budget resets whenever bytes arrived (design note transfers.md).
-        failures = 0 if cursor.pos > before else failures + 1
-        if failures > self.config.download_retries:
-            raise exc
-        return failures
-
-    def _delay(self, exc: Exception, before: int, cursor: _Cursor, failures: int) -> float:
-        if cursor.pos > before:
-            return 0.0  # a cut after progress is not congestion: resume at once
-        if isinstance(exc, FlowApiError):
-            hint = retry_after_seconds(exc.headers, cap=self.config.max_retry_after)
-            if hint is not None:
-                return hint
-        return backoff_delay(
-            failures - 1, initial=self.config.backoff_initial, maximum=self.config.backoff_max
-        )
+            on_headers = None
+            if failure is None:
+                return
+            # The body was cut mid-stream: resume at the exact byte. Bytes that arrived
+            # refill the budget, except a trickle's (a stall, #14).
+            if cursor.pos > before and not isinstance(failure, StallError):
+                budget.refill()
+            if not budget.spend():
+                raise failure
+            if cursor.pos == before:
+                await anyio.sleep(
+                    backoff_delay(
+                        budget.used - 1,
+                        initial=self.config.backoff_initial,
+                        maximum=self.config.backoff_max,
+                    )
+                )
 
     def _satisfied(self, exc: FlowApiError, cursor: _Cursor) -> bool:
         """416: done if the server's size equals what we already hold (§8 row 22)."""
@@ -378,20 +416,30 @@ class _Job:
                 headers["If-Range"] = validator
         return headers
 
-    async def _attempt(self, cursor: _Cursor, on_headers: Callable[[], None] | None) -> bool:
-        """One request; True when the cursor's range (or the whole body) is complete."""
+    async def _attempt(
+        self, cursor: _Cursor, on_headers: Callable[[], None] | None, budget: RetryBudget
+    ) -> FlowTransportError | None:
+        """One request; ``None`` when the cursor's range (or the whole body) is complete,
+        else why the body ended early (the caller resumes from ``cursor.pos``)."""
         headers = self._headers(cursor)
-        async with self.spec.open(headers) as response:
+        async with self.spec.open(headers, budget) as response:
             await self._accept(response, cursor, ranged="Range" in headers)
             if on_headers is not None:
                 on_headers()
-            await self._pump(response, cursor)
+            try:
+                await self._pump(response, cursor)
+            except FlowTransportError as exc:
+                return exc  # cut, read timeout or stall while reading the body
         if cursor.end is not None:
-            return cursor.pos >= cursor.end
-        if self.size is None:
+            finished = cursor.pos >= cursor.end
+        elif self.size is None:
             self.size = self.state.size = cursor.pos  # no length given: EOF is the end
-            return True
-        return cursor.pos >= self.size
+            finished = True
+        else:
+            finished = cursor.pos >= self.size
+        if finished:
+            return None
+        return _ShortBody(f"{self.spec.label}: the server closed the stream early")
 
     async def _accept(self, response: StreamLike, cursor: _Cursor, *, ranged: bool) -> None:
         """Check the status and headers against what we asked for; adopt size/validators."""
@@ -445,25 +493,15 @@ class _Job:
         """
         assert self.part is not None
         part = self.part
-        direct = getattr(response, "socket_body", None)
-        remaining = None if cursor.end is None else cursor.end - cursor.pos
-        if direct is not None and remaining is not None and remaining >= _DIRECT_MIN:
-            body = direct()
-            if body is not None:
-                try:
-                    await self._pump_socket(body, cursor)
-                finally:
-                    body.close()
-                return
         chunks = aiter(response.aiter_raw())
         # Parallel streams share the buffer budget so memory does not grow with segments.
         limit = self.config.download_buffer_size
-        if self.parallel:
-            limit = max(256 * 1024, limit // self.config.segments_per_file)
+        if self.streams > 1:
+            limit = max(256 * 1024, limit // self.streams)
         offset = cursor.pos
         pending, size, failure, ended = await self._fill(chunks, cursor, offset, limit)
         if ended:
-            if pending and size <= _INLINE_MAX:
+            if pending and size <= self.config.download_inline_max:
                 # A small body: a thread hop (and the GIL hand-over it causes) costs more
                 # than writing and hashing a few hundred KiB right here.
                 part.record_and_hash(offset, pending)
@@ -508,67 +546,6 @@ class _Job:
         if failure is not None:
             raise failure  # what arrived before the failure is on disk: resume from there
 
-    async def _pump_socket(self, body: SocketBody, cursor: _Cursor) -> None:
-        """Body → a reader thread (``recv_into`` + ``pwritev``) and an md5 thread, in file order.
-
-        A few reusable buffers circulate: the reader fills and writes one while md5 runs
-        over the previous one, both outside the GIL; the event loop only passes buffers
-        along (``_socket_body``). Cancellation stops the reader at its next poll and waits
-        for its write, so the sidecar never names bytes that are not on disk.
-        """
-        assert self.part is not None and cursor.end is not None
-        part = self.part
-        if body.prefix:  # what httpx had read past the headers
-            prefix = body.prefix[: cursor.end - cursor.pos]
-            await anyio.to_thread.run_sync(part.record_and_hash, cursor.pos, [prefix])
-            cursor.pos += len(prefix)
-            self.progress.advance(self.task, len(prefix))
-        size = self.config.download_buffer_size
-        if self.parallel:
-            size = max(256 * 1024, size // self.config.segments_per_file)
-        stop = threading.Event()
-        free_in, free_out = anyio.create_memory_object_stream[bytearray](_DIRECT_BUFFERS)
-        for _ in range(_DIRECT_BUFFERS):
-            free_in.send_nowait(bytearray(size))
-        to_hasher, hashes = anyio.create_memory_object_stream[tuple[int, bytearray, int]](
-            _DIRECT_BUFFERS
-        )
-
-        def read_and_write(buffer: bytearray, want: int, at: int) -> tuple[int, Exception | None]:
-            view = memoryview(buffer)[:want]
-            got, error = body.readinto(view, stop)
-            if got:
-                part.record(at, [view[:got]])
-            return got, error
-
-        async def hasher() -> None:
-            async with hashes:
-                async for at, buffer, got in hashes:
-                    view = memoryview(buffer)[:got]
-                    await anyio.to_thread.run_sync(part.hash_chunks, at, [view], at)
-                    free_in.send_nowait(buffer)
-
-        failure: Exception | None = None
-        try:
-            async with free_in, free_out, anyio.create_task_group() as group:
-                group.start_soon(hasher)
-                async with to_hasher:
-                    while cursor.pos < cursor.end and body.remaining:
-                        buffer = await free_out.receive()
-                        want = min(size, cursor.end - cursor.pos)
-                        at = cursor.pos
-                        got, failure = await _stoppable(read_and_write, stop, buffer, want, at)
-                        cursor.pos = at + got
-                        self.progress.advance(self.task, got)
-                        if got:
-                            await to_hasher.send((at, buffer, got))
-                        if failure is not None or got < want:
-                            break  # a short body is retried by `_fetch` from cursor.pos
-        except BaseExceptionGroup as grouped:
-            raise _single(grouped) from None
-        if failure is not None:
-            raise failure
-
     async def _fill(
         self, chunks: AsyncIterator[bytes], cursor: _Cursor, offset: int, limit: int
     ) -> tuple[list[bytes], int, Exception | None, bool]:
@@ -578,8 +555,24 @@ class _Job:
         try:
             while size < limit:
                 chunk = await anext(chunks, b"")
-                if cursor.end is not None:
-                    chunk = chunk[: cursor.end - offset - size]
+                watch = cursor.watch
+                if (
+                    watch
+                    and cursor.watch_at is not None
+                    and offset + size + len(chunk) >= cursor.watch_at
+                ):
+                    cursor.watch = None
+                    watch()  # may pull cursor.end back to watch_at
+                if cursor.end is not None and len(chunk) > cursor.end - offset - size:
+                    room = cursor.end - offset - size
+                    if self.size is not None and cursor.end >= self.size:
+                        # More than the whole file: a record and a body that disagree are
+                        # refused, never cut to fit and reported complete (#14).
+                        raise IntegrityError(
+                            f"{self.spec.label}: the server sends more than the "
+                            f"{self.size:,} bytes Flow recorded"
+                        )
+                    chunk = chunk[:room]  # a range answer longer than asked: not ours
                 if not chunk:
                     return pending, size, None, True
                 pending.append(chunk)
@@ -610,45 +603,6 @@ class _Job:
         return DownloadResult(
             path=self.spec.dest, size=length, md5=digest, resumed_from=self.resumed_from
         )
-
-
-async def _stoppable(
-    func: Callable[[bytearray, int, int], tuple[int, Exception | None]],
-    stop: threading.Event,
-    *args: Any,
-) -> tuple[int, Exception | None]:
-    """Run ``func`` in a worker thread; on cancellation, stop it and wait until it returned.
-
-    Waiting matters: the thread may be writing, and the sidecar saved after a cancellation
-    must not name bytes still on their way to the disk. A call cancelled before a worker
-    picked it up never runs (anyio drops it), so only a started call is waited for.
-    """
-    finished = threading.Event()
-    gate = threading.Lock()
-    started = cancelled = False
-
-    def run() -> tuple[int, Exception | None]:
-        nonlocal started
-        with gate:
-            if cancelled:
-                return 0, None
-            started = True
-        try:
-            return func(*args)
-        finally:
-            finished.set()
-
-    try:
-        return await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
-    except anyio.get_cancelled_exc_class():
-        stop.set()
-        with gate:
-            cancelled = True
-            running = started
-        if running:
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(finished.wait)
-        raise
 
 
 def _single(group: BaseExceptionGroup[BaseException]) -> BaseException:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import anyio
+import anyio.abc
 
 from flowbio_async._errors import ConfigurationError
 
@@ -107,9 +108,13 @@ async def run_many(
             for _ in range(min(concurrency, len(pending))):
                 tg.start_soon(worker)
     except ExceptionGroup as group:
-        # fail_fast: surface the first item error itself, not the group wrapper.
-        first: Exception = group.exceptions[0]
-        while isinstance(first, ExceptionGroup):
-            first = first.exceptions[0]
-        raise first from None
+        raise _first_error(group) from None
     return [result for result in results if result is not None]
+
+
+def _first_error(group: ExceptionGroup[Exception]) -> Exception:
+    """fail_fast: surface the first item error itself, not the group wrapper."""
+    first: Exception = group.exceptions[0]
+    while isinstance(first, ExceptionGroup):
+        first = first.exceptions[0]
+    return first

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import anyio
 
-import flowbio_async._transfers._download as download_engine
 from flowbio_async import ClientConfig
 from flowbio_async.testing._chaos._cancel import run_cancellations
 from flowbio_async.testing._chaos._checks import Unraisables, open_sockets
@@ -40,8 +39,9 @@ from flowbio_async.testing._store import Store
 KiB = 1024
 READ_TIMEOUT = 1.0
 """Short, so a stall fault outlasts it quickly; loopback answers take milliseconds."""
-SOCKET_BODY_MIN = 16 * KiB
-"""Bodies from this size on take the engine's socket-thread path (4 MiB outside chaos)."""
+INLINE_MAX = 16 * KiB
+"""Bodies above this size take the engine's writer/md5 threads (512 KiB outside chaos), so
+the matrix drives both body paths through every fault and cancellation."""
 
 
 def chaos_config(state_dir: Path) -> ClientConfig:
@@ -58,6 +58,11 @@ def chaos_config(state_dir: Path) -> ClientConfig:
         download_buffer_size=64 * KiB,
         segment_threshold=64 * KiB,
         segments_per_file=4,
+        # Pieces are at least 8 MiB outside chaos; the matrix keeps files small, so shrink
+        # the floor (same code path, many pieces per small file).
+        segment_piece_min=SEGMENT_PIECE,
+        segment_below_rate=None,  # always split: loopback is fast enough for one stream
+        download_inline_max=INLINE_MAX,
         max_concurrency=3,
         bulk_poll_interval=0.02,
         bulk_poll_max=0.1,
@@ -84,12 +89,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the matrix and the cancellations; print the summary; 0 only if the zeros hold."""
     args = parse_args(argv)
     cancellations = args.transfers // 5 if args.cancellations is None else args.cancellations
-    # Pieces of a segmented download are at least 8 MiB in the engine; the matrix keeps files
-    # small, so shrink the floor here (same code path, many pieces per small file).
-    download_engine._MIN_PIECE = SEGMENT_PIECE
-    # Likewise bodies from 4 MiB on are read from the socket by a thread (#4): lower the
-    # threshold so the matrix drives both body paths through every fault and cancellation.
-    download_engine._DIRECT_MIN = SOCKET_BODY_MIN
     summary = Summary(seed=args.seed)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="flowbio-chaos-", dir=args.workdir) as tmp:
