@@ -214,12 +214,24 @@ def _typed(name: str, hint: Any, value: Any) -> Any:
     if typing.get_origin(hint) is Literal:
         if value not in typing.get_args(hint):
             allowed = ", ".join(repr(v) for v in typing.get_args(hint))
-            raise ConfigurationError(f"{name} must be one of {allowed}, got {value!r}")
+            raise ConfigurationError(
+                f"{name} must be one of {allowed}, got {value!r} ({_type_name(value)})"
+            )
         return value
+    if typing.get_origin(hint) is tuple:  # cert=(cert, key[, password])
+        parts = typing.get_args(hint)
+        if not isinstance(value, tuple) or len(value) != len(parts):
+            raise ConfigurationError(
+                f"{name} must be {_expected(hint)}, got {value!r} ({_type_name(value)})"
+            )
+        return tuple(_coerced(name, part, item) for part, item in zip(parts, value, strict=True))
     return _coerced(name, hint, value)
 
 
 def _expected(hint: Any) -> str:
+    if typing.get_origin(hint) is tuple:
+        parts = typing.get_args(hint)
+        return f"a tuple of {len(parts)} ({', '.join(_expected(p) for p in parts)})"
     if hint is bool:
         return "True or False"
     if hint is timedelta:
