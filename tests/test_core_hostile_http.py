@@ -204,6 +204,9 @@ async def test_a_workspace_file_cut_mid_body_is_a_connection_error(
 ) -> None:
     link = json.dumps({"url": f"{hostile.url}/blob/a.txt"})
     hostile.routes["/api/v1/files/download"] = lambda c: c.json(200, link)
+    # The listing gives the size the download is checked against (#14 item 6).
+    listing = json.dumps([{"key": "a.txt", "name": "a.txt", "size": 1000}])
+    hostile.routes["/api/v1/files"] = lambda c: c.json(200, listing)
 
     def cut(c: Connection) -> None:
         c.send(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 300)

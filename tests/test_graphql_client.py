@@ -175,7 +175,9 @@ async def test_paging_never_loops(
         route = mock.post("https://flow.test/api/graphql").mock(
             side_effect=[httpx.Response(200, json=answer) for answer in answers]
         )
-        async with AsyncClient("https://flow.test/api", config(tmp_path)) as client:
+        # respx intercepts httpx's own transport, not the default aiohttp engine.
+        engine = config(tmp_path, http_engine="httpx")
+        async with AsyncClient("https://flow.test/api", engine) as client:
             seen = []
             with pytest.raises(GraphQLPaginationError, match=message):
                 async for node in client.graphql.paginate(PAGE, "samples"):
