@@ -43,7 +43,9 @@ SKIP = frozenset(
     {
         "docs/protocol.md",
         "scripts/rewrite_citations.py",
+        "scripts/docs_hooks.py",
         "tests/test_docs_protocol.py",
+        "tests/test_docs_site.py",
         "flowbio_sync/_generated.py",
     }
 )
