@@ -82,7 +82,7 @@ def test_the_tree_holds_citations_to_check() -> None:
         "(docs/protocol.md §4.2, §4.99)",
         "docs/protocol.md §3.7-3.9",
         "contract §10.9",
-        '"""Bare (§8 rows 30-33)."""',
+        '"""Bare (§8 rows 33-35)."""',
     ],
 )
 def test_checker_reports_a_section_the_page_lacks(text: str) -> None:
