@@ -287,6 +287,8 @@ def _fix_line(lines: list[str], row: int, kind: tuple[str, int, int], limit: int
         return marker is not None and _cascade(lines, index, marker[1], limit, None)
     if name == "inline":
         code, comment = line[:col].rstrip(), line[col:].lstrip("#").strip()
+        if re.search(r"\b(?:noqa|type:\s*ignore|pragma|fmt:)", comment):
+            return False  # a directive must stay on its line: left for a hand to wrap
         indent = re.match(r"^\s*", line)
         prefix = (indent[0] if indent else "") + "# "
         lines[index : index + 1] = [prefix + comment, code]

@@ -167,3 +167,10 @@ def test_rewrite_tree_changes_only_what_it_must(tmp_path: Path) -> None:
     assert (tmp_path / "a.py").read_text() == "# once on 401 (docs/protocol.md §2.2)\n"
     assert (tmp_path / "docs/protocol.md").read_text() == "Bare (§2.2) stays.\n"
     assert rc.rewrite_tree(tmp_path) == ([], [])
+
+
+def test_rewrap_leaves_directive_comments_on_their_line() -> None:
+    line = "    value = compute()  # type: ignore[arg-type]  # a cast the server forces (§8 row 17)"
+    rewritten, stuck = rc.rewrap_python(rc.rewrite_text(f"def f() -> None:\n{line}\n"))
+    assert stuck == [2]
+    assert "# type: ignore[arg-type]" in rewritten.splitlines()[1]
