@@ -34,9 +34,10 @@ generate: venv
 check-generated: venv
 	$(PY) scripts/generate_sync.py --check
 
+## Not -q: mkdocs' quiet mode drops warnings before --strict counts them.
 docs: venv
 	NO_MKDOCS_2_WARNING=1 \
-	$(VENV)/bin/mkdocs build --strict -q -d $(VENV)/site
+	$(VENV)/bin/mkdocs build --strict -d $(VENV)/site
 
 pytest: venv
 	$(VENV)/bin/pytest -q
