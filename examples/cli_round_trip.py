@@ -3,7 +3,7 @@
 A cluster job has no terminal to type a password into, so it gets an access token from the
 environment (``FLOW_API_TOKEN``) and reads the ``--json`` documents the commands print.
 This script asks ``POST /login`` for such a token once (what ``flowbio-async login`` does
-at a prompt; contract §2.1), then runs the commands a job script would::
+at a prompt; docs/protocol.md §2.1), then runs the commands a job script would::
 
     flowbio-async --json data upload counts.tsv --no-progress
     flowbio-async --json download <id> --dest fetched/ --no-progress

@@ -45,8 +45,8 @@ async def main() -> None:
         )
         print(f"saved {single.path} ({single.size} bytes)")
 
-        # A file the HTML report links to, by its path relative to the report (contract §5.1);
-        # a folder destination keeps the layout the report's links expect.
+        # A file the HTML report links to, by its path relative to the report
+        # (docs/protocol.md §5.1); a folder destination keeps the layout the report's links expect.
         html = next(data for data in execution.outputs if data.filename == "multiqc_report.html")
         folder = f"downloads/executions/{execution.id}/"
         asset = await client.data.download_asset(html, "multiqc_report_data/multiqc.log", folder)

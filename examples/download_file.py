@@ -17,7 +17,7 @@ from flowbio_async import AsyncClient, ClientConfig, UsernamePasswordCredentials
 
 
 async def main() -> None:
-    # FLOW_FILES_URL (optional) points downloads at the files server (contract §5.1).
+    # FLOW_FILES_URL (optional) points downloads at the files server (docs/protocol.md §5.1).
     config = ClientConfig(show_progress=False, files_url=os.environ.get("FLOW_FILES_URL"))
     async with AsyncClient(config=config) as client:
         await client.log_in(

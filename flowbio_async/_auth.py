@@ -3,7 +3,7 @@
 Credentials validate their input when constructed, so bad input raises
 :class:`ConfigurationError` before any request. Logging in stores the access token in a
 :class:`TokenState` that the HTTP layer reads for every request to the API or files host;
-the ``flow_refresh_token`` cookie lives in the HTTP layer's cookie jar (contract §2.1-2.2).
+the ``flow_refresh_token`` cookie lives in the HTTP layer's cookie jar (docs/protocol.md §2.1-2.2).
 
 Nothing here holds or imports an HTTP client: credentials are handed a
 :class:`LoginSession` (what the HTTP layer offers for logging in) when they run, and the
@@ -61,7 +61,7 @@ def token_from_body(body: Any) -> str | None:
     """The access token of a login or refresh answer, whichever key variant it uses.
 
     Accepts ``token``, ``access_token``, ``accessToken`` and GraphQL's
-    ``data.login.accessToken`` (contract §8 row 1).
+    ``data.login.accessToken`` (docs/protocol.md §8 row 1).
 
     Example:
         ```python
@@ -86,7 +86,7 @@ class TokenState:
     ``generation`` grows each time the token changes. A request remembers the generation it
     was sent with; after a 401 it asks :meth:`refresh` for a newer one. Only the first caller
     for a given generation performs the ``GET /token`` call; the others wait on the lock and
-    reuse its outcome, so 50 concurrent 401s cost exactly one refresh (contract §2.2).
+    reuse its outcome, so 50 concurrent 401s cost exactly one refresh (docs/protocol.md §2.2).
     """
 
     def __init__(self) -> None:
@@ -228,7 +228,8 @@ class UsernamePasswordCredentials(Credentials):
             raise AuthenticationError(
                 "login answered without an access token", status_code=response.status_code
             )
-        # The answer also set the flow_refresh_token cookie in the HTTP layer's jar (§2.1).
+        # The answer also set the flow_refresh_token cookie in the HTTP layer's jar
+        # (docs/protocol.md §2.1).
         http.auth.set(token, refreshable=True)
 
 
@@ -251,7 +252,7 @@ def _check_token(token: str, source: str) -> str:
 
 
 class TokenCredentials(Credentials):
-    """Use an existing access token or API key (contract §2.2).
+    """Use an existing access token or API key (docs/protocol.md §2.2).
 
     ``AsyncClient.log_in`` checks it with one ``GET /me`` unless ``verify=False``.
 
@@ -323,7 +324,8 @@ class TokenFileCredentials(TokenCredentials):
             http.auth.set(self._token, refreshable=False)
             return
         # A file written by `flowbio-async login` also holds the refresh token (#6): seed the
-        # cookie so an expired access token is refreshed like after a password login (§2.2).
+        # cookie so an expired access token is refreshed like after a password login
+        # (docs/protocol.md §2.2).
         http.set_refresh_cookie(self._refresh_token)
         http.auth.set(self._token, refreshable=True)
 

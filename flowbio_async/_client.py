@@ -90,7 +90,7 @@ class AsyncClient(RawRequests):
 
     @property
     def files_url(self) -> str:
-        """Base of the files server used for downloads (contract §8 row 20)."""
+        """Base of the files server used for downloads (docs/protocol.md §8 row 20)."""
         return self._http.files_url
 
     @property
@@ -99,7 +99,7 @@ class AsyncClient(RawRequests):
 
     @property
     def rate_limit(self) -> RateLimitInfo | None:
-        """The last ``X-RateLimit-*`` values the server sent, if any (contract §6.3)."""
+        """The last ``X-RateLimit-*`` values the server sent, if any (docs/protocol.md §6.3)."""
         return self._http.rate_limit
 
     @property
@@ -135,7 +135,8 @@ class AsyncClient(RawRequests):
 
     @property
     def downloads(self) -> DownloadsResource:
-        """Bulk (zip) download jobs: create, status, wait, fetch, extract (contract §5.3)."""
+        """Bulk (zip) download jobs: create, status, wait, fetch, extract
+        (docs/protocol.md §5.3)."""
         return self._downloads
 
     @property
@@ -201,7 +202,7 @@ class AsyncClient(RawRequests):
     async def log_out(self) -> None:
         """Forget the token and the refresh cookie (and tell the server, best effort)."""
         if self._http.auth.token is not None:
-            # Best effort: /logout is listed only by [W-REF] (contract §2.1).
+            # Best effort: /logout is listed only by [W-REF] (docs/protocol.md §2.1).
             with contextlib.suppress(FlowApiError, FlowTransportError):
                 await self._http.request("POST", "logout", retry=False, cookies=True)
         self._http.auth.clear()

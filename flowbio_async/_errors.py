@@ -8,7 +8,8 @@ are :class:`TransferError`. Messages never contain tokens: every message (and an
 body, details and headers) is scrubbed of the client's own token values, ``Bearer …``,
 refresh cookies and JWTs when the exception is created (``_secrets``, issue #14).
 
-The parsing of the seven error-body shapes of contract §6.2 lives in ``error_from_response``.
+The parsing of the seven error-body shapes of docs/protocol.md §6.2 lives in
+``error_from_response``.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class FlowApiError(FlowError):
 
     Attributes:
         status_code: HTTP status.
-        message: Human-readable message extracted from the body (contract §6.2).
+        message: Human-readable message extracted from the body (docs/protocol.md §6.2).
         code: Machine-readable code when the body has one (``NOT_FOUND``, ``validation_error``).
         details: Field or row level details when the body has them.
         problem: The RFC 9457 Problem Details body, verbatim, when the server sent one.
@@ -243,7 +244,7 @@ _NON_JSON_PREVIEW = 500
 
 
 def redact_url(url: str) -> str:
-    """Replace the value of any ``token`` query parameter (contract §5.1 ``?token=<jwt>``).
+    """Replace the value of any ``token`` query parameter (docs/protocol.md §5.1 ``?token=<jwt>``).
 
     Example:
         ```python
@@ -329,7 +330,7 @@ def _non_json_message(status_code: int, content: bytes) -> str:
 
 def _error_class(status_code: int, body: Any) -> type[FlowApiError]:
     if status_code == 400 and isinstance(body, dict) and "error" not in body:
-        # Annotation sheets answer 400 with these keys and no "error" (contract §3.6).
+        # Annotation sheets answer 400 with these keys and no "error" (docs/protocol.md §3.6).
         if "validation" in body:
             return AnnotationValidationError
         if "warnings" in body:
@@ -348,7 +349,8 @@ def error_from_response(
     method: str | None = None,
     url: str | None = None,
 ) -> FlowApiError:
-    """Build the typed error for an HTTP error answer, accepting every body shape of §6.2.
+    """Build the typed error for an HTTP error answer, accepting every body shape of
+    docs/protocol.md §6.2.
 
     Problem Details is recognised by content type first; then the ``error`` member as a string,
     a field dict or a structured envelope; then any other JSON body whole; then non-JSON text.

@@ -1,4 +1,4 @@
-"""Errors of sample import jobs (contract §3.7, #11)."""
+"""Errors of sample import jobs (docs/protocol.md §3.7, #11)."""
 
 from __future__ import annotations
 

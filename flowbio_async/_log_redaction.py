@@ -1,8 +1,8 @@
 """Keep credentials out of the HTTP libraries' own log records (issue #7).
 
 Our logger redacts what it formats, but httpx logs every request URL at INFO (a download URL may
-carry ``?token=<jwt>``, contract §5.1) and httpcore logs response headers at DEBUG (the
-login's ``Set-Cookie: flow_refresh_token=...``, contract §2.1). A filter on those loggers
+carry ``?token=<jwt>``, docs/protocol.md §5.1) and httpcore logs response headers at DEBUG (the
+login's ``Set-Cookie: flow_refresh_token=...``, docs/protocol.md §2.1). A filter on those loggers
 rewrites such records before any handler sees them, so turning on DEBUG logging to debug a
 transfer never writes a token to a log file.
 """

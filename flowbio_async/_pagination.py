@@ -1,4 +1,4 @@
-"""AsyncPager: a listing fetched page by page, on demand (contract §4.3, §8 row 14; #17).
+"""AsyncPager: a listing fetched page by page, on demand (docs/protocol.md §4.3, §8 row 14; #17).
 
 Every listing of the SDK returns one, and follows one rule, the official client's lazy
 ``PageIterator`` ported by adding ``await`` (#17 item 1):
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 MAX_PAGE_SIZE = 100
-"""The server refuses ``count`` above 100 with a 400 (contract §4.3)."""
+"""The server refuses ``count`` above 100 with a 400 (docs/protocol.md §4.3)."""
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 The HTTP layer asks two questions here: "how long before attempt N?" (``backoff_delay``) and
 "did the server say how long to wait?" (``retry_after_seconds``). Server hints come from
 ``Retry-After`` (seconds or an HTTP date, RFC 9110 §10.2.3) or Flow's
-``X-RateLimit-Reset`` (Unix seconds, contract §6.3).
+``X-RateLimit-Reset`` (Unix seconds, docs/protocol.md §6.3).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
-"""Statuses worth retrying for idempotent requests (contract §6.1, §8 row 13)."""
+"""Statuses worth retrying for idempotent requests (docs/protocol.md §6.1, §8 row 13)."""
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
@@ -75,7 +75,7 @@ def _parse_reset(value: str, now: float) -> float | None:
         reset = float(value.strip())
     except ValueError:
         return None
-    # Unix seconds (contract §6.3); a small number is a delta some proxies send instead.
+    # Unix seconds (docs/protocol.md §6.3); a small number is a delta some proxies send instead.
     if reset < 10**9:
         return max(0.0, reset)
     return max(0.0, reset - now)
@@ -92,7 +92,7 @@ def retry_after_seconds(
 
     ``Retry-After`` wins over ``X-RateLimit-Reset``. ``cap`` bounds the answer
     (``config.max_retry_after``) so a hostile or broken header cannot stall the client.
-    Flow sends ``X-RateLimit-Reset`` on every answer (contract §6.3), so it only means
+    Flow sends ``X-RateLimit-Reset`` on every answer (docs/protocol.md §6.3), so it only means
     "wait" on a 429: pass ``include_reset=False`` for other statuses.
 
     Example:

@@ -4,7 +4,7 @@
 call :func:`sample_problems`, so a sample refused in one place is refused everywhere, with
 the same words. What is checked (docs/uploading.md "What is checked before sending"):
 
-* the name: not empty, no spaces (Flow refuses them, contract §3.4);
+* the name: not empty, no spaces (Flow refuses them, docs/protocol.md §3.4);
 * the sample type: one of the server's ``/samples/types`` identifiers;
 * the ``data`` keys: ``reads1`` (+ ``reads2``) for every sequencing type, that is every type
   but ``generic``; other key names only for ``generic`` samples;
@@ -28,7 +28,7 @@ READS_KEYS = ("reads1", "reads2")
 FREE_KEY_TYPES = frozenset({"generic"})
 """Sample types whose files may use other ``data`` keys than ``reads1``/``reads2``."""
 OPTIONS_CAP = 100
-"""``/samples/metadata/<id>/options`` lists at most this many values (contract §4.2)."""
+"""``/samples/metadata/<id>/options`` lists at most this many values (docs/protocol.md §4.2)."""
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,8 @@ def poll() -> None:
 
 
 def redact_token_params(text: str) -> str:
-    """Replace the value of any ``token`` query parameter (contract §5.1 ``?token=<jwt>``)."""
+    """Replace the value of any ``token`` query parameter (docs/protocol.md §5.1
+    ``?token=<jwt>``)."""
     return _TOKEN_PARAM.sub(rf"\1{REDACTED}", text)
 
 

@@ -28,7 +28,7 @@ PathLike = str | os.PathLike[str]
 """A local file or directory path."""
 
 IdLike = str | int
-"""A Flow id: a string on the wire, an int accepted (contract §1.2)."""
+"""A Flow id: a string on the wire, an int accepted (docs/protocol.md §1.2)."""
 
 DataOrId = Data | str | int
 """A data file, as its ``Data`` object or its id."""

@@ -126,7 +126,7 @@ class Client:
 
     @property
     def files_url(self) -> str:
-        """Base of the files server used for downloads (contract §8 row 20)."""
+        """Base of the files server used for downloads (docs/protocol.md §8 row 20)."""
         return self._async.files_url
 
     @property
@@ -135,7 +135,7 @@ class Client:
 
     @property
     def rate_limit(self) -> RateLimitInfo | None:
-        """The last ``X-RateLimit-*`` values the server sent, if any (contract §6.3)."""
+        """The last ``X-RateLimit-*`` values the server sent, if any (docs/protocol.md §6.3)."""
         return self._async.rate_limit
 
     @property
@@ -169,7 +169,8 @@ class Client:
 
     @property
     def downloads(self) -> DownloadsResource:
-        """Bulk (zip) download jobs: create, status, wait, fetch, extract (contract §5.3)."""
+        """Bulk (zip) download jobs: create, status, wait, fetch, extract
+        (docs/protocol.md §5.3)."""
         return DownloadsResource(self._portal, self._async.downloads)
 
     @property
@@ -608,7 +609,7 @@ class DataResource:
     ) -> DownloadResult:
         """Download a file an HTML report links to, by its path relative to the report.
 
-        Contract §5.1: Flow resolves ``/downloads/<html id>/<relative path>`` next to the
+        docs/protocol.md §5.1: Flow resolves ``/downloads/<html id>/<relative path>`` next to the
         report (a MultiQC report's ``multiqc_report_data/...``). ``relative_path`` must be
         relative with no empty, ``.`` or ``..`` segment (else :class:`UnsafePathError`, a
         ``ValueError``, before any request). A directory ``dest`` receives
@@ -851,7 +852,7 @@ class ExecutionResource:
         return self._portal.call(self._async.get, execution_id=execution_id)
 
     def get_outputs(self, execution_id: str | int) -> list[Data]:
-        """The output data of one execution (contract §8 row 26)."""
+        """The output data of one execution (docs/protocol.md §8 row 26)."""
         return self._portal.call(self._async.get_outputs, execution_id=execution_id)
 
     def search(
@@ -1500,7 +1501,7 @@ class ProjectResource:
         sort: str | None = None,
         page_size: int | None = None,
     ) -> Pager[Project]:
-        """Search projects visible to the caller (``/projects/search``, contract §4.4)."""
+        """Search projects visible to the caller (``/projects/search``, docs/protocol.md §4.4)."""
         return Pager(
             self._portal,
             self._async.search(
@@ -1607,7 +1608,7 @@ class SampleResource:
         """The metadata attributes samples can carry, with ``options`` resolved as flowbio does.
 
         ``options`` is ``None`` for free-text attributes (``allow_user_terms`` or no options);
-        otherwise the values from ``/samples/metadata/<id>/options`` (contract §4.2).
+        otherwise the values from ``/samples/metadata/<id>/options`` (docs/protocol.md §4.2).
 
         Example:
             ```python
@@ -1826,7 +1827,7 @@ class SampleResource:
         *,
         progress: ProgressCallback | None = None,
     ) -> AnnotationUpload:
-        """Upload and validate an annotation sheet (``.csv`` or ``.xlsx``, contract §3.6).
+        """Upload and validate an annotation sheet (``.csv`` or ``.xlsx``, docs/protocol.md §3.6).
 
         Hard errors raise :class:`AnnotationValidationError`. Warnings are accepted by
         re-sending the sheet with ``ignore_warnings`` (and returned), or raise
@@ -1857,7 +1858,8 @@ class SampleResource:
         progress: ProgressCallback | None = None,
         resume: bool = True,
     ) -> MultiplexedUpload:
-        """Upload multiplexed reads with their annotation sheet (annotation first, §3.5).
+        """Upload multiplexed reads with their annotation sheet (annotation first,
+        docs/protocol.md §3.5).
 
         Example:
             ```python

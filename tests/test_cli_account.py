@@ -94,7 +94,7 @@ def test_an_expired_access_token_is_refreshed_and_the_file_kept_current(cli: Cli
     assert cli.login()[0] == 0
     saved = json.loads(cli.token_file.read_text())
     # An access token the server refuses (as once it expires), with a valid refresh token:
-    # the 401 triggers GET /token with the saved cookie (contract §2.2).
+    # the 401 triggers GET /token with the saved cookie (docs/protocol.md §2.2).
     saved["token"] = saved["token"][:-4] + (
         "AAAA" if not saved["token"].endswith("AAAA") else "BBBB"
     )

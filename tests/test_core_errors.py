@@ -1,4 +1,4 @@
-"""Error bodies: every shape of contract §6.2 becomes the right class and message.
+"""Error bodies: every shape of docs/protocol.md §6.2 becomes the right class and message.
 
 Each shape is served through respx so the whole path (HttpClient → error_from_response) runs;
 a few header/edge cases call ``error_from_response`` directly.

@@ -83,7 +83,8 @@ async def test_token_credentials_reuse_a_login(
         with pytest.raises(AuthenticationError):
             await second.log_in(TokenCredentials("not-a-valid-token"))
         assert not second.is_logged_in
-        # Unchecked, it fails at the first call: no refresh cookie to recover with (§2.2).
+        # Unchecked, it fails at the first call: no refresh cookie to recover with
+        # (docs/protocol.md §2.2).
         await second.log_in(TokenCredentials("not-a-valid-token"), verify=False)
         with pytest.raises(AuthenticationError):
             await second.projects.get_owned()
@@ -93,7 +94,8 @@ async def test_token_credentials_reuse_a_login(
 async def test_token_a_server_downgrades_to_anonymous_fails_at_login(
     flow_server: FlowServer,
 ) -> None:
-    """Contract §8 row 5: some servers answer an unknown token as for nobody, not with 401."""
+    """docs/protocol.md §8 row 5: some servers answer an unknown token as for nobody, not with
+    401."""
     flow_server.set(anonymous_downgrade=True)
     try:
         async with AsyncClient(flow_server.url, CONFIG) as client:
@@ -129,7 +131,7 @@ async def test_pagination_over_many_pages(flow_server: FlowServer, client: Async
 async def test_iteration_stops_on_empty_page_even_if_count_lies(
     flow_server: FlowServer, client: AsyncClient
 ) -> None:
-    # Answer pages past the 2nd with an inflated count and no items (contract §8 row 14).
+    # Answer pages past the 2nd with an inflated count and no items (docs/protocol.md §8 row 14).
     flow_server.add_fault(
         action="status",
         path="^/api/projects/owned$",

@@ -1,4 +1,5 @@
-"""Models tolerate the variants of contract §8 rows 16-18 and 26; query helpers encode dates."""
+"""Models tolerate the variants of docs/protocol.md §8 rows 16-18 and 26; query helpers encode
+dates."""
 
 from __future__ import annotations
 

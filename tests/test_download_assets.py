@@ -1,4 +1,5 @@
-"""HTML reports' relative assets (contract §5.1): client.data.download_asset and the server."""
+"""HTML reports' relative assets (docs/protocol.md §5.1): client.data.download_asset and the
+server."""
 
 from __future__ import annotations
 

@@ -284,7 +284,7 @@ async def test_complete_part_of_unknown_size_finishes_on_416(
 async def test_files_server_404_falls_back_to_the_api_base(
     server: FlowServer, tmp_path: Path
 ) -> None:
-    # Contract §8 row 20: a private instance may have no files server; the API base serves
+    # docs/protocol.md §8 row 20: a private instance may have no files server; the API base serves
     # the same /downloads route.
     data_id = add_file(server, b"fallback bytes", "fb.txt")
     async with client_for(server, tmp_path, files_url=f"{server.root_url}/nowhere") as client:

@@ -1,7 +1,7 @@
 """Fuzzing chunk arithmetic: the adaptive sizer and the chunk engine under random faults.
 
 The engine talks to a narrow ``ChunkPoster`` (issue #3); here it is an in-memory server that
-decodes the engine's multipart bodies with the stdlib parser, follows contract §3.8 (same
+decodes the engine's multipart bodies with the stdlib parser, follows docs/protocol.md §3.8 (same
 offset: append; a repeated offset: truncate and append; an offset beyond what it holds: 400)
 and misbehaves on a seeded schedule: 413s, 503s, dropped connections and timeouts, some
 *after* the bytes were stored (the answer was lost). Whatever
@@ -68,7 +68,7 @@ class _Answer:
 
 
 class FlakyChunkServer:
-    """In-memory chunk endpoint (contract §3.8) with a seeded fault schedule."""
+    """In-memory chunk endpoint (docs/protocol.md §3.8) with a seeded fault schedule."""
 
     base_url = "http://fuzz.test/api"
 

@@ -1,4 +1,5 @@
-"""Fuzzing error-body parsing (contract §6.2): any status, headers and body give a typed error.
+"""Fuzzing error-body parsing (docs/protocol.md §6.2): any status, headers and body give a typed
+error.
 
 Issue #7: malformed server responses must become typed errors, never an unhandled exception,
 and a token in the request URL or the body must never reach the message.
@@ -24,7 +25,8 @@ json_values = st.recursive(
     max_leaves=12,
 )
 
-# The seven shapes of §6.2, each filled with arbitrary values where the contract is loose.
+# The seven shapes of docs/protocol.md §6.2, each filled with arbitrary values where the contract is
+# loose.
 shaped_bodies = st.one_of(
     st.builds(lambda m: {"error": m}, st.text()),
     st.builds(lambda d: {"error": d}, st.dictionaries(keys, json_values, max_size=4)),

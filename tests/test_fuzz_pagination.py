@@ -1,4 +1,4 @@
-"""Fuzzing pagination envelopes (contract §4.3, §8 row 14) with respx.
+"""Fuzzing pagination envelopes (docs/protocol.md §4.3, §8 row 14) with respx.
 
 Whatever a page looks like (bare list, envelope with a wrong ``count``, missing or odd item
 lists, not JSON at all), listing must end (no endless paging) and either yield items or raise

@@ -2,7 +2,7 @@
 
 The official legacy client's documents (``legacy_documents``) run unchanged, sent the way
 that client sends them: ``POST <base>/graphql`` with a JSON body and the bare JWT in
-``Authorization`` (no ``Bearer``, contract §2.4). Bad requests are GraphQL ``errors``
+``Authorization`` (no ``Bearer``, docs/protocol.md §2.4). Bad requests are GraphQL ``errors``
 answers with the status GraphQL over HTTP gives them, never a 500; a refused ``runPipeline``
 starts nothing.
 """

@@ -225,7 +225,7 @@ def test_a_run_moves_from_queued_to_ok_with_steps_log_and_outputs(
         "results/counts/all.gene_counts.tsv",
     } <= paths
     assert done["log"].rstrip().endswith("Execution complete -- Goodbye")
-    # Outputs download through the existing paths (contract §5.1, §5.2).
+    # Outputs download through the existing paths (docs/protocol.md §5.1, §5.2).
     report = client.get(f"executions/{run['id']}/multiqc_report.html")
     assert report.status_code == 200 and b"MultiQC" in report.content
     html = next(o for o in done["outputs"] if o["filename"] == "multiqc_report.html")

@@ -1,6 +1,6 @@
 """A bulk archive damaged in transit is a typed error, leaves nothing behind, and resumes.
 
-Bulk archives carry no md5 (contract §5.3), so a corrupted byte is only caught by the zip's
+Bulk archives carry no md5 (docs/protocol.md §5.3), so a corrupted byte is only caught by the zip's
 own CRC-32 at extraction. Found by the chaos matrix (issue #7): it used to escape as
 ``zipfile.BadZipFile`` and leave the damaged archive and a half-checked file on disk.
 """

@@ -73,7 +73,7 @@ def test_expire_token_hits_only_requests_that_carry_one(server: FlowServer) -> N
 
 @pytest.mark.anyio
 async def test_a_corruption_the_client_cannot_see_is_reported(env: Env) -> None:
-    # Contract §8 row 19: md5 may be absent, then the client cannot verify; the harness,
+    # docs/protocol.md §8 row 19: md5 may be absent, then the client cannot verify; the harness,
     # which knows the bytes, must still call it corrupted.
     row = env.store.create_data(filename="no_md5.bin", owner=env.owner)
     env.store.write_blob(row["id"], bytes(range(256)) * 100)

@@ -2,7 +2,7 @@
 
 A client that loses an answer (timeout, Ctrl-C mid-request) re-sends the same chunk while
 the server may still be processing the first copy: the protocol is idempotent on the byte
-offset (contract §3.8), so both copies must succeed or be refused cleanly, and the stored
+offset (docs/protocol.md §3.8), so both copies must succeed or be refused cleanly, and the stored
 file must stay byte-exact. Raw HTTP from threads, so the two copies really overlap.
 """
 

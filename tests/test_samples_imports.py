@@ -1,4 +1,4 @@
-"""Sample imports from public accessions over loopback (contract §3.7, #11): a batch job
+"""Sample imports from public accessions over loopback (docs/protocol.md §3.7, #11): a batch job
 moves RUNNING -> COMPLETED (creating the samples) or FAILED; refused specs are a 422 naming
 each field and start no job; waiting is bounded and survives a failed poll.
 """

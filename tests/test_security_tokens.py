@@ -2,7 +2,7 @@
 
 Covers what the core test does not: transfers, a token expiring in the middle of an upload
 and of a download (so refreshed tokens are in play), the refresh cookie value, failed
-transfers' errors, and a download URL carrying ``?token=`` (contract §5.1).
+transfers' errors, and a download URL carrying ``?token=`` (docs/protocol.md §5.1).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Local server, contract §2: login, refresh cookie rotation, 401s, the anonymous quirk."""
+"""Local server, docs/protocol.md §2: login, refresh cookie rotation, 401s, the anonymous quirk."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def test_login_returns_both_token_keys_user_and_httponly_cookie(server: FlowServ
     assert cookie.startswith("flow_refresh_token=")
     assert "HttpOnly" in cookie and "Path=/" in cookie
     refresh = cookie.split(";")[0].split("=", 1)[1]
-    # Access and refresh JWTs share their header segment (contract §2.1).
+    # Access and refresh JWTs share their header segment (docs/protocol.md §2.1).
     assert refresh.split(".")[0] == body["token"].split(".")[0]
     exp = claims(body["token"])["exp"]
     assert isinstance(exp, int) and 250 < exp - time.time() <= 300
@@ -113,7 +113,7 @@ def test_protected_routes_need_a_valid_token(server: FlowServer) -> None:
         tampered = client.get("projects/owned", headers={"Authorization": f"Bearer {token}x"})
     with httpx.Client(base_url=server.url + "/") as anonymous:
         missing = anonymous.get("projects/owned")
-    # Contract §8 row 6: a bare JWT without "Bearer " is accepted too.
+    # docs/protocol.md §8 row 6: a bare JWT without "Bearer " is accepted too.
     assert bare.status_code == 200
     for response in (tampered, missing):
         assert response.status_code == 401

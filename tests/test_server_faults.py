@@ -1,4 +1,5 @@
-"""Local server: fault injection, counters, rate limits and body-size cap (contract §6.3)."""
+"""Local server: fault injection, counters, rate limits and body-size cap
+(docs/protocol.md §6.3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Local server, contract §4: reads, both paging styles, 400/404/500 shapes, visibility."""
+"""Local server, docs/protocol.md §4: reads, both paging styles, 400/404/500 shapes, visibility."""
 
 from __future__ import annotations
 
@@ -157,7 +157,7 @@ def test_project_samples_and_sample_detail(client: httpx.Client) -> None:
     assert first["sample_type"] == {"identifier": "RNA-Seq", "name": "RNA-Seq"}
     assert "project_name" not in first
     detail = client.get(f"samples/{first['id']}").json()
-    assert detail["sample_type"] == "RNA-Seq"  # a plain name on detail (contract §8 row 18)
+    assert detail["sample_type"] == "RNA-Seq"  # a plain name on detail (docs/protocol.md §8 row 18)
     assert detail["metadata"]["strandedness"]["value"] == "reverse"
     reads = detail["filesets"][0]["data"]
     assert [d["filename"] for d in reads] == ["liver_1_R1.fastq.gz", "liver_1_R2.fastq.gz"]
@@ -179,7 +179,7 @@ def test_samples_search_filters(client: httpx.Client) -> None:
     assert names(project="Liver", name="_2") == {"liver_2"}
     assert names(owned="true", organism="Hs") == {"liver_1", "liver_2", "liver_3", "liver_4"}
     assert names(created_gt=1704067200 + 12 * 86400) == {"ctcf_chip_2", "atlas_1"}  # inclusive
-    assert names(no_such_param="x") == names()  # unknown params are ignored (contract §4.5)
+    assert names(no_such_param="x") == names()  # unknown params are ignored (docs/protocol.md §4.5)
     assert client.get("samples/search", params={"created_gt": "yesterday"}).status_code == 500
     ordered = client.get("samples/search", params={"sort": "name", "count": 3}).json()
     assert [s["name"] for s in ordered["samples"]] == ["atlas_1", "ctcf_chip_1", "ctcf_chip_2"]

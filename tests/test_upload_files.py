@@ -1,4 +1,4 @@
-"""The workspace Files API (seed 004, contract §7) against the local server."""
+"""The workspace Files API (seed 004, docs/protocol.md §7) against the local server."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The chunk protocol on the wire (contract §3.2-3.6), checked with respx.
+"""The chunk protocol on the wire (docs/protocol.md §3.2-3.6), checked with respx.
 
 respx is used where exact request bodies matter or for answers the local server does not
 give (ids only as ``data_id``, 429 with ``Retry-After``).
@@ -92,7 +92,8 @@ async def test_chunk_fields_and_id_threading(tmp_path: Path) -> None:
 
     async def answer(request: httpx.Request) -> httpx.Response:
         seen.append(await _form(request))
-        return httpx.Response(200, json={"data_id": "d1"})  # only data_id (§8 row 8)
+        # only data_id (docs/protocol.md §8 row 8)
+        return httpx.Response(200, json={"data_id": "d1"})
 
     with respx.mock(assert_all_called=False) as mock:  # not every upload reads everything
         _read_backs(mock)
@@ -168,7 +169,8 @@ async def test_sample_threads_previous_data(tmp_path: Path) -> None:
         assert form["sample_name"] == ["a"] and form["sample_type"] == ["RNA-Seq"]
         assert form["strandedness"] == ["reverse"]
         assert form["project"] == ["p1"] and form["organism"] == ["Hs"]
-        assert "reads1" not in form and "reads2" not in form  # keys are never sent (§3.4)
+        # keys are never sent (docs/protocol.md §3.4)
+        assert "reads1" not in form and "reads2" not in form
 
 
 @pytest.mark.anyio
@@ -217,7 +219,8 @@ async def test_annotation_warnings_resend_from_zero(tmp_path: Path) -> None:
             with pytest.raises(AnnotationWarningsError):
                 await client.samples.upload_annotation(sheet, ignore_warnings=False)
     assert (uploaded.id, uploaded.warnings) == ("an1", warnings)
-    # Second series: new upload (data ""), offset 0, ignore_warnings on every chunk (§3.6).
+    # Second series: new upload (data ""), offset 0, ignore_warnings on every chunk
+    # (docs/protocol.md §3.6).
     retry = [f for f in seen if "ignore_warnings" in f]
     assert retry[0]["data"] == [""] and retry[0]["expected_file_size"] == ["0"]
     assert all(f["ignore_warnings"] == ["true"] for f in retry)

@@ -1,4 +1,5 @@
-"""Sample, multiplexed and annotation uploads against the local server (contract §3.4-3.6)."""
+"""Sample, multiplexed and annotation uploads against the local server
+(docs/protocol.md §3.4-3.6)."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ async def test_paired_sample_links_both_files(flow_server: FlowServer, tmp_path:
     r2 = random_file(tmp_path / "liver_R2.fastq.gz", 150_001)
     project = _owned_project(flow_server, "demo")
     async with logged_in(flow_server, tmp_path / "state", chunk_size=64 * 1024) as client:
-        # reads2 given first: reads1 must still go first (contract §3.4).
+        # reads2 given first: reads1 must still go first (docs/protocol.md §3.4).
         sample = await client.samples.upload_sample(
             "liver_upload",
             "RNA-Seq",
@@ -283,7 +284,8 @@ async def test_multiplexed_refused_before_reads(flow_server: FlowServer, tmp_pat
             await client.samples.upload_multiplexed_data({"reads1": r1}, annotation=invalid_sheet)
         problems = " ".join(e["message"] for e in invalid.value.errors)
         assert "Sample Name is required" in problems and "No-Such-Type" in problems
-    # The annotation goes first, so no reads byte was sent for a refused sheet (§3.5).
+    # The annotation goes first, so no reads byte was sent for a refused sheet
+    # (docs/protocol.md §3.5).
     assert flow_server.counters().get("upload_multiplexed", 0) == 0
 
 
@@ -312,7 +314,7 @@ async def test_other_users_upload_cannot_be_continued(
     async with logged_in(flow_server, tmp_path / "a") as demo:
         first = await demo.data.upload_data(path)
     async with logged_in(flow_server, tmp_path / "b", credentials=OTHER) as other:
-        # Continue demo's upload id as another user: the server refuses it (contract §3.8).
+        # Continue demo's upload id as another user: the server refuses it (docs/protocol.md §3.8).
         http = other._http
         with pytest.raises(BadRequestError, match="Unknown upload"):
             await http.request(

@@ -56,7 +56,7 @@ async def _logout(inv: Invocation) -> int:
         credentials = None  # missing or unreadable: still delete whatever is there
     if credentials is not None:
         await inv.client.log_in(credentials)
-        await inv.client.log_out()  # POST /logout, best effort (contract §2.1)
+        await inv.client.log_out()  # POST /logout, best effort (docs/protocol.md §2.1)
     removed = remove_token_file(path)
     human = f"Logged out; removed {path}" if removed else f"No token file at {path}"
     inv.output.result({"removed": removed, "token_file": str(path)}, human)

@@ -1,4 +1,4 @@
-"""``bulk-download``: one zip archive of many data files, built server-side (contract §5.3).
+"""``bulk-download``: one zip archive of many data files, built server-side (docs/protocol.md §5.3).
 
 The job id is announced on stderr as soon as the job exists, so an interrupted run (Ctrl-C
 while waiting or while fetching the archive) is continued with ``--job ID`` instead of

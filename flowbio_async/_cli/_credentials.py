@@ -5,7 +5,7 @@ Precedence, highest first: ``--token``, ``FLOW_API_TOKEN``, ``--token-file``,
 The password is only ever read from a ``getpass`` prompt, never from a flag or the
 environment; when a prompt is needed but stdin is not a terminal, the command fails with a
 usage error instead of hanging. Read-only catalogue verbs fall back to anonymous access
-(contract §2.4: many reads are public).
+(docs/protocol.md §2.4: many reads are public).
 """
 
 from __future__ import annotations

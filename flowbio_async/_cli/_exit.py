@@ -49,7 +49,7 @@ def exit_code_for(exc: BaseException) -> ExitCode:
     if isinstance(exc, NotFoundError):
         return ExitCode.NOT_FOUND
     if isinstance(exc, UnprocessableError):
-        # Contract §6.2 shape 5: only a 422 validation_error is the caller's bad input.
+        # docs/protocol.md §6.2 shape 5: only a 422 validation_error is the caller's bad input.
         return ExitCode.BAD_REQUEST if exc.code == "validation_error" else ExitCode.RUNTIME
     if isinstance(exc, BadRequestError):
         return ExitCode.BAD_REQUEST

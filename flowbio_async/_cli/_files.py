@@ -1,4 +1,5 @@
-"""``files list|upload|download|delete``: the workspace Files API (contract §7, seed 004)."""
+"""``files list|upload|download|delete``: the workspace Files API (docs/protocol.md §7, seed
+004)."""
 
 from __future__ import annotations
 

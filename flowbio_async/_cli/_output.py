@@ -3,7 +3,7 @@
 Results go to stdout: a rich table on a terminal, tab-separated lines in a pipe, or with
 ``--json`` exactly one JSON document. Advisories and errors go to stderr; under ``--json`` an
 error is the official CLI's document ``{"message", "status_code"?, "errors"?, "problem"?}``
-(contract §6.2, last paragraph).
+(docs/protocol.md §6.2, last paragraph).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The token file written by ``login`` and read by every other verb (issue #6).
 
 ``login`` stores ``{"token": ..., "refresh_token": ...}`` as JSON: access tokens are short-lived
-(5 minutes by default on the local server, contract §2.3), so the refresh token is what keeps
-the file useful. The library reads this form and the official CLI's bare-token form alike.
+(5 minutes by default on the local server, docs/protocol.md §2.3), so the refresh token is what
+keeps the file useful. The library reads this form and the official CLI's bare-token form alike.
 The file is created with mode 0600 inside 0700 folders (whatever the umask) and replaced
 atomically, so a token is never readable by other users, not even for a moment; a folder on
 the way that others can write to is refused, reading and writing alike (``_private_dirs``).

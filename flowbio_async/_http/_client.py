@@ -6,8 +6,8 @@ handed straight to the transport (``_transport``): this loop already does what
 every request. The bearer token comes from :class:`~flowbio_async._auth.TokenState` and is
 attached only for the API and files origins (``_urls``); a JWT past its ``exp`` is refreshed
 first, or the call fails without being sent (#15). A 401 runs the single-flight refresh and
-resends once (contract §2.2, httpx's auth-flow idea). The refresh cookie lives in this loop's
-own jar and goes only to ``GET /token`` and ``POST /logout``.
+resends once (docs/protocol.md §2.2, httpx's auth-flow idea). The refresh cookie lives in this
+loop's own jar and goes only to ``GET /token`` and ``POST /logout``.
 
 Limits on every attempt (#14): ``request_deadline`` for the answer's head (and the whole body
 of answers that are not streamed), ``max_response_size`` for bodies read into memory.
@@ -65,7 +65,7 @@ from flowbio_async._version import __version__
 
 logger = logging.getLogger("flowbio_async")
 
-REFRESH_COOKIE = "flow_refresh_token"  # contract §2.1
+REFRESH_COOKIE = "flow_refresh_token"  # docs/protocol.md §2.1
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 10
 _ERROR_BODY_MAX = 1024 * 1024
@@ -93,7 +93,7 @@ class _Call:
     authenticated: bool
     timeout: Timeout
     cookies: bool = False
-    """Send the refresh cookie (only ``/token`` and ``/logout`` read it, contract §2)."""
+    """Send the refresh cookie (only ``/token`` and ``/logout`` read it, docs/protocol.md §2)."""
 
 
 class _TooLarge(Exception):
@@ -219,7 +219,7 @@ class HttpClient:
 
         ``body`` is a raw request body (a presigned ``PUT``, #3); an async iterable is
         streamed, so pass ``retry=False`` with one unless it can be iterated again.
-        ``cookies`` sends the refresh cookie along (the auth endpoints of contract §2).
+        ``cookies`` sends the refresh cookie along (the auth endpoints of docs/protocol.md §2).
         """
         content: dict[str, Any] = {}
         if body is not None:
@@ -380,7 +380,7 @@ class HttpClient:
                 return raw, headers, content
 
             if status == 401 and "authorization" in raw.request.headers and not refreshed:
-                refreshed = True  # contract §2.2: one refresh, one resend
+                refreshed = True  # docs/protocol.md §2.2: one refresh, one resend
                 if await self.auth.refresh(generation, self._fetch_token):
                     continue
             elif (
@@ -409,7 +409,7 @@ class HttpClient:
         """Refresh a token about to expire; refuse to send one that has expired (#15).
 
         A server may treat an expired token as anonymous and answer 200 with public data
-        only (contract §8 row 5), so such a request must not go out at all.
+        only (docs/protocol.md §8 row 5), so such a request must not go out at all.
         """
         auth = self.auth
         if not call.authenticated or auth.token is None or auth.expires_at is None:
@@ -474,7 +474,8 @@ class HttpClient:
                     method=call.method,
                     url=redact_url(call.url),
                 ) from None
-            # Presigned or foreign hosts never get the bearer token (contract §8 row 20, §7).
+            # Presigned or foreign hosts never get the bearer token
+            # (docs/protocol.md §8 row 20, §7).
             call = replace(call, url=target, params=None, content={})
             request = self._build(call, scope)
         raise FlowConnectionError(f"too many redirects for {call.method} {redact_url(call.url)}")
@@ -553,7 +554,7 @@ class HttpClient:
                 return None
             logger.debug("GET %s -> %s", redact_url(str(raw.url)), raw.status_code)
             if not 200 <= raw.status_code < 300:
-                return None  # the caller re-raises the original 401 (§2.2 step 2)
+                return None  # the caller re-raises the original 401 (docs/protocol.md §2.2 step 2)
             try:
                 return token_from_body(Response(200, {}, content, call.url).json())
             except FlowError:

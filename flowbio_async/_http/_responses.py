@@ -47,7 +47,7 @@ class Headers(Mapping[str, str]):
 
 @dataclass(frozen=True)
 class RateLimitInfo:
-    """The last ``X-RateLimit-*`` headers seen (contract §6.3); ``reset`` is Unix seconds.
+    """The last ``X-RateLimit-*`` headers seen (docs/protocol.md §6.3); ``reset`` is Unix seconds.
 
     Example:
         ```python

@@ -1,9 +1,9 @@
 """URL rules: base URLs, the files host, trusted origins and checks on URLs from elsewhere.
 
 Credentials go only to the API's and the files server's origin (scheme, host and port,
-contract §1.1, §8 row 20). URLs that come from a caller or from a server (a ``download_url``,
-a ``Location``) are checked here before any library parses them, so a port out of range or a
-broken IPv6 literal is a typed error instead of a ``ValueError`` from deep inside (#14).
+docs/protocol.md §1.1, §8 row 20). URLs that come from a caller or from a server (a
+``download_url``, a ``Location``) are checked here before any library parses them, so a port out of
+range or a broken IPv6 literal is a typed error instead of a ``ValueError`` from deep inside (#14).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ _UNSAFE = re.compile(r"[\x00-\x20\x7f]")
 
 
 def normalise_base_url(base_url: str | None) -> str:
-    """Validate a base URL and drop its trailing slash (contract §1.1).
+    """Validate a base URL and drop its trailing slash (docs/protocol.md §1.1).
 
     Example:
         ```python
@@ -36,7 +36,7 @@ def normalise_base_url(base_url: str | None) -> str:
 
 
 def derive_files_url(base_url: str, configured: str | None) -> str:
-    """The files server base for downloads (contract §8 row 20).
+    """The files server base for downloads (docs/protocol.md §8 row 20).
 
     ``configured`` wins. Otherwise a ``*.flow.bio`` API host other than ``app`` gets ``api``
     swapped for ``files`` (``api.flow.bio`` → ``https://files.flow.bio``); anything else,

@@ -1,1 +1,1 @@
-"""Pydantic models, one module per API area (extra fields kept; contract §8 rows 16-18)."""
+"""Pydantic models, one module per API area (extra fields kept; docs/protocol.md §8 rows 16-18)."""

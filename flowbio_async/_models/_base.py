@@ -1,4 +1,4 @@
-"""Shared model base and the tolerant field types of contract §8 rows 16-17."""
+"""Shared model base and the tolerant field types of docs/protocol.md §8 rows 16-17."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 
 def coerce_id(value: Any) -> Any:
-    """Ids are strings on the wire, but older servers send ints (contract §8 row 17)."""
+    """Ids are strings on the wire, but older servers send ints (docs/protocol.md §8 row 17)."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
@@ -20,7 +20,8 @@ def coerce_id(value: Any) -> Any:
 
 
 def coerce_timestamp(value: Any) -> Any:
-    """Unix int/float, ISO-8601 (``Z`` or offset; naive means UTC) or null (§8 row 16)."""
+    """Unix int/float, ISO-8601 (``Z`` or offset; naive means UTC) or null
+    (docs/protocol.md §8 row 16)."""
     if value is None or isinstance(value, datetime):
         return (
             value.replace(tzinfo=UTC) if isinstance(value, datetime) and not value.tzinfo else value

@@ -1,4 +1,4 @@
-"""Data files and data types (contract §4.6)."""
+"""Data files and data types (docs/protocol.md §4.6)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ class DataType(FlowModel):
 
 class Data(FlowModel):
     """A data file. ``md5`` is optional (many servers omit it); ``download_url`` is filled in
-    by the client when the server does not send one (contract §8 row 19). ``sample`` and
+    by the client when the server does not send one (docs/protocol.md §8 row 19). ``sample`` and
     ``project`` read ``{id, name}`` objects and bare ids alike (#15).
 
     Example:

@@ -1,4 +1,4 @@
-"""Download results, many-file reports and bulk download jobs (contract §5, issue #4)."""
+"""Download results, many-file reports and bulk download jobs (docs/protocol.md §5, issue #4)."""
 
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ _COMPLETED = frozenset({"completed", "complete", "done", "finished", "ok", "succ
 
 
 class BulkDownloadJob(FlowModel):
-    """A bulk (zip) download job (contract §5.3, §8 row 24).
+    """A bulk (zip) download job (docs/protocol.md §5.3, §8 row 24).
 
     ``status`` is lower-cased and derived from the timestamps when the server omits it
     (finished → ``completed``, started → ``processing``, else ``pending``).

@@ -1,4 +1,4 @@
-"""Executions (pipeline runs) and their output data (contract §4.7)."""
+"""Executions (pipeline runs) and their output data (docs/protocol.md §4.7)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from flowbio_async._models._data import Data
 from flowbio_async._models._refs import FilesetLink, ProjectLink, RetryLink, SampleLink
 
 TERMINAL_STATUSES = frozenset({"OK", "ERROR", "CANCELED", "COMPLETED", "FAILED", "CANCELLED"})
-"""Finished states, compared case-insensitively (contract §8 row 27)."""
+"""Finished states, compared case-insensitively (docs/protocol.md §8 row 27)."""
 SUCCEEDED_STATUSES = frozenset({"OK", "COMPLETED"})
 FAILED_STATUSES = frozenset({"ERROR", "FAILED"})
 CANCELED_STATUSES = frozenset({"CANCELED", "CANCELLED"})
@@ -20,13 +20,15 @@ PROCESS_FINISHED = frozenset({"COMPLETED", "FAILED", "ABORTED", "CACHED", "ERROR
 
 
 def _status_in(status: str | None, statuses: frozenset[str]) -> bool:
-    """Statuses compare case-insensitively, surrounding spaces ignored (§8 row 27)."""
+    """Statuses compare case-insensitively, surrounding spaces ignored
+    (docs/protocol.md §8 row 27)."""
     return (status or "").strip().upper() in statuses
 
 
 def gather_outputs(raw: dict[str, Any]) -> list[Any]:
     """Outputs from whichever of ``outputs``, ``downstream_data``,
-    ``process_executions[].downstream_data`` and ``output_data`` exist (§8 row 26), by id once.
+    ``process_executions[].downstream_data`` and ``output_data`` exist (docs/protocol.md §8 row 26),
+    by id once.
     """
     found: list[Any] = []
     sources: list[Any] = [raw.get("outputs"), raw.get("downstream_data")]

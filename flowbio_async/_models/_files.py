@@ -1,4 +1,4 @@
-"""Models of the workspace Files API (seed 004, contract §7).
+"""Models of the workspace Files API (seed 004, docs/protocol.md §7).
 
 The seed's examples index results like dicts (``result["key"]``, ``info["uploadUrl"]``), so
 these models also answer ``model["name"]`` by field name or wire alias.
@@ -50,7 +50,7 @@ class WorkspaceFile(_Indexable):
 class LargeUploadTicket(_Indexable):
     """Step 1 of a large upload: where to ``PUT`` the bytes and the key to confirm.
 
-    Accepts ``uploadUrl``/``upload_url`` and ``fileKey``/``file_key`` (contract §8 row 31).
+    Accepts ``uploadUrl``/``upload_url`` and ``fileKey``/``file_key`` (docs/protocol.md §8 row 31).
 
     Example:
         ```python

@@ -1,4 +1,4 @@
-"""Projects (contract §4.4)."""
+"""Projects (docs/protocol.md §4.4)."""
 
 from __future__ import annotations
 

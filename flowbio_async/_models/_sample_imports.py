@@ -1,4 +1,5 @@
-"""Sample imports from public-archive accessions (contract §3.7; flowbio 0.14.1 ``samples.py``)."""
+"""Sample imports from public-archive accessions (docs/protocol.md §3.7; flowbio 0.14.1
+``samples.py``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Samples, sample types, metadata attributes and organisms (contract §4.2, §4.5)."""
+"""Samples, sample types, metadata attributes and organisms (docs/protocol.md §4.2, §4.5)."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ class MetadataOption(FlowModel):
 
 
 class Organism(FlowModel):
-    """An organism; ``id`` is a short code such as ``Hs`` (contract §4.2).
+    """An organism; ``id`` is a short code such as ``Hs`` (docs/protocol.md §4.2).
 
     Example:
         ```python
@@ -75,7 +75,7 @@ class Organism(FlowModel):
 
 
 def _named_ref(value: Any) -> Any:
-    # sample_type is an object on search and a plain name on detail (contract §8 row 18).
+    # sample_type is an object on search and a plain name on detail (docs/protocol.md §8 row 18).
     return {"name": value} if isinstance(value, str) else value
 
 

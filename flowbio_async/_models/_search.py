@@ -1,4 +1,4 @@
-"""Global search results (``/search?q=``, contract §4.8)."""
+"""Global search results (``/search?q=``, docs/protocol.md §4.8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Results of uploads that have no model of their own elsewhere (contract §3.5-3.6)."""
+"""Results of uploads that have no model of their own elsewhere (docs/protocol.md §3.5-3.6)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class AnnotationUpload(FlowModel):
 class MultiplexedUpload(FlowModel):
     """Result of :meth:`~flowbio_async.AsyncClient.samples` ``.upload_multiplexed_data``.
 
-    Mirrors the official client's ``MultiplexedUpload`` (contract §3.5).
+    Mirrors the official client's ``MultiplexedUpload`` (docs/protocol.md §3.5).
 
     Example:
         ```python

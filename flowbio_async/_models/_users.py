@@ -1,4 +1,4 @@
-"""Users: ``/me`` and ``/users/search`` (contract §4.1)."""
+"""Users: ``/me`` and ``/users/search`` (docs/protocol.md §4.1)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from flowbio_async._models._base import FlowModel, OptionalId, Timestamp
 
 
 class User(FlowModel):
-    """The logged-in user (``/me``) or a user found by search; every field is optional (§8 row 29).
+    """The logged-in user (``/me``) or a user found by search; every field is optional
+    (docs/protocol.md §8 row 29).
 
     Flow answers ``/me`` with 401 for anonymous callers; older servers sent a ``User`` whose
-    ``id`` is ``None`` (contract §4.1), which this model still reads.
+    ``id`` is ``None`` (docs/protocol.md §4.1), which this model still reads.
 
     Example:
         ```python

@@ -21,7 +21,8 @@ T = TypeVar("T")
 
 def unix_seconds(value: str | int | float | date | datetime) -> int:
     """A ``created_gt``/``created_lt`` value: the API takes Unix ints; ISO strings make it fail
-    with HTTP 500 (contract §1.2), so dates and ISO text are converted here. Naive means UTC.
+    with HTTP 500 (docs/protocol.md §1.2), so dates and ISO text are converted here. Naive means
+    UTC.
 
     Example:
         ```python
@@ -115,7 +116,8 @@ class Resource:
         )
 
     def _with_download_url(self, data: Data) -> Data:
-        """Fill ``download_url`` as ``{files}/downloads/{id}/{filename}`` (contract §8 row 19)."""
+        """Fill ``download_url`` as ``{files}/downloads/{id}/{filename}``
+        (docs/protocol.md §8 row 19)."""
         if data.download_url is None and data.filename:
             base = self._ctx.http.files_url
             # errors="replace": a server name with a lone surrogate must not crash the read (#14).

@@ -1,6 +1,6 @@
 """Lay out an extracted bulk archive like the per-file downloads (seed 002 "Organize Downloads").
 
-A bulk archive's entry names are the server's choice (contract §5.3: flat file names, or
+A bulk archive's entry names are the server's choice (docs/protocol.md §5.3: flat file names, or
 ``<execution>/<path>`` with ``by_execution``; zip or tar.gz; a clash renamed somehow). Each
 entry is matched to the data file it holds, most certain evidence first:
 

@@ -1,4 +1,4 @@
-"""Relative assets of HTML reports: path checks and where to fetch them (contract §5.1).
+"""Relative assets of HTML reports: path checks and where to fetch them (docs/protocol.md §5.1).
 
 A MultiQC report links to files next to it (``multiqc_report_data/multiqc.log``). Flow serves
 them under the report's own download path, ``/downloads/<html id>/<relative path>``, so the
@@ -54,7 +54,7 @@ def _asset_urls(ctx: ClientContext, html: Data | str | int, relative: PurePosixP
     urls: list[str] = []
     data_id = html if isinstance(html, str | int) else html.id
     if not isinstance(html, str | int) and html.download_url and html.filename:
-        # A server-chosen host (contract §5.1 files server) is kept when the URL has the
+        # A server-chosen host (docs/protocol.md §5.1 files server) is kept when the URL has the
         # plain `.../<filename>` shape; anything else (a query string) falls back below.
         own = html.download_url
         name = quote(html.filename, errors="replace")

@@ -1,4 +1,4 @@
-"""Data operations: downloads (one file, many files; contract §5.1, issue #4)."""
+"""Data operations: downloads (one file, many files; docs/protocol.md §5.1, issue #4)."""
 
 from __future__ import annotations
 
@@ -71,7 +71,7 @@ class DataDownloads(Resource):
     ) -> DownloadResult:
         """Download a file an HTML report links to, by its path relative to the report.
 
-        Contract §5.1: Flow resolves ``/downloads/<html id>/<relative path>`` next to the
+        docs/protocol.md §5.1: Flow resolves ``/downloads/<html id>/<relative path>`` next to the
         report (a MultiQC report's ``multiqc_report_data/...``). ``relative_path`` must be
         relative with no empty, ``.`` or ``..`` segment (else :class:`UnsafePathError`, a
         ``ValueError``, before any request). A directory ``dest`` receives

@@ -1,4 +1,4 @@
-"""Data operations: uploads (``POST /upload``, contract §3.3; issue #3)."""
+"""Data operations: uploads (``POST /upload``, docs/protocol.md §3.3; issue #3)."""
 
 from __future__ import annotations
 

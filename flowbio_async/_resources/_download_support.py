@@ -69,7 +69,8 @@ def destination(dest: Dest, filename: str) -> Path:
 
 
 def data_urls(ctx: ClientContext, data: Data) -> tuple[str, ...]:
-    """Where a data file can be fetched: its ``download_url``, then the API base (§8 row 20)."""
+    """Where a data file can be fetched: its ``download_url``, then the API base
+    (docs/protocol.md §8 row 20)."""
     http = ctx.http
     name = quote(data.filename or "", errors="replace")
     path = f"downloads/{quote(data.id, safe='', errors='replace')}/{name}"
@@ -78,7 +79,8 @@ def data_urls(ctx: ClientContext, data: Data) -> tuple[str, ...]:
 
 
 def output_path(data: Data) -> str:
-    """An execution output's relative path (``results/x.tsv``), else its filename (§4.7)."""
+    """An execution output's relative path (``results/x.tsv``), else its filename
+    (docs/protocol.md §4.7)."""
     extra = data.model_extra or {}
     path = extra.get("path")
     return str(path) if path else (data.filename or data.id)
@@ -194,7 +196,7 @@ def opener(
 ) -> Callable[[Mapping[str, str], RetryBudget], AbstractAsyncContextManager[StreamLike]]:
     """An engine opener trying ``urls`` in order; a 404 or unreachable host moves on for good.
 
-    Contract §8 row 20: the files server may not exist (private instances), so the API base
+    docs/protocol.md §8 row 20: the files server may not exist (private instances), so the API base
     is the fallback. Once a URL answered, later attempts (resume) stick to it. Presigned
     URLs are opened with ``authenticated=False`` (no bearer token to storage).
     """

@@ -1,4 +1,5 @@
-"""``client.downloads``: bulk (zip) download jobs (contract §5.3, §8 rows 23-25; seed 002)."""
+"""``client.downloads``: bulk (zip) download jobs (docs/protocol.md §5.3, §8 rows 23-25; seed
+002)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ class DownloadsResource(Resource):
         ```
     """
 
-    #: Status path (contract §8 row 24: no source names it; this is the recommended default).
+    #: Status path (docs/protocol.md §8 row 24: no source names it; this is the recommended
+    #: default).
     status_path = "downloads/{job_id}/status"
 
     async def _create(self, path: str, body: dict[str, object]) -> BulkDownloadJob:

@@ -1,4 +1,4 @@
-"""Execution operations: downloads (outputs, single result files; contract §4.7, §5.2)."""
+"""Execution operations: downloads (outputs, single result files; docs/protocol.md §4.7, §5.2)."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ class ExecutionReads(Resource):
         return execution
 
     async def get_outputs(self, execution_id: str | int) -> list[Data]:
-        """The output data of one execution (contract §8 row 26)."""
+        """The output data of one execution (docs/protocol.md §8 row 26)."""
         return (await self.get(execution_id)).outputs
 
     def search(

@@ -1,4 +1,4 @@
-"""The ``client.files`` resource: the workspace Files API (seed 004, contract §7; issue #3).
+"""The ``client.files`` resource: the workspace Files API (seed 004, docs/protocol.md §7; issue #3).
 
 Uploads up to 500 MB go as one multipart request; larger ones take the presigned path
 (``upload-url`` → ``PUT`` the bytes straight to storage → ``upload-confirm``). Presigned
@@ -39,7 +39,7 @@ _task_numbers = itertools.count(1)
 
 
 def _items(body: Any) -> list[Any]:
-    # The list envelope is unstated (contract §7): accept a bare array or a wrapped one.
+    # The list envelope is unstated (docs/protocol.md §7): accept a bare array or a wrapped one.
     if isinstance(body, list):
         return body
     if isinstance(body, dict):

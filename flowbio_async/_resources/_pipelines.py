@@ -1,6 +1,6 @@
 """The ``client.pipelines`` resource: the catalogue, versions and their schemas, runs (#11).
 
-Wire protocol: contract §4.7 and the Flow maintainers' notes (flow-skills
+Wire protocol: docs/protocol.md §4.7 and the Flow maintainers' notes (flow-skills
 ``endpoints/pipelines.md``). A run reads the version's schema, builds the body from it
 (``_run_body``) and checks everything it can know before the ``POST``: the user's
 ``can_run_pipelines``, every param, that each data and sample id is readable, the Nextflow

@@ -160,7 +160,7 @@ class ProjectDownloads(Resource):
         )
 
     async def _with_md5s(self, planned: list[tuple[Data, Path]]) -> list[tuple[Data, Path]]:
-        """Ask ``/data/<id>`` for the md5 of files whose name is not unique (§4.6).
+        """Ask ``/data/<id>`` for the md5 of files whose name is not unique (docs/protocol.md §4.6).
 
         Listings often omit the md5; a bulk archive may rename clashing names, and then
         only the content tells which sample a file belongs to (``_bulk_layout``).

@@ -39,7 +39,7 @@ class ProjectReads(Resource):
         sort: str | None = None,
         page_size: int | None = None,
     ) -> AsyncPager[Project]:
-        """Search projects visible to the caller (``/projects/search``, contract §4.4)."""
+        """Search projects visible to the caller (``/projects/search``, docs/protocol.md §4.4)."""
         params = build_params(
             name=name,
             description=description,

@@ -1,4 +1,4 @@
-"""Sample imports: samples made from public-archive accessions (contract §3.7, #11).
+"""Sample imports: samples made from public-archive accessions (docs/protocol.md §3.7, #11).
 
 ``POST /v2/sample-imports`` with ``{"imports": [spec, ...]}`` starts one job for the batch;
 ``GET /v2/sample-imports/<id>`` reads it (the official 0.14.1 client's ``import_samples`` and

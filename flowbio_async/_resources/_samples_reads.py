@@ -49,7 +49,7 @@ class SampleReads(Resource):
         """The metadata attributes samples can carry, with ``options`` resolved as flowbio does.
 
         ``options`` is ``None`` for free-text attributes (``allow_user_terms`` or no options);
-        otherwise the values from ``/samples/metadata/<id>/options`` (contract §4.2).
+        otherwise the values from ``/samples/metadata/<id>/options`` (docs/protocol.md §4.2).
 
         Example:
             ```python

@@ -1,4 +1,4 @@
-"""Sample operations: uploads (contract §3.4-3.6; issue #3).
+"""Sample operations: uploads (docs/protocol.md §3.4-3.6; issue #3).
 
 Names and semantics mirror the official client's ``SampleResource`` (flowbio v2): files of a
 sample go one after another to ``/upload/sample`` with ``previous_data`` threading them, and
@@ -29,7 +29,7 @@ logger = logging.getLogger("flowbio_async")
 
 
 def _sample_fields(spec: SampleUploadSpec) -> dict[str, str]:
-    # Contract §3.4 / §8 row 28: metadata flattened beside the protocol fields.
+    # docs/protocol.md §3.4 / §8 row 28: metadata flattened beside the protocol fields.
     fields: dict[str, str] = {"sample_name": spec.name, "sample_type": spec.sample_type}
     fields.update({str(k): str(v) for k, v in (spec.metadata or {}).items()})
     if spec.project_id:
@@ -197,7 +197,7 @@ class SampleUploads(Resource):
             body = {"id": sample_id, "name": spec.name, "sample_type": spec.sample_type}
             return parse_model(Sample, body, endpoint="POST upload/sample")
         if sample.sample_type is not None and sample.sample_type.identifier is None:
-            # Sample detail names the type but omits its identifier (contract §8 row 18).
+            # Sample detail names the type but omits its identifier (docs/protocol.md §8 row 18).
             known = sample.sample_type.model_copy(update={"identifier": spec.sample_type})
             sample = sample.model_copy(update={"sample_type": known})
         return sample
@@ -209,7 +209,7 @@ class SampleUploads(Resource):
         *,
         progress: ProgressCallback | None = None,
     ) -> AnnotationUpload:
-        """Upload and validate an annotation sheet (``.csv`` or ``.xlsx``, contract §3.6).
+        """Upload and validate an annotation sheet (``.csv`` or ``.xlsx``, docs/protocol.md §3.6).
 
         Hard errors raise :class:`AnnotationValidationError`. Warnings are accepted by
         re-sending the sheet with ``ignore_warnings`` (and returned), or raise
@@ -236,7 +236,7 @@ class SampleUploads(Resource):
         except AnnotationWarningsError as exc:
             if not ignore_warnings:
                 raise
-            # Contract §3.6: re-send the whole sheet from offset 0 with ignore_warnings.
+            # docs/protocol.md §3.6: re-send the whole sheet from offset 0 with ignore_warnings.
             retry = UploadJob(
                 "upload/annotation", source.path, source.filename, {"ignore_warnings": "true"}
             )
@@ -253,7 +253,8 @@ class SampleUploads(Resource):
         progress: ProgressCallback | None = None,
         resume: bool = True,
     ) -> MultiplexedUpload:
-        """Upload multiplexed reads with their annotation sheet (annotation first, §3.5).
+        """Upload multiplexed reads with their annotation sheet (annotation first,
+        docs/protocol.md §3.5).
 
         Example:
             ```python
@@ -272,7 +273,7 @@ class SampleUploads(Resource):
             uploader = self._uploader()
             data_ids: list[str] = []
             for source in sources:
-                # The second file names the first (contract §3.5).
+                # The second file names the first (docs/protocol.md §3.5).
                 fields = {"reads1": data_ids[0]} if data_ids else {}
                 job = UploadJob("upload/multiplexed", source.path, source.filename, fields)
                 final = await upload_with_progress(uploader, job, reporter, resume=resume)
@@ -295,7 +296,7 @@ class SampleUploads(Resource):
 
 
 def _final_id(final: Mapping[str, Any]) -> str:
-    # Contract §8 row 8: the final id is `id`, else `data_id`.
+    # docs/protocol.md §8 row 8: the final id is `id`, else `data_id`.
     return str(final.get("id") or final.get("data_id"))
 
 

@@ -1,4 +1,5 @@
-"""Global search across samples, projects, executions and data (``/search``, contract §4.8)."""
+"""Global search across samples, projects, executions and data (``/search``,
+docs/protocol.md §4.8)."""
 
 from __future__ import annotations
 

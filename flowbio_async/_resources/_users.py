@@ -1,4 +1,4 @@
-"""The ``client.users`` resource: read-only user search (contract §4.1)."""
+"""The ``client.users`` resource: read-only user search (docs/protocol.md §4.1)."""
 
 from __future__ import annotations
 

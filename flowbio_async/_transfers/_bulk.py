@@ -1,4 +1,4 @@
-"""Bulk download jobs: poll until the archive is ready (contract §5.3, seed 002 lifecycle).
+"""Bulk download jobs: poll until the archive is ready (docs/protocol.md §5.3, seed 002 lifecycle).
 
 The engine knows no paths: it calls ``fetch_status`` until the job completes, fails or
 expires. Delays start at ``config.bulk_poll_interval`` and grow ×1.5 up to

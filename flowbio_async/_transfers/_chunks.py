@@ -1,6 +1,6 @@
 """Adaptive chunk sizing for uploads (issue #3).
 
-Offsets on the wire are byte offsets (contract §3.2), so every chunk may have its own size.
+Offsets on the wire are byte offsets (docs/protocol.md §3.2), so every chunk may have its own size.
 Start at ``config.chunk_size``; double while a chunk goes through faster than ``target``
 seconds (big chunks amortise the per-request round trip, which is what makes the official
 1 MB-at-a-time client slow on a high-latency link); halve on 413 or a timeout. The size

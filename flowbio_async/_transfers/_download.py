@@ -20,7 +20,7 @@ and what Flow says about the file (size, md5). The life of one download:
 5. Size and md5 are verified, then ``os.replace`` makes the file appear atomically.
 
 A 200 answer to a ``Range`` request restarts cleanly (progress rolls back); 416 with a
-complete part means done (contract §8 row 22). Cancellation leaves the part file and an
+complete part means done (docs/protocol.md §8 row 22). Cancellation leaves the part file and an
 up-to-date sidecar, so the next call resumes.
 
 Retries (#16, one policy): the HTTP layer retries statuses and connection failures before a
@@ -395,7 +395,8 @@ class _Job:
                 )
 
     def _satisfied(self, exc: FlowApiError, cursor: _Cursor) -> bool:
-        """416: done if the server's size equals what we already hold (§8 row 22)."""
+        """416: done if the server's size equals what we already hold
+        (docs/protocol.md §8 row 22)."""
         answered = parse_content_range(exc.headers.get("content-range"))
         total = answered.total if answered is not None else None
         if total is None or total != cursor.pos:

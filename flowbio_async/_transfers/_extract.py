@@ -147,7 +147,7 @@ def extract_archive(
 ) -> Extraction:
     """Extract a zip or tar(.gz) archive under ``target``; say what is now there.
 
-    The format is detected from the magic bytes (contract §8 row 25: zip or tar.gz). Any
+    The format is detected from the magic bytes (docs/protocol.md §8 row 25: zip or tar.gz). Any
     refused entry (see the module docstring) fails the whole extraction before anything
     is renamed into place: :class:`UnsafePathError` for names, links and clashes,
     :class:`ArchiveLimitError` for size, ratio and entry count,
@@ -172,7 +172,7 @@ def extract_archive(
     except FlowError:
         raise
     except _DAMAGED as exc:
-        # A corrupted byte in transit (bulk archives have no md5, contract §5.3) shows up
+        # A corrupted byte in transit (bulk archives have no md5, docs/protocol.md §5.3) shows up
         # here: typed, so callers can fetch the archive again (#7).
         raise IntegrityError(f"{source.name} is damaged: {exc}") from exc
     except (NotImplementedError, RuntimeError) as exc:  # unknown compression, encryption

@@ -1,6 +1,6 @@
 """HTTP byte ranges: the ``Range`` header we send and the ``Content-Range`` we get back.
 
-Only single ranges are used (contract §8 row 22: the server supports ``bytes=N-``; the local
+Only single ranges are used (docs/protocol.md §8 row 22: the server supports ``bytes=N-``; the local
 server also answers ``bytes=N-M``). Parsing is strict so that a 206 whose range does not
 start where we asked is detected instead of corrupting the part file.
 """

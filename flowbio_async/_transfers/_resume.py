@@ -1,8 +1,8 @@
-"""Resume records for chunked uploads (issue #3, contract §3.8).
+"""Resume records for chunked uploads (issue #3, docs/protocol.md §3.8).
 
 The Flow protocol has no "how much do you hold?" endpoint, but it is idempotent on the byte
 offset: re-sending a chunk with the same ``data`` id and ``expected_file_size`` makes the
-server truncate to that offset and append (contract §3.8 REC). So resuming needs only what
+server truncate to that offset and append (docs/protocol.md §3.8 REC). So resuming needs only what
 this module keeps per upload: where it was going, which local file (identified by absolute
 path, size and mtime, so an edited file starts over), the server's data id and the last
 offset the server acknowledged. Records are tiny JSON files written atomically under

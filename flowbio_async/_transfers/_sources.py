@@ -2,8 +2,9 @@
 
 Everything checkable locally is refused here with a :class:`ConfigurationError` (a
 ``ValueError``) naming the problem: a missing path, a directory, an unreadable file, spaces
-or separators in the stored name (the server refuses them, contract §3.3), invalid reads keys
-(contract §3.4) and ``is_directory=True`` on something that is not a zip or tar archive.
+or separators in the stored name (the server refuses them, docs/protocol.md §3.3), invalid reads
+keys (docs/protocol.md §3.4) and ``is_directory=True`` on something that is not a zip or tar
+archive.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class Source:
 
 
 def check_stored_name(name: str) -> str:
-    """Refuse names the server would reject (spaces, contract §3.3) or cannot store."""
+    """Refuse names the server would reject (spaces, docs/protocol.md §3.3) or cannot store."""
     if not name:
         raise ConfigurationError("the stored filename must not be empty")
     if " " in name:
@@ -87,7 +88,7 @@ def _check_archive(path: Path, head: bytes) -> None:
 
 
 def ordered_reads(data: Mapping[str, str | os.PathLike[str]]) -> list[tuple[str, Path]]:
-    """Order a sample's files the way the official client does (contract §3.4).
+    """Order a sample's files the way the official client does (docs/protocol.md §3.4).
 
     With ``reads*`` keys only ``reads1``/``reads2`` are valid, ``reads2`` needs ``reads1`` and
     ``reads1`` goes first; other keys keep the order given.

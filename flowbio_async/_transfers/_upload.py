@@ -1,4 +1,4 @@
-"""The chunked upload engine (issue #3, contract §3): one file, one chunk series.
+"""The chunked upload engine (issue #3, docs/protocol.md §3): one file, one chunk series.
 
 It knows nothing of URL paths or resources: callers hand it an endpoint, a file, the stored
 name and the extra form fields of their endpoint. What it adds over the official client:
@@ -7,7 +7,7 @@ name and the extra form fields of their endpoint. What it adds over the official
   one is on the wire, so at most two chunks are in memory whatever the file size;
 * chunk sizes adapt (``_chunks.ChunkSizer``): grow while fast, shrink on 413 or timeouts;
 * each chunk is retried on timeouts, dropped connections, 429 and 502/503/504 with backoff,
-  honouring ``Retry-After`` (contract §3.8; the protocol is idempotent on the byte offset);
+  honouring ``Retry-After`` (docs/protocol.md §3.8; the protocol is idempotent on the byte offset);
   401 refresh-and-resend is done by the HTTP layer;
 * a resume record (``_resume``) after every acknowledged chunk lets a later call continue an
   upload that was interrupted by a crash, Ctrl-C or an exhausted retry budget.
@@ -44,7 +44,8 @@ if TYPE_CHECKING:
     from flowbio_async._progress import Progress
 
 FormFields = Mapping[str, str | Sequence[str]]
-"""Extra multipart fields of an endpoint; sequences become repeated parts (contract §3.2)."""
+"""Extra multipart fields of an endpoint; sequences become repeated parts
+(docs/protocol.md §3.2)."""
 
 
 class _Response(Protocol):
@@ -237,7 +238,7 @@ class ChunkedUploader:
                 if start.offset == 0:
                     raise
                 # The server no longer knows this upload (expired, other user, a fresh
-                # store): contract §8 row 10 says start the file again from 0.
+                # store): docs/protocol.md §8 row 10 says start the file again from 0.
                 self._store.forget(key)
                 report(-sent)
                 final = await self._send_from(job, base, key, report, resume)
@@ -331,7 +332,8 @@ class ChunkedUploader:
         attempt = 0
         while True:
             is_last = offset + len(chunk) >= size
-            # Contract §3.2: protocol fields first, then the endpoint's extra fields on every chunk.
+            # docs/protocol.md §3.2: protocol fields first, then the endpoint's extra fields on
+            # every chunk.
             form: dict[str, str | list[str]] = {
                 "filename": job.filename,
                 "expected_file_size": str(offset),
@@ -391,7 +393,7 @@ def _first(group: BaseExceptionGroup[Exception]) -> Exception:
 
 
 def _next_data_id(response: Mapping[str, Any]) -> str:
-    # Contract §8 row 8: the next chunk's `data` is `data_id` if present, else `id`.
+    # docs/protocol.md §8 row 8: the next chunk's `data` is `data_id` if present, else `id`.
     value = response.get("data_id") or response.get("id")
     return "" if value is None else str(value)
 

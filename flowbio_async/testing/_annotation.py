@@ -1,4 +1,5 @@
-"""Annotation sheets of multiplexed uploads: CSV validation and the xlsx template (§3.6).
+"""Annotation sheets of multiplexed uploads: CSV validation and the xlsx template
+(docs/protocol.md §3.6).
 
 Validation splits findings the way production does: hard ``validation`` errors (cannot be
 ignored) and ``warnings`` (accepted when the upload is re-sent with ``ignore_warnings``).

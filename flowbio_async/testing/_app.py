@@ -1,8 +1,8 @@
 """``create_app(settings)``: the local Flow server as a Starlette application.
 
 Route modules each export ``routes: list[BaseRoute]``; the ones present are mounted under
-``/api`` (contract §1.1), and the download modules also under ``/files`` (the files server,
-contract §5.1 and §8 row 20). Missing modules are skipped so the server runs while other
+``/api`` (docs/protocol.md §1.1), and the download modules also under ``/files`` (the files server,
+docs/protocol.md §5.1 and §8 row 20). Missing modules are skipped so the server runs while other
 route modules are still being written.
 """
 
@@ -136,7 +136,7 @@ async def _api_error(request: Request, exc: Exception) -> Response:
 
 
 async def _bare_not_found(request: Request, exc: Exception) -> Response:
-    # Unknown paths: `{"error": "Not found"}` like production's reads (contract §4).
+    # Unknown paths: `{"error": "Not found"}` like production's reads (docs/protocol.md §4).
     return error_response(ApiError(404, {"error": "Not found"}), request.app.state.settings)
 
 

@@ -1,4 +1,4 @@
-"""Safe unpacking of uploaded archives (``is_directory=true``, contract §3.3).
+"""Safe unpacking of uploaded archives (``is_directory=true``, docs/protocol.md §3.3).
 
 Only regular files and directories are extracted; absolute names, ``..`` components, links
 and device files are refused, so a hostile archive cannot write outside its folder.

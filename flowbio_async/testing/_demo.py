@@ -324,7 +324,7 @@ def _execution(
             created=created + 3600,
         )
         store.write_blob(data["id"], content)
-    # The report's relative assets (contract §5.1 "HTML reports"): outputs of the run, not
+    # The report's relative assets (docs/protocol.md §5.1 "HTML reports"): outputs of the run, not
     # attached to the sample, so sample listings keep their two reads plus three outputs.
     for path, content in REPORT_ASSETS.items():
         data = store.create_data(

@@ -322,7 +322,7 @@ async def _gate(rule: FaultRule, scope: Scope, receive: Receive, send: Send, app
 async def _expire_token(
     rule: FaultRule, scope: Scope, receive: Receive, send: Send, app: ASGIApp
 ) -> None:
-    # Issue #7: what an access token that expired in the middle of a transfer gets (contract
+    # Issue #7: what an access token that expired in the middle of a transfer gets (docs/protocol.md
     # §2.2, §9.2). Requests without credentials are served normally, so presigned or public
     # URLs are unaffected. The body is drained first, as the real server reads it.
     query = bytes(scope.get("query_string", b""))

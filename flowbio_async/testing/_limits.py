@@ -1,4 +1,4 @@
-"""Per-user rate limit, added latency and body-size cap (contract §6.3).
+"""Per-user rate limit, added latency and body-size cap (docs/protocol.md §6.3).
 
 Every response carries ``X-RateLimit-Limit``/``-Remaining``/``-Reset`` (Unix seconds). With
 ``rate_limit > 0`` a user who spent the window's budget gets 429 ``{"error": ...}`` with
@@ -28,7 +28,7 @@ from flowbio_async.testing._asgi import (
 from flowbio_async.testing._security import read_token
 from flowbio_async.testing._settings import ServerSettings
 
-#: The budget production documents when none is configured (contract §6.3).
+#: The budget production documents when none is configured (docs/protocol.md §6.3).
 NOMINAL_LIMIT = 1000
 
 

@@ -1,4 +1,4 @@
-"""Paging and SQL filter building for list endpoints (contract §4.3 and §8 row 14)."""
+"""Paging and SQL filter building for list endpoints (docs/protocol.md §4.3 and §8 row 14)."""
 
 from __future__ import annotations
 
@@ -23,10 +23,10 @@ class PageRequest:
 
 
 def page_request(request: Request) -> PageRequest:
-    """Read ``page``/``count`` or ``limit``/``offset`` (both styles, contract §8 row 14).
+    """Read ``page``/``count`` or ``limit``/``offset`` (both styles, docs/protocol.md §8 row 14).
 
     ``count`` (or ``limit``) above the maximum is a 400; non-integers are a 500 like
-    production's (contract §4.3).
+    production's (docs/protocol.md §4.3).
     """
     settings = settings_of(request)
     query = request.query_params

@@ -1,4 +1,5 @@
-"""Problem Details (RFC 9457) answers of the ``/v2/*`` routes (contract §6.2 shape 5, §8 row 12).
+"""Problem Details (RFC 9457) answers of the ``/v2/*`` routes
+(docs/protocol.md §6.2 shape 5, §8 row 12).
 
 Flow's newer endpoints answer errors as ``application/problem+json`` with ``type``, ``title``,
 ``status``, ``detail``, a stable ``code`` (``validation_error``, ``not_found``...) and, for

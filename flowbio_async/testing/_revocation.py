@@ -3,7 +3,8 @@
 A refresh token is a signed JWT, valid until it expires; the server remembers the ``jti``
 of every refresh token it retired, until that token would have expired anyway. ``GET
 /token`` retires the cookie it rotates, ``POST /logout`` the one it clears, and every place
-that accepts a refresh cookie (``/token``, downloads, contract §5.1) asks :func:`is_revoked`.
+that accepts a refresh cookie (``/token``, downloads, docs/protocol.md §5.1) asks
+:func:`is_revoked`.
 
 Example:
     ```python

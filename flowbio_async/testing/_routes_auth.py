@@ -1,4 +1,5 @@
-"""Authentication routes: ``POST /login``, ``GET /token``, ``POST /logout`` (contract §2)."""
+"""Authentication routes: ``POST /login``, ``GET /token``, ``POST /logout``
+(docs/protocol.md §2)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from flowbio_async.testing._store import Row
 
 
 def user_summary(user: Row) -> dict[str, Any]:
-    """The ``user`` object returned by login and refresh (contract §2.1 variants B/C)."""
+    """The ``user`` object returned by login and refresh (docs/protocol.md §2.1 variants B/C)."""
     first, _, last = str(user["name"]).partition(" ")
     return {
         "id": str(user["id"]),
@@ -38,7 +39,8 @@ def _token_response(request: Request, user: Row, *, cookie: bool, login: bool) -
     settings = settings_of(request)
     secret = store_of(request).secret()
     access = make_token(secret, int(user["id"]), "access", settings.access_token_ttl)
-    # Contract §8 row 1: login answers both `token` and `access_token`; /token reads `token`.
+    # docs/protocol.md §8 row 1: login answers both `token` and `access_token`; /token reads
+    # `token`.
     body: dict[str, Any] = {"token": access, "user": user_summary(user)}
     if login:
         body["access_token"] = access
@@ -57,7 +59,7 @@ def _token_response(request: Request, user: Row, *, cookie: bool, login: bool) -
 
 
 async def login(request: Request) -> JSONResponse:
-    """``POST /login`` with JSON (or form) ``username``/``password`` (contract §2.1)."""
+    """``POST /login`` with JSON (or form) ``username``/``password`` (docs/protocol.md §2.1)."""
     credentials = await _credentials(request)
     username = str(credentials.get("username") or credentials.get("email") or "")
     password = str(credentials.get("password") or "")
@@ -72,7 +74,8 @@ async def login(request: Request) -> JSONResponse:
 
 
 async def refresh(request: Request) -> JSONResponse:
-    """``GET /token``: a new access token from the refresh cookie, rotating it (§2.2)."""
+    """``GET /token``: a new access token from the refresh cookie, rotating it
+    (docs/protocol.md §2.2)."""
     cookie = request.cookies.get(REFRESH_COOKIE)
     if not cookie:
         raise bad_request("No refresh token supplied")

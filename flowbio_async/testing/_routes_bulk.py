@@ -1,12 +1,12 @@
-"""Bulk download jobs (contract §5.3, §8 rows 23-25): create, poll, fetch the zip archive.
+"""Bulk download jobs (docs/protocol.md §5.3, §8 rows 23-25): create, poll, fetch the zip archive.
 
 ``POST /downloads`` (``{"data_ids"|"data": [...], "name"?, "by_execution"?}``),
 ``POST /downloads/executions`` (``{"execution_ids": [...]}``) and ``POST /downloads/samples``
 (``{"sample_ids": [...]}``) create a job; a worker thread builds the archive while the job
 goes ``pending`` → ``processing`` (``progress`` in percent) → ``completed``, or ``failed``
 with ``error`` when a file cannot be read. ``GET /downloads/<job_id>/status`` returns every
-field of §8 row 24; ``GET /downloads/<job_id>`` serves the zip (ranges supported). A
-completed job expires ``bulk_job_lifetime`` seconds after it finished (24 h by default, seed
+field of docs/protocol.md §8 row 24; ``GET /downloads/<job_id>`` serves the zip (ranges supported).
+A completed job expires ``bulk_job_lifetime`` seconds after it finished (24 h by default, seed
 002); its archive then answers 410 ``EXPIRED``.
 """
 
@@ -180,7 +180,7 @@ def _dump_ids(rows: list[Row]) -> str:
 
 
 async def create_job(request: Request) -> Response:
-    """``POST /downloads`` (contract §8 row 23: ``data_ids`` or ``data``)."""
+    """``POST /downloads`` (docs/protocol.md §8 row 23: ``data_ids`` or ``data``)."""
     user = require_user(request)
     body = await _json_body(request)
     rows = _visible_data(store_of(request), _ids(body, "data_ids", "data"), int(user["id"]))
@@ -195,7 +195,7 @@ async def _create_grouped_job(
     files: Callable[[Store], Callable[[int], list[Row]]],
     by_execution: bool,
 ) -> Response:
-    """A job over every readable file of some executions or samples (§5.3)."""
+    """A job over every readable file of some executions or samples (docs/protocol.md §5.3)."""
     user = require_user(request)
     body = await _json_body(request)
     store = store_of(request)
@@ -280,7 +280,7 @@ def _job_document(request: Request, job: Row) -> dict[str, Any]:
 
 
 async def job_status(request: Request) -> Response:
-    """``GET /downloads/<job_id>/status`` (contract §8 row 24)."""
+    """``GET /downloads/<job_id>/status`` (docs/protocol.md §8 row 24)."""
     return JSONResponse(_job_document(request, _owned_job(request)))
 
 
@@ -300,7 +300,7 @@ async def job_archive(request: Request) -> Response:
 
 
 async def unmatched_download(request: Request) -> Response:
-    """Any other ``/downloads/...`` path: the download routes' bare 404 (contract §5.1)."""
+    """Any other ``/downloads/...`` path: the download routes' bare 404 (docs/protocol.md §5.1)."""
     raise bare_not_found()
 
 

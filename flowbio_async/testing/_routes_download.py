@@ -1,6 +1,6 @@
 """Single-file downloads: ``/downloads/<data_id>/<filename>`` and execution result files.
 
-Contract §5.1: public data is served anonymously, private data to its owner, who may
+docs/protocol.md §5.1: public data is served anonymously, private data to its owner, who may
 authenticate with ``Authorization: Bearer``, ``?token=<jwt>`` or the ``flow_refresh_token``
 cookie. Every miss (unknown id, filename mismatch, not ready, not readable, bad token) is a
 **bare 404 with no body**. ``?direct=<truthy>`` serves inline, otherwise as an attachment.
@@ -10,7 +10,7 @@ outputs of the same execution (``/downloads/<id>/multiqc_report_data/multiqc.log
 Bytes go out through Starlette's ``FileResponse``: a whole-file answer uses granian's ASGI
 pathsend extension (the server then streams the file itself, design note transfers.md), and a
 single ``Range`` gets a 206 with ``Content-Range`` (416 when unsatisfiable), which is what
-resumable and segmented downloads need (contract §8 row 22).
+resumable and segmented downloads need (docs/protocol.md §8 row 22).
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from flowbio_async.testing._store import Row, Store
 #: FileResponse reads ranged answers from disk in chunks of this size (its default, 64 KiB,
 #: makes the server the bottleneck of segmented downloads).
 RANGE_CHUNK = 1024 * 1024
-#: Data served with its relative assets (contract §5.1 "HTML reports").
+#: Data served with its relative assets (docs/protocol.md §5.1 "HTML reports").
 HTML_SUFFIXES = (".html", ".htm")
 
 
 def bare_not_found() -> ApiError:
-    """The body-less 404 of the download routes (contract §5.1, §6.2 shape 7)."""
+    """The body-less 404 of the download routes (docs/protocol.md §5.1, §6.2 shape 7)."""
     return ApiError(404, None)
 
 
@@ -80,7 +80,8 @@ def file_response(request: Request, path: Path, filename: str) -> Response:
 
 
 async def download_data(request: Request) -> Response:
-    """``GET /downloads/<data_id>/<filename>`` (contract §5.1), or an HTML report's asset."""
+    """``GET /downloads/<data_id>/<filename>`` (docs/protocol.md §5.1), or an HTML report's
+    asset."""
     store = store_of(request)
     user_id = viewer_id(request)
     row = store.get_data(request.path_params["data_id"])
@@ -116,7 +117,7 @@ def _asset_relative(requested: str) -> PurePosixPath | None:
 def html_asset(store: Store, html: Row, requested: str, user_id: int | None) -> Row | None:
     """The execution output at ``requested`` relative to the HTML report ``html``'s folder.
 
-    Contract §5.1: for an HTML report a non-matching filename is resolved as a relative
+    docs/protocol.md §5.1: for an HTML report a non-matching filename is resolved as a relative
     asset of the HTML file (a MultiQC report's ``multiqc_report_data/...``). Only outputs of
     the report's own execution are candidates, and each must be readable by the caller.
     """
@@ -133,7 +134,8 @@ def html_asset(store: Store, html: Row, requested: str, user_id: int | None) -> 
 
 
 async def execution_file(request: Request) -> Response:
-    """``GET /executions/<id>/<relative path>``: one result file of an execution (§5.2)."""
+    """``GET /executions/<id>/<relative path>``: one result file of an execution
+    (docs/protocol.md §5.2)."""
     store = store_of(request)
     user_id = viewer_id(request)
     execution = store.get_execution(request.path_params["execution_id"])

@@ -1,4 +1,4 @@
-"""The workspace Files API of seed 004 (contract §7), under the API base.
+"""The workspace Files API of seed 004 (docs/protocol.md §7), under the API base.
 
 ``/v1/files`` lists, uploads (multipart, up to 500 MB), hands out download links and
 deletes; ``/v1/files/upload-url`` + a presigned ``PUT`` + ``/v1/files/upload-confirm`` is the

@@ -10,7 +10,7 @@ GraphQL ``errors`` answer, with status 400 under the new media type and 200 unde
 one, never a 500. A body that is not a GraphQL request at all is a 400 either way.
 
 Authentication is the REST routes': ``Authorization: Bearer <jwt>`` or the legacy client's
-bare ``<jwt>`` (contract §2.4, §8 row 6); no token is an anonymous caller; a bad or expired
+bare ``<jwt>`` (docs/protocol.md §2.4, §8 row 6); no token is an anonymous caller; a bad or expired
 token is a 401 (so clients refresh), answered in GraphQL's ``errors`` shape.
 """
 

@@ -1,4 +1,5 @@
-"""``/v2/sample-imports``: start a batch import, read a job (contract §3.7; Problem Details)."""
+"""``/v2/sample-imports``: start a batch import, read a job (docs/protocol.md §3.7; Problem
+Details)."""
 
 from __future__ import annotations
 

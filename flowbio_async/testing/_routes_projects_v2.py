@@ -2,7 +2,7 @@
 
 The official 0.14.1 CLI names ``/v2/projects`` as the path its ``api post`` sends JSON bodies
 to (``flowbio/cli/_api.py``); no source documents the bodies, so these follow the read
-shapes (contract §4.4) and a careful server's rules: ``POST`` creates (201), ``PATCH``
+shapes (docs/protocol.md §4.4) and a careful server's rules: ``POST`` creates (201), ``PATCH``
 changes the fields given, ``PUT`` replaces them all (every field required, so repeating it
 changes nothing: idempotent), ``DELETE`` answers 204 and a second one 404. Only the owner may
 change a project; another user's private project is a 404, a public one a 403. A project that

@@ -1,4 +1,4 @@
-"""Read endpoints (contract §4): identity, discovery lists, projects, samples, data,
+"""Read endpoints (docs/protocol.md §4): identity, discovery lists, projects, samples, data,
 executions search and global search. Lists page with ``page``/``count`` or ``limit``/``offset``.
 Pipelines and the execution detail live in ``_routes_pipelines`` (#11)."""
 
@@ -36,13 +36,13 @@ from flowbio_async.testing._security import (
 )
 from flowbio_async.testing._store import Row
 
-CONTENTS_CHUNK = 10_240  # contract §4.6: fixed 10,240-byte chunks
+CONTENTS_CHUNK = 10_240  # docs/protocol.md §4.6: fixed 10,240-byte chunks
 
 
 # -- identity ---------------------------------------------------------------------------------
 async def me(request: Request) -> JSONResponse:
     """``/me``: the user; 401 without a valid token (users.md, #15 item 2), or all-null
-    fields with the ``anonymous_downgrade`` setting (older Flow, contract §4.1)."""
+    fields with the ``anonymous_downgrade`` setting (older Flow, docs/protocol.md §4.1)."""
     user = current_user(request)
     if user is None:
         if not settings_of(request).anonymous_downgrade:
@@ -91,9 +91,10 @@ async def users_search(request: Request) -> JSONResponse:
     return paged(request, query, "users", render)
 
 
-# -- discovery lists (bare arrays, contract §4.2) ---------------------------------------------
-# Counts cover only samples the caller may see, ``(private = 0 OR owner = ?)``: a count of
-# private samples would tell strangers they exist (#2; the contract does not say).
+# -- discovery lists (bare arrays, docs/protocol.md §4.2)
+# --------------------------------------------- Counts cover only samples the caller may see,
+# ``(private = 0 OR owner = ?)``: a count of private samples would tell strangers they exist (#2;
+# the contract does not say).
 
 
 def _viewer(user: Row | None) -> int:
@@ -143,7 +144,7 @@ async def sample_type(request: Request) -> JSONResponse:
 
 
 async def metadata_attributes(request: Request) -> JSONResponse:
-    """``/samples/metadata`` with sample-type links (contract §4.2)."""
+    """``/samples/metadata`` with sample-type links (docs/protocol.md §4.2)."""
     viewer = _viewer(current_user(request))
     store = store_of(request)
     links = store.rows(
@@ -189,7 +190,7 @@ async def metadata_attributes(request: Request) -> JSONResponse:
 
 
 async def metadata_options(request: Request) -> JSONResponse:
-    """``/samples/metadata/<identifier>/options``: first 100 by value (contract §4.2)."""
+    """``/samples/metadata/<identifier>/options``: first 100 by value (docs/protocol.md §4.2)."""
     current_user(request)
     store = store_of(request)
     identifier = request.path_params["identifier"]
@@ -545,7 +546,7 @@ def is_binary(head: bytes) -> bool:
 
 
 async def data_detail(request: Request) -> JSONResponse:
-    """``/data/<id>`` with ``md5`` and ``download_url`` (contract §4.6, §8 row 19)."""
+    """``/data/<id>`` with ``md5`` and ``download_url`` (docs/protocol.md §4.6, §8 row 19)."""
     user = current_user(request)
     row = visible_data(request, user)
     paired = None
@@ -742,7 +743,8 @@ async def executions_search(request: Request) -> JSONResponse:
     return paged(request, query, "executions", render)
 
 
-# -- global search (docs site only, contract §4.8) --------------------------------------------
+# -- global search (docs site only, docs/protocol.md §4.8)
+# --------------------------------------------
 async def global_search(request: Request) -> JSONResponse:
     """``/search?q=``: up to 10 matches per kind."""
     started = time.perf_counter()

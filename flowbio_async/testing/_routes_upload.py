@@ -1,4 +1,4 @@
-"""The four chunked upload endpoints and the annotation template (contract §3, issue #3).
+"""The four chunked upload endpoints and the annotation template (docs/protocol.md §3, issue #3).
 
 Every chunk is handled the same way: authenticate, stream the multipart body (the blob goes
 straight into ``uploads/<data_id>.part`` at its offset), check the offset strictly, record
@@ -7,8 +7,8 @@ endpoints differ only in their extra fields (checked on every chunk, so a bad sa
 costs one chunk, not the whole file) and in what finishing means: a sample is created after
 its last file, an annotation sheet is validated, an archive is unpacked.
 
-Offsets (contract §3.8 REC): ``expected_file_size`` equal to the bytes held → append; smaller
-(a retried chunk) → truncate to it, then append; larger → 400. A retried *last* chunk of an
+Offsets (docs/protocol.md §3.8 REC): ``expected_file_size`` equal to the bytes held → append;
+smaller (a retried chunk) → truncate to it, then append; larger → 400. A retried *last* chunk of an
 upload that already finished gets the same answer again instead of an error, so a client
 whose connection dropped after the server finished does not start over.
 """
@@ -44,7 +44,7 @@ from flowbio_async.testing._security import (
 from flowbio_async.testing._store import Row, Store
 from flowbio_async.testing._upload_stream import Fields, UploadForm, read_upload_form
 
-#: Fields of the protocol itself (contract §3.2, §3.4); anything else on a sample chunk is
+#: Fields of the protocol itself (docs/protocol.md §3.2, §3.4); anything else on a sample chunk is
 #: metadata, flattened beside them.
 PROTOCOL_FIELDS = frozenset(
     {
@@ -149,7 +149,7 @@ class UploadEndpoint:
         return {}
 
     def response(self, data_id: int, extra: dict[str, Any]) -> dict[str, Any]:
-        """Contract §8 row 8: ``id`` and ``data_id`` (same value) on every chunk."""
+        """docs/protocol.md §8 row 8: ``id`` and ``data_id`` (same value) on every chunk."""
         return {"id": str(data_id), "data_id": str(data_id), **extra}
 
     # -- the shared chunk handling ---------------------------------------------------------
@@ -299,7 +299,8 @@ def _finished_upload(store: Store, user: Row, data_id: str, endpoint: str) -> Ro
 
 
 def _discard(store: Store, data_id: int) -> None:
-    """Forget a refused upload entirely (a refused sheet is re-sent from offset 0, §3.6)."""
+    """Forget a refused upload entirely (a refused sheet is re-sent from offset 0,
+    docs/protocol.md §3.6)."""
     DIGESTS.forget(data_id)
     store.delete_upload_session(data_id)
     store.execute("DELETE FROM data WHERE id = ?", (data_id,))
@@ -308,7 +309,8 @@ def _discard(store: Store, data_id: int) -> None:
 
 
 class DataUpload(UploadEndpoint):
-    """``POST /upload``: generic data, optionally typed or an archive to unpack (§3.3)."""
+    """``POST /upload``: generic data, optionally typed or an archive to unpack
+    (docs/protocol.md §3.3)."""
 
     name = "upload"
 
@@ -333,7 +335,7 @@ class DataUpload(UploadEndpoint):
 
 
 class SampleUpload(UploadEndpoint):
-    """``POST /upload/sample``: the files of one sample, then the sample (§3.4)."""
+    """``POST /upload/sample``: the files of one sample, then the sample (docs/protocol.md §3.4)."""
 
     name = "upload/sample"
 
@@ -365,7 +367,8 @@ class SampleUpload(UploadEndpoint):
 
     @staticmethod
     def _previous(fields: Fields) -> list[str]:
-        # Repeated parts (what httpx sends for a list) or one comma list (contract §8 row 9).
+        # Repeated parts (what httpx sends for a list) or one comma list
+        # (docs/protocol.md §8 row 9).
         ids: list[str] = []
         for value in fields.get("previous_data", []):
             ids.extend(part.strip() for part in value.split(",") if part.strip())
@@ -440,7 +443,8 @@ class SampleUpload(UploadEndpoint):
 
 
 class MultiplexedUpload(UploadEndpoint):
-    """``POST /upload/multiplexed``: one or two reads files; the second names the first (§3.5)."""
+    """``POST /upload/multiplexed``: one or two reads files; the second names the first
+    (docs/protocol.md §3.5)."""
 
     name = "upload/multiplexed"
 
@@ -458,7 +462,8 @@ class MultiplexedUpload(UploadEndpoint):
 
 
 class AnnotationUpload(UploadEndpoint):
-    """``POST /upload/annotation``: a CSV/xlsx sheet validated when complete (§3.6)."""
+    """``POST /upload/annotation``: a CSV/xlsx sheet validated when complete
+    (docs/protocol.md §3.6)."""
 
     name = "upload/annotation"
 
@@ -469,7 +474,8 @@ class AnnotationUpload(UploadEndpoint):
 
     def finish(self, done: Finished) -> dict[str, Any]:
         findings = validate_sheet(done.store, done.blob.read_bytes(), str(done.data["filename"]))
-        # Hard errors first: they cannot be ignored. The bodies carry no `error` key (§6.2).
+        # Hard errors first: they cannot be ignored. The bodies carry no `error` key
+        # (docs/protocol.md §6.2).
         if findings.validation:
             raise ApiError(400, {"validation": findings.validation})
         if findings.warnings and not read_bool(_one(done.fields, "ignore_warnings")):
@@ -481,7 +487,8 @@ class AnnotationUpload(UploadEndpoint):
 
 
 async def annotation_template(request: Request) -> Response:
-    """``GET /annotation/<sample_type>``: an xlsx template, 404 for unknown types (§3.6)."""
+    """``GET /annotation/<sample_type>``: an xlsx template, 404 for unknown types
+    (docs/protocol.md §3.6)."""
     columns = template_columns(store_of(request), request.path_params["sample_type"])
     if columns is None:
         raise error(404, "Sample type not found")

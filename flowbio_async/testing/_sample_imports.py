@@ -1,4 +1,4 @@
-"""Sample import jobs: samples made from public-archive accessions (contract §3.7, #11).
+"""Sample import jobs: samples made from public-archive accessions (docs/protocol.md §3.7, #11).
 
 ``POST /v2/sample-imports`` takes ``{"imports": [spec, ...]}``; each spec has ``accession``
 and ``sample_type`` and may have ``name``, ``organism``, ``project``, ``pubmed`` and
@@ -10,7 +10,7 @@ simulated seconds per real second, like pipeline runs; 0 pauses), then ``COMPLET
 one sample per accession (paired FASTQ files ``<accession>_1/_2.fastq.gz``), or ``FAILED``
 with an ``error`` when an accession is not in the (simulated) archive: any accession whose
 digits are all zeros, e.g. ``ERR0000000``. Jobs carry no execution here (``execution_id``
-null). Dates are timezone-aware ISO-8601 (contract §1.2).
+null). Dates are timezone-aware ISO-8601 (docs/protocol.md §1.2).
 """
 
 from __future__ import annotations
@@ -255,7 +255,7 @@ def _make_sample(store: Store, owner: int, spec: dict[str, Any], when: float) ->
 
 
 def job_view(row: Row) -> dict[str, Any]:
-    """A job as ``GET /v2/sample-imports/<id>`` answers it (contract §3.7)."""
+    """A job as ``GET /v2/sample-imports/<id>`` answers it (docs/protocol.md §3.7)."""
     specs: list[dict[str, Any]] = json.loads(row["specs"])
     return {
         "id": str(row["id"]),

@@ -1,7 +1,7 @@
 """Request helpers shared by every route module: tokens, the current user, errors, params.
 
 Route modules raise :class:`ApiError` (or use the helpers below); the app turns it into a
-JSON response in the legacy ``{"error": ...}`` shape (contract §6.2 shape 1) or, with the
+JSON response in the legacy ``{"error": ...}`` shape (docs/protocol.md §6.2 shape 1) or, with the
 ``problem_details`` setting, as ``application/problem+json`` (shape 5).
 """
 
@@ -72,12 +72,12 @@ def as_field_errors(exc: ApiError) -> ApiError:
 
 
 def error(status: int, message: Any, **extra: Any) -> ApiError:
-    """Build the legacy ``{"error": message}`` error (contract §6.2 shapes 1 and 2)."""
+    """Build the legacy ``{"error": message}`` error (docs/protocol.md §6.2 shapes 1 and 2)."""
     return ApiError(status, {"error": message, **extra})
 
 
 def not_found() -> ApiError:
-    """The 404 every read answers for unknown or invisible things (contract §4)."""
+    """The 404 every read answers for unknown or invisible things (docs/protocol.md §4)."""
     return error(404, "Not found")
 
 
@@ -136,7 +136,7 @@ _HEADER = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":"))
 def make_token(secret: bytes, user_id: int, kind: str, ttl: float) -> str:
     """Return a signed JWT for ``user_id``; ``kind`` is ``access`` or ``refresh``.
 
-    Access and refresh tokens share the header segment, as production's do (contract §2.1).
+    Access and refresh tokens share the header segment, as production's do (docs/protocol.md §2.1).
     """
     now = time.time()
     claims = {
@@ -188,7 +188,8 @@ def settings_of(request: Request) -> ServerSettings:
 
 
 def bearer_token(request: Request) -> str | None:
-    """The token from ``Authorization``: ``Bearer <jwt>`` or a bare ``<jwt>`` (§8 row 6)."""
+    """The token from ``Authorization``: ``Bearer <jwt>`` or a bare ``<jwt>``
+    (docs/protocol.md §8 row 6)."""
     header = request.headers.get("authorization", "").strip()
     if not header:
         return None
@@ -201,7 +202,7 @@ def bearer_token(request: Request) -> str | None:
 def token_user_id(request: Request, *, downloads: bool = False) -> tuple[int | None, bool]:
     """Return ``(user_id, presented)``: who the credentials name, and whether any were sent.
 
-    Downloads also accept ``?token=<jwt>`` and the refresh cookie (contract §5.1).
+    Downloads also accept ``?token=<jwt>`` and the refresh cookie (docs/protocol.md §5.1).
     """
     secret = store_of(request).secret()
     token = bearer_token(request)
@@ -224,7 +225,7 @@ def current_user(request: Request, *, downloads: bool = False, search: bool = Fa
     A presented but invalid/expired token raises 401 ``{"error": "Not authorized"}``, except
     on searches (``search=True``), which Flow answers as for an anonymous caller (users.md,
     #15 item 1; the ``strict_search_tokens`` setting keeps the 401), and everywhere with the
-    ``anonymous_downgrade`` setting (older Flow, contract §8 row 5).
+    ``anonymous_downgrade`` setting (older Flow, docs/protocol.md §8 row 5).
     """
     user_id, presented = token_user_id(request, downloads=downloads)
     user = store_of(request).get_user(user_id) if user_id is not None else None
@@ -240,7 +241,8 @@ def downgrades(request: Request, *, search: bool = False) -> bool:
 
 
 def require_user(request: Request, *, downloads: bool = False) -> Row:
-    """The authenticated user; 401 ``{"error": "Not authorized"}`` otherwise (contract §9.2)."""
+    """The authenticated user; 401 ``{"error": "Not authorized"}`` otherwise
+    (docs/protocol.md §9.2)."""
     user = current_user(request, downloads=downloads)
     if user is None:
         raise not_authorized()
@@ -248,13 +250,13 @@ def require_user(request: Request, *, downloads: bool = False) -> Row:
 
 
 def not_authorized() -> ApiError:
-    """The 401 of protected routes (contract §9.2)."""
+    """The 401 of protected routes (docs/protocol.md §9.2)."""
     return error(401, "Not authorized")
 
 
 # -- query and form parameters ------------------------------------------------------------
 def read_bool(value: object, default: bool = False) -> bool:
-    """Parse a boolean form/query value: ``true/1/yes/on`` (contract §8 row 9)."""
+    """Parse a boolean form/query value: ``true/1/yes/on`` (docs/protocol.md §8 row 9)."""
     if value is None:
         return default
     if isinstance(value, bool):
@@ -268,7 +270,8 @@ def read_bool(value: object, default: bool = False) -> bool:
 
 
 def read_int(request: Request, name: str, default: int) -> int:
-    """An integer query parameter; a non-integer gives a 500, like production (§4.3)."""
+    """An integer query parameter; a non-integer gives a 500, like production
+    (docs/protocol.md §4.3)."""
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default

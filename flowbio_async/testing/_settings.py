@@ -31,13 +31,13 @@ class ServerSettings:
     data_dir: str = ""
     #: Seed demo users, projects, samples and files into an empty data dir.
     demo: bool = True
-    #: Access JWT lifetime in seconds (seed 003 says 5 minutes; contract §2.3).
+    #: Access JWT lifetime in seconds (seed 003 says 5 minutes; docs/protocol.md §2.3).
     access_token_ttl: float = 300.0
-    #: Refresh cookie lifetime in seconds (contract §2.3: 7 days per the docs site).
+    #: Refresh cookie lifetime in seconds (docs/protocol.md §2.3: 7 days per the docs site).
     refresh_token_ttl: float = 7 * 24 * 3600.0
-    #: Issue a new ``flow_refresh_token`` cookie on every ``GET /token`` (contract §2.2).
+    #: Issue a new ``flow_refresh_token`` cookie on every ``GET /token`` (docs/protocol.md §2.2).
     rotate_refresh_token: bool = True
-    #: Requests allowed per user per window; 0 disables the 429 (contract §6.3).
+    #: Requests allowed per user per window; 0 disables the 429 (docs/protocol.md §6.3).
     rate_limit: int = 0
     #: Length of the rate-limit window in seconds.
     rate_window: float = 3600.0
@@ -47,8 +47,9 @@ class ServerSettings:
     max_body_size: int = 256 * 1024 * 1024
     #: Mount the ``/_testing/*`` control routes (counters, faults, settings).
     testing_control: bool = False
-    #: Older Flow (contract §8 row 5): every read treats a missing or bad token as anonymous,
-    #: and ``/me`` answers 200 with nulls instead of 401. Off: only searches downgrade (#15).
+    #: Older Flow (docs/protocol.md §8 row 5): every read treats a missing or bad token as
+    #: anonymous, and ``/me`` answers 200 with nulls instead of 401. Off: only searches downgrade
+    #: (#15).
     anonymous_downgrade: bool = False
     #: The local server's old default: searches answer 401 to a bad or expired token instead
     #: of treating it as anonymous as Flow does (users.md, #15 item 1).
@@ -56,11 +57,12 @@ class ServerSettings:
     #: Upload field errors as ``{"error": {field: [...]}}`` instead of Flow's bare
     #: ``{field: [...]}`` (data.md ``POST /upload``, #15 item 15).
     wrapped_field_errors: bool = False
-    #: Page size when a request sends no ``count`` (contract §4.3).
+    #: Page size when a request sends no ``count`` (docs/protocol.md §4.3).
     default_page_size: int = 10
-    #: Largest ``count`` accepted before a 400 (contract §4.3).
+    #: Largest ``count`` accepted before a 400 (docs/protocol.md §4.3).
     max_page_size: int = 100
-    #: Answer errors as Problem Details (RFC 9457) instead of ``{"error": ...}`` (contract §6.2).
+    #: Answer errors as Problem Details (RFC 9457) instead of ``{"error": ...}``
+    #: (docs/protocol.md §6.2).
     problem_details: bool = False
     #: Seconds a completed bulk download stays available before it expires (410; seed 002: 24 h).
     bulk_job_lifetime: float = 24 * 3600.0

@@ -2,7 +2,7 @@
 
 Layout under ``data_dir``: ``flow.sqlite3`` (WAL mode), ``blobs/<data_id>`` (finished file
 bytes), ``uploads/<data_id>.part`` (uploads in progress), ``archives/`` (bulk download jobs).
-Ids are integer primary keys, serialised as strings on the wire (contract §1.2). One
+Ids are integer primary keys, serialised as strings on the wire (docs/protocol.md §1.2). One
 connection is shared under a lock: every statement is short, and granian runs one worker.
 """
 
@@ -337,7 +337,7 @@ class Store:
         filename: str,
         extra: dict[str, Any] | None = None,
     ) -> Row:
-        """Start tracking a chunked upload (contract §3.2)."""
+        """Start tracking a chunked upload (docs/protocol.md §3.2)."""
         now = time.time()
         self.insert(
             "upload_sessions",

@@ -3,7 +3,7 @@
 Starlette's ``request.form()`` spools file parts to temporary files and hands them over once
 the whole body is in; the upload routes want the bytes written straight into the upload's
 ``.part`` file at the right offset (issue #3: "blobs streamed to disk, never held whole in
-memory"). The text fields come first in every client's encoding (contract §3.2; httpx and
+memory"). The text fields come first in every client's encoding (docs/protocol.md §3.2; httpx and
 requests both put ``data`` before ``files``), so when the ``blob`` part starts the route
 already knows the upload id and offset and can say where its bytes go. A blob that arrives
 before the fields is spooled to a temporary file and placed afterwards.

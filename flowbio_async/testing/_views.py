@@ -1,7 +1,7 @@
-"""Visibility rules and JSON shapes of read endpoints (contract §4, the maintainers' notes).
+"""Visibility rules and JSON shapes of read endpoints (docs/protocol.md §4, the maintainers' notes).
 
 Visibility: owners see their things; anyone sees public things, and samples, data and
-executions of a public project (contract §2.4, §4.5). Data is visible when any parent
+executions of a public project (docs/protocol.md §2.4, §4.5). Data is visible when any parent
 (sample, project, producing execution) is public (data.md ``GET /data/<id>``).
 
 Filesets: a sample's raw inputs (its data not produced by an execution) are its one fileset,
@@ -80,7 +80,7 @@ def uid(user: Row | None) -> int:
 
 
 def sid(value: Any) -> str | None:
-    """Ids are strings on the wire (contract §1.2)."""
+    """Ids are strings on the wire (docs/protocol.md §1.2)."""
     return None if value is None else str(value)
 
 
@@ -110,7 +110,7 @@ def project_item(row: Row) -> dict[str, Any]:
 
 
 def project_detail(row: Row, user: Row | None) -> dict[str, Any]:
-    """``/projects/<id>`` (contract §4.4)."""
+    """``/projects/<id>`` (docs/protocol.md §4.4)."""
     return {
         "id": sid(row["id"]),
         "name": row["name"],
@@ -195,7 +195,7 @@ def sample_items(
 
 
 def sample_detail(store: Store, row: Row, user: Row | None) -> dict[str, Any]:
-    """``/samples/<id>``: ``sample_type`` is a plain name here (contract §8 row 18)."""
+    """``/samples/<id>``: ``sample_type`` is a plain name here (docs/protocol.md §8 row 18)."""
     inputs = store.rows(
         "SELECT id, filename, size, created FROM data "
         "WHERE sample = ? AND execution IS NULL AND ready = 1 ORDER BY id",
@@ -275,7 +275,7 @@ def named(row: Row, id_key: str, name_key: str) -> dict[str, Any] | None:
 
 
 def download_url(request: Request, data_id: Any, filename: str) -> str:
-    """``{files}/downloads/<id>/<filename>`` on this server (contract §8 row 19)."""
+    """``{files}/downloads/<id>/<filename>`` on this server (docs/protocol.md §8 row 19)."""
     from urllib.parse import quote
 
     root = f"{request.url.scheme}://{request.url.netloc}"
@@ -285,7 +285,7 @@ def download_url(request: Request, data_id: Any, filename: str) -> str:
 def data_detail(
     request: Request, row: Row, user: Row | None, is_binary: bool, paired: Row | None = None
 ) -> dict[str, Any]:
-    """``/data/<id>`` (data.md) plus ``md5`` and ``download_url`` (contract §8 row 19).
+    """``/data/<id>`` (data.md) plus ``md5`` and ``download_url`` (docs/protocol.md §8 row 19).
 
     ``paired`` is the other file of a two-file fileset (data.md ``paired``).
     """
@@ -369,7 +369,8 @@ def _execution_ref(execution_id: Any, identifier: Any) -> dict[str, Any] | None:
 
 
 def output_item(row: Row) -> dict[str, Any]:
-    """One output file of an execution, in every shape clients look for (§8 row 26)."""
+    """One output file of an execution, in every shape clients look for
+    (docs/protocol.md §8 row 26)."""
     return {
         "id": sid(row["id"]),
         "filename": row["filename"],

@@ -1,4 +1,5 @@
-"""The bulk kind of the matrix: a zip job created, polled, fetched and extracted (§5.3).
+"""The bulk kind of the matrix: a zip job created, polled, fetched and extracted
+(docs/protocol.md §5.3).
 
 Resuming means what a user would do after an error: finish the *same* job again
 (``downloads.finish``), so the archive's part file is reused rather than abandoned.

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 UPLOAD_PATH = "^/api/upload$"
-"""Every chunk of a data upload goes to this path (contract §3.3)."""
+"""Every chunk of a data upload goes to this path (docs/protocol.md §3.3)."""
 
 
 def download_path(data_id: str) -> str:
-    """The download route of one data file, on the API and the files server (§5.1)."""
+    """The download route of one data file, on the API and the files server
+    (docs/protocol.md §5.1)."""
     return f"^/(api|files)/downloads/{data_id}/"
 
 
@@ -144,7 +145,8 @@ BULK_ARCHIVE = r"^/(api|files)/downloads/[0-9a-f-]{36}$"
 
 
 def bulk_plan(rng: random.Random, timing: Timing, archive_size: int) -> Plan:
-    """Up to two faults on a bulk job's status polls or its archive download (§5.3)."""
+    """Up to two faults on a bulk job's status polls or its archive download
+    (docs/protocol.md §5.3)."""
     plan = Plan()
     for _ in range(rng.choice([0, 1, 1, 2])):
         target = rng.choice(["status", "archive", "archive"])

@@ -1,4 +1,5 @@
-"""The sample kind of the matrix: a paired-end sample, two chunk series chained (§3.4).
+"""The sample kind of the matrix: a paired-end sample, two chunk series chained
+(docs/protocol.md §3.4).
 
 The second file's chunks name the first file's data id (``previous_data``) and the sample
 only exists after the last chunk of the last file, so an interruption between or inside the
