@@ -1023,12 +1023,15 @@ class ExecutionResource:
         progress: ProgressArg = None,
         log: Dest | None = None,
         fail_fast: bool = False,
+        max_concurrency: int | None = None,
     ) -> DownloadReport[Data]:
         """Download an execution's output files under ``dest_dir``, keeping relative paths.
 
         ``include`` keeps only some outputs: glob patterns matched against the relative path
         and the file name (``"*.tsv"``, ``"results/counts/*"``) or a ``Data -> bool``
-        predicate. Paths from the server can never escape ``dest_dir``.
+        predicate. Paths from the server can never escape ``dest_dir``. At most
+        ``max_concurrency`` files download at once (default and ceiling: the client-wide
+        ``config.max_concurrency``).
 
         Example:
             ```python
@@ -1050,6 +1053,7 @@ class ExecutionResource:
             progress=progress,
             log=log,
             fail_fast=fail_fast,
+            max_concurrency=max_concurrency,
         )
 
     def download_result(
@@ -1549,6 +1553,7 @@ class ProjectResource:
         progress: ProgressArg = None,
         log: Dest | None = None,
         fail_fast: bool = False,
+        max_concurrency: int | None = None,
     ) -> ProjectDownload:
         """Download every sample file of a project into ``dest/<project name>/``.
 
@@ -1558,6 +1563,8 @@ class ProjectResource:
         safely and each file moved to the same place the per-file path would give it. An
         archive entry that matches no file unambiguously lands in ``unsorted/`` (listed in
         ``done.unsorted``); files the archive lacked are listed in ``done.missing``.
+        ``max_concurrency`` caps this call's transfers and lookups at once (default and
+        ceiling: the client-wide ``config.max_concurrency``).
 
         Example:
             ```python
@@ -1578,6 +1585,7 @@ class ProjectResource:
             progress=progress,
             log=log,
             fail_fast=fail_fast,
+            max_concurrency=max_concurrency,
         )
 
 
@@ -1797,15 +1805,19 @@ class SampleResource:
         progress: ProgressCallback | None = None,
         resume: bool = True,
         fail_fast: bool = False,
+        max_concurrency: int | None = None,
     ) -> list[ItemResult[SampleUploadSpec, Sample]]:
         """Upload many samples concurrently; one result per sample, in input order.
+
+        At most ``max_concurrency`` samples upload at once (default and ceiling: the
+        client-wide ``config.max_concurrency``); a sample's own files go one after another.
 
         Example:
             ```python
             results = client.samples.upload_samples([
                 SampleUploadSpec("a", "RNA-Seq", {"reads1": "a_R1.fq.gz"}),
                 SampleUploadSpec("b", "RNA-Seq", {"reads1": "b_R1.fq.gz"}),
-            ])
+            ], max_concurrency=2)
             print([r.value.id for r in results if r.ok])
             ```
         """
@@ -1817,6 +1829,7 @@ class SampleResource:
             progress=progress,
             resume=resume,
             fail_fast=fail_fast,
+            max_concurrency=max_concurrency,
         )
 
     def upload_annotation(
@@ -1900,6 +1913,7 @@ class SampleResource:
         progress: ProgressArg = None,
         log: Dest | None = None,
         fail_fast: bool = False,
+        max_concurrency: int | None = None,
     ) -> DownloadReport[Data]:
         """Download every file of a sample into ``dest/samples/<sample name>/``.
 
@@ -1907,7 +1921,9 @@ class SampleResource:
         ``include`` filters them (glob patterns or a predicate). The sample name becomes a
         safe folder name (separators replaced), as in seed 002's "Organize Downloads"; when
         another sample of its project has the same name, every one but the oldest is
-        ``<name>__<id>``, as ``projects.download`` lays them out.
+        ``<name>__<id>``, as ``projects.download`` lays them out. At most ``max_concurrency``
+        files download at once (default and ceiling: the client-wide
+        ``config.max_concurrency``).
 
         Example:
             ```python
@@ -1927,6 +1943,7 @@ class SampleResource:
             progress=progress,
             log=log,
             fail_fast=fail_fast,
+            max_concurrency=max_concurrency,
         )
 
     def import_samples(

@@ -232,6 +232,50 @@ async def test_upload_samples_many(flow_server: FlowServer, tmp_path: Path) -> N
 
 
 @pytest.mark.anyio
+@pytest.mark.timing
+async def test_upload_samples_max_concurrency_per_call(
+    flow_server: FlowServer, tmp_path: Path
+) -> None:
+    """#17 item 10: ``upload_samples`` ran as many samples as the client allowed. Two sample
+    uploads are held until both are in flight (the ``gate``: events, not speed, #12), so the
+    peak is exactly the call's cap of two, under a client limit of eight."""
+    specs = [
+        SampleUploadSpec(
+            f"capped-sample-{i}",
+            "RNA-Seq",
+            {"reads1": random_file(tmp_path / f"c{i}.fq", 300)},
+            METADATA,
+        )
+        for i in range(5)
+    ]
+    flow_server.reset()
+    try:
+        async with logged_in(flow_server, tmp_path / "state", max_concurrency=8) as client:
+            for bad in (0, -1, 1.5, True, "2"):
+                with pytest.raises(ConfigurationError, match="max_concurrency"):
+                    await client.samples.upload_samples(specs, max_concurrency=bad)
+            assert upload_requests(flow_server) == 0
+            flow_server.add_fault(
+                "gate", route="upload_sample", count=0, seconds=30, params={"together": 2}
+            )
+            results = await client.samples.upload_samples(specs, max_concurrency=2)
+            assert [r.ok for r in results] == [True] * 5
+            assert flow_server.max_in_flight()["upload_sample"] == 2
+        flow_server.reset()
+        async with logged_in(flow_server, tmp_path / "state1", max_concurrency=1) as client:
+            # More than the client allows runs no more than the client's limit.
+            again = [
+                SampleUploadSpec(f"capped-again-{i}", "RNA-Seq", spec.data, METADATA)
+                for i, spec in enumerate(specs[:3])
+            ]
+            results = await client.samples.upload_samples(again, max_concurrency=50)
+            assert [r.ok for r in results] == [True] * 3
+        assert flow_server.max_in_flight()["upload_sample"] == 1
+    finally:
+        flow_server.reset()
+
+
+@pytest.mark.anyio
 async def test_upload_samples_sends_nothing_when_one_sample_is_invalid(
     flow_server: FlowServer, tmp_path: Path
 ) -> None:
