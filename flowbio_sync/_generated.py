@@ -957,7 +957,10 @@ class ExecutionResource:
         The last update is the terminal status with the full execution (outputs included).
         After it, a run that ended in ERROR raises :class:`ExecutionFailedError` (CANCELED:
         :class:`ExecutionCanceledError`) unless ``raise_on_failure=False``. ``timeout``
-        (seconds) raises :class:`ExecutionTimeoutError`; the run itself goes on.
+        (seconds, counted from the call and bounding every request and pause) raises
+        :class:`ExecutionTimeoutError`; the run itself goes on. Its ``execution`` is the
+        freshest state known: the last answered poll, else the :class:`Execution` you passed
+        (``None`` only when you passed an id and no read was answered in time).
 
         Example:
             ```python
@@ -995,6 +998,9 @@ class ExecutionResource:
         A run that ended in ERROR raises :class:`ExecutionFailedError` carrying the status,
         its stderr and the log's tail (CANCELED: :class:`ExecutionCanceledError`); with
         ``raise_on_failure=False`` it is returned instead; check ``execution.succeeded``.
+        ``timeout`` (seconds from the call; it bounds every request too) raises
+        :class:`ExecutionTimeoutError` and leaves the run going; its ``execution`` is the
+        last poll's answer or, when none came in time, the :class:`Execution` you passed.
         ``progress`` (default: ``config.show_progress``) draws a status line on a terminal.
 
         Example:
@@ -1988,9 +1994,10 @@ class SampleResource:
         """Poll until the job leaves ``RUNNING``; returns it ``COMPLETED``.
 
         A ``FAILED`` job raises :class:`SampleImportFailedError` (or is returned with
-        ``raise_on_failure=False``); ``timeout`` seconds raise
-        :class:`SampleImportTimeoutError` (the job goes on). A poll that fails on the network
-        or with a 5xx/429 is retried after the next delay; ten in a row give up.
+        ``raise_on_failure=False``); ``timeout`` seconds (from the call, bounding every
+        request too) raise :class:`SampleImportTimeoutError` (the job goes on) carrying the
+        last answered poll, else the job you passed. A poll that fails on the network or
+        with a 5xx/429 is retried after the next delay; ten in a row give up.
 
         Example:
             ```python
