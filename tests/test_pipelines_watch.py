@@ -194,26 +194,35 @@ async def test_a_run_failed_by_the_knob_carries_its_stderr(
 
 @pytest.mark.anyio
 @pytest.mark.timing
+@pytest.mark.parametrize("given", ["execution", "id"])
 async def test_wait_gives_up_after_its_timeout_and_the_run_goes_on(
-    server: FlowServer, tmp_path: Path
+    server: FlowServer, tmp_path: Path, given: str
 ) -> None:
     """The first read is held by the server (a ``stall`` a hundred times the timeout), so no
     poll can be answered before the deadline on any machine: the error carries the execution
-    the caller passed (it once was None when the first poll had not returned), and the run
-    goes on."""
+    the caller passed (it once was None when the first poll had not returned); given a bare
+    id nothing is known, so None. The run goes on."""
     async with client_for(server, tmp_path) as client:
         execution = await _start(client)
         server.add_fault("stall", route="execution", seconds=30, count=1)
         started = time.monotonic()
         try:
             with pytest.raises(ExecutionTimeoutError) as timed_out:
-                await client.executions.wait(execution, poll_interval=POLL, timeout=0.3)
+                await client.executions.wait(
+                    execution if given == "execution" else execution.id,
+                    poll_interval=POLL,
+                    timeout=0.3,
+                )
         finally:
             server.clear_faults()
         assert time.monotonic() - started < 30  # bounded (no timing verdict beyond that)
         assert isinstance(timed_out.value, TimeoutError)
-        assert timed_out.value.execution is execution
-        assert f"execution {execution.id} still running after 0.3 s" in str(timed_out.value)
+        if given == "execution":
+            assert timed_out.value.execution is execution
+            assert f"execution {execution.id} still running after 0.3 s" in str(timed_out.value)
+        else:
+            assert timed_out.value.execution is None
+            assert "the execution still running after 0.3 s" in str(timed_out.value)
         assert not (await client.executions.get(execution.id)).is_terminal
 
 
@@ -242,24 +251,6 @@ async def test_a_timeout_after_a_poll_carries_that_poll(server: FlowServer, tmp_
                 pass
     assert timed_out.value.execution is first.execution
     assert not timed_out.value.execution.is_terminal
-
-
-@pytest.mark.anyio
-@pytest.mark.timing
-async def test_a_timeout_with_only_an_id_and_no_answer_has_no_execution(
-    server: FlowServer, tmp_path: Path
-) -> None:
-    """Given a bare id and no answer before the deadline, nothing is known: ``None``."""
-    async with client_for(server, tmp_path) as client:
-        execution = await _start(client)
-        server.add_fault("stall", route="execution", seconds=30, count=1)
-        try:
-            with pytest.raises(ExecutionTimeoutError) as timed_out:
-                await client.executions.wait(execution.id, poll_interval=POLL, timeout=0.3)
-        finally:
-            server.clear_faults()
-    assert timed_out.value.execution is None
-    assert "the execution still running after 0.3 s" in str(timed_out.value)
 
 
 @pytest.mark.anyio
