@@ -418,9 +418,9 @@ class Parents:
         return self.sample or self.project or self.run or self.data
 
 
-def private_data_with(server: FlowServer, parents: Parents, content: bytes) -> tuple[str, str]:
+def private_data_with(server: FlowServer, parents: Parents, content: bytes) -> tuple[str, str, str]:
     """A data row of demo's under a project, sample and run with the given privacy; returns
-    ``(id, filename)``."""
+    ``(id, filename, run id)``."""
     project = add_row(
         server, "projects", name=f"p-{time.time_ns()}", private=int(not parents.project)
     )
@@ -444,7 +444,7 @@ def private_data_with(server: FlowServer, parents: Parents, content: bytes) -> t
     data = add_file(
         server, content, filename, private=not parents.data, execution=run, path=filename
     )
-    return data, filename
+    return data, filename, str(run)
 
 
 @pytest.mark.parametrize(
@@ -460,12 +460,14 @@ def test_downloads_get_download_auth_is_the_data_rule(
     ... `/downloads/<data_id>/<filename>`". Anonymous and another user get exactly what
     ``/data/<id>`` gives them; the owner gets the bytes; a refusal is a bare 404."""
     content = f"bytes of {parents}".encode()
-    data, filename = private_data_with(visibility_server, parents, content)
+    data, filename, run = private_data_with(visibility_server, parents, content)
     with api(visibility_server, None) as anonymous, api(visibility_server, OTHER) as other:
         for client in (anonymous, other):
             detail = client.get(f"data/{data}")
             download = client.get(f"downloads/{data}/{filename}")
             assert detail.status_code == download.status_code, (detail, download)
+            result = client.get(f"executions/{run}/{filename}")  # contract §5.2: the same file
+            assert (result.status_code, result.content) == (download.status_code, download.content)
             if parents.anonymous_readable:
                 assert (download.status_code, download.content) == (200, content)
             else:

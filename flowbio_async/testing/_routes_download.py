@@ -141,12 +141,9 @@ async def execution_file(request: Request) -> Response:
     """``GET /executions/<id>/<relative path>``: one result file of an execution (§5.2)."""
     store = store_of(request)
     user_id = viewer_id(request)
-    # The run itself by the `/executions/<id>` rule (a run in a public project is public);
-    # then each file by the data rule, like `/downloads/<id>/<name>`.
-    execution = store.row(
-        f"{v.EXECUTION_SELECT} WHERE e.id = ? AND {v.EXECUTION_VISIBLE}",
-        (request.path_params["execution_id"], -1 if user_id is None else user_id),
-    )
+    # A result file is a download like any other: the data rule alone decides (it already
+    # counts the run among the file's parents), so both routes agree on every file.
+    execution = store.get_execution(request.path_params["execution_id"])
     if execution is None:
         raise bare_not_found()
     wanted = str(request.path_params["path"]).strip("/")
