@@ -150,7 +150,9 @@ class ExecutionCanceledError(ExecutionError):
 class ExecutionTimeoutError(FlowError, TimeoutError):
     """``wait``/``watch`` gave up after ``timeout`` seconds; the run itself goes on.
 
-    ``execution`` is the last state seen.
+    ``execution`` is the freshest state known: the last answered poll, else the
+    :class:`Execution` given to ``wait``/``watch``; ``None`` only when they were given an id
+    and no read was answered before the deadline.
     """
 
     def __init__(self, execution: Execution | None, timeout: float) -> None:

@@ -958,7 +958,10 @@ class ExecutionResource:
         The last update is the terminal status with the full execution (outputs included).
         After it, a run that ended in ERROR raises :class:`ExecutionFailedError` (CANCELED:
         :class:`ExecutionCanceledError`) unless ``raise_on_failure=False``. ``timeout``
-        (seconds) raises :class:`ExecutionTimeoutError`; the run itself goes on.
+        (seconds, counted from the call and bounding every request and pause) raises
+        :class:`ExecutionTimeoutError`; the run itself goes on. Its ``execution`` is the
+        freshest state known: the last answered poll, else the :class:`Execution` you passed
+        (``None`` only when you passed an id and no read was answered in time).
 
         Example:
             ```python
@@ -996,6 +999,9 @@ class ExecutionResource:
         A run that ended in ERROR raises :class:`ExecutionFailedError` carrying the status,
         its stderr and the log's tail (CANCELED: :class:`ExecutionCanceledError`); with
         ``raise_on_failure=False`` it is returned instead; check ``execution.succeeded``.
+        ``timeout`` (seconds from the call; it bounds every request too) raises
+        :class:`ExecutionTimeoutError` and leaves the run going; its ``execution`` is the
+        last poll's answer or, when none came in time, the :class:`Execution` you passed.
         ``progress`` (default: ``config.show_progress``) draws a status line on a terminal.
 
         Example:
@@ -1024,12 +1030,15 @@ class ExecutionResource:
         progress: ProgressArg = None,
         log: Dest | None = None,
         fail_fast: bool = False,
+        max_concurrency: int | None = None,
     ) -> DownloadReport[Data]:
         """Download an execution's output files under ``dest_dir``, keeping relative paths.
 
         ``include`` keeps only some outputs: glob patterns matched against the relative path
         and the file name (``"*.tsv"``, ``"results/counts/*"``) or a ``Data -> bool``
-        predicate. Paths from the server can never escape ``dest_dir``.
+        predicate. Paths from the server can never escape ``dest_dir``. At most
+        ``max_concurrency`` files download at once (default and ceiling: the client-wide
+        ``config.max_concurrency``).
 
         Example:
             ```python
@@ -1051,6 +1060,7 @@ class ExecutionResource:
             progress=progress,
             log=log,
             fail_fast=fail_fast,
+            max_concurrency=max_concurrency,
         )
 
     def download_result(
@@ -1550,6 +1560,7 @@ class ProjectResource:
         progress: ProgressArg = None,
         log: Dest | None = None,
         fail_fast: bool = False,
+        max_concurrency: int | None = None,
     ) -> ProjectDownload:
         """Download every sample file of a project into ``dest/<project name>/``.
 
@@ -1559,6 +1570,8 @@ class ProjectResource:
         safely and each file moved to the same place the per-file path would give it. An
         archive entry that matches no file unambiguously lands in ``unsorted/`` (listed in
         ``done.unsorted``); files the archive lacked are listed in ``done.missing``.
+        ``max_concurrency`` caps this call's transfers and lookups at once (default and
+        ceiling: the client-wide ``config.max_concurrency``).
 
         Example:
             ```python
@@ -1579,6 +1592,7 @@ class ProjectResource:
             progress=progress,
             log=log,
             fail_fast=fail_fast,
+            max_concurrency=max_concurrency,
         )
 
 
@@ -1798,15 +1812,19 @@ class SampleResource:
         progress: ProgressCallback | None = None,
         resume: bool = True,
         fail_fast: bool = False,
+        max_concurrency: int | None = None,
     ) -> list[ItemResult[SampleUploadSpec, Sample]]:
         """Upload many samples concurrently; one result per sample, in input order.
+
+        At most ``max_concurrency`` samples upload at once (default and ceiling: the
+        client-wide ``config.max_concurrency``); a sample's own files go one after another.
 
         Example:
             ```python
             results = client.samples.upload_samples([
                 SampleUploadSpec("a", "RNA-Seq", {"reads1": "a_R1.fq.gz"}),
                 SampleUploadSpec("b", "RNA-Seq", {"reads1": "b_R1.fq.gz"}),
-            ])
+            ], max_concurrency=2)
             print([r.value.id for r in results if r.ok])
             ```
         """
@@ -1818,6 +1836,7 @@ class SampleResource:
             progress=progress,
             resume=resume,
             fail_fast=fail_fast,
+            max_concurrency=max_concurrency,
         )
 
     def upload_annotation(
@@ -1902,6 +1921,7 @@ class SampleResource:
         progress: ProgressArg = None,
         log: Dest | None = None,
         fail_fast: bool = False,
+        max_concurrency: int | None = None,
     ) -> DownloadReport[Data]:
         """Download every file of a sample into ``dest/samples/<sample name>/``.
 
@@ -1909,7 +1929,9 @@ class SampleResource:
         ``include`` filters them (glob patterns or a predicate). The sample name becomes a
         safe folder name (separators replaced), as in seed 002's "Organize Downloads"; when
         another sample of its project has the same name, every one but the oldest is
-        ``<name>__<id>``, as ``projects.download`` lays them out.
+        ``<name>__<id>``, as ``projects.download`` lays them out. At most ``max_concurrency``
+        files download at once (default and ceiling: the client-wide
+        ``config.max_concurrency``).
 
         Example:
             ```python
@@ -1929,6 +1951,7 @@ class SampleResource:
             progress=progress,
             log=log,
             fail_fast=fail_fast,
+            max_concurrency=max_concurrency,
         )
 
     def import_samples(
@@ -1973,9 +1996,10 @@ class SampleResource:
         """Poll until the job leaves ``RUNNING``; returns it ``COMPLETED``.
 
         A ``FAILED`` job raises :class:`SampleImportFailedError` (or is returned with
-        ``raise_on_failure=False``); ``timeout`` seconds raise
-        :class:`SampleImportTimeoutError` (the job goes on). A poll that fails on the network
-        or with a 5xx/429 is retried after the next delay; ten in a row give up.
+        ``raise_on_failure=False``); ``timeout`` seconds (from the call, bounding every
+        request too) raise :class:`SampleImportTimeoutError` (the job goes on) carrying the
+        last answered poll, else the job you passed. A poll that fails on the network or
+        with a 5xx/429 is retried after the next delay; ten in a row give up.
 
         Example:
             ```python

@@ -14,7 +14,10 @@ members, and writes thin sync twins:
   derives from the hand-written ``PagerSequence`` (``len()``, indexing, slices, iteration), and
   the members that base defines are not generated (#17);
 * sync callback parameters (``Callable[...]``) are relayed off the loop (``Portal.callback``);
-* everything else (models, errors, credentials, config, plain methods and attributes) is shared.
+* everything else (models, errors, credentials, config, plain methods and attributes) is shared;
+* a public module of the source (``flowbio_async/auth.py``) must be pure re-exports (a
+  docstring, imports and ``__all__``) of shared objects; it gets a mirror of the same name
+  (``flowbio_sync/auth.py``) re-exporting those objects, so ported imports keep working.
 
 Annotations and defaults are read from the source with :mod:`ast` (so names imported only under
 ``TYPE_CHECKING`` resolve too) and every name is resolved to the object it denotes; nothing is
@@ -1102,10 +1105,73 @@ def generate(
         head += ["# Members the generator could not translate:"]
         head += [f"#   {line}" for line in out.skipped]
     generated = "\n".join(head) + "\n\n" + "\n\n".join(classes) + "\n"
-    return {
+    files = {
         "_generated.py": polish(generated, package),
         "__init__.py": polish(init_module(source, package, twins), package),
-    }, out.skipped
+    }
+    for name in public_modules(source):
+        files[f"{name}.py"] = polish(mirror_module(source, package, name, twins, renames), package)
+    return files, out.skipped
+
+
+def public_modules(source: str) -> list[str]:
+    """Names of the source package's public top-level modules (``auth``), sorted."""
+    spec = importlib.util.find_spec(source)
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    found: set[str] = set()
+    for location in spec.submodule_search_locations:
+        for path in Path(location).glob("*.py"):
+            if not path.stem.startswith("_"):
+                found.add(path.stem)
+    return sorted(found)
+
+
+def mirror_module(
+    source: str, package: str, name: str, twins: dict[type, Twin], renames: dict[str, str]
+) -> str:
+    """``<package>/<name>.py``: the same objects as ``<source>.<name>``, which must only
+    re-export shared objects (a module with logic, or exporting something that has a sync
+    twin, cannot be mirrored by re-exporting and is refused)."""
+    qualified = f"{source}.{name}"
+    module = importlib.import_module(qualified)
+    path = Path(inspect.getfile(module))
+    text = path.read_text()
+    tree = ast.parse(text)
+    for index, node in enumerate(tree.body):
+        docstring = (
+            index == 0
+            and isinstance(node, ast.Expr)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        )
+        is_all = isinstance(node, ast.Assign) and [
+            getattr(t, "id", None) for t in node.targets
+        ] == ["__all__"]
+        if not (docstring or is_all or isinstance(node, ast.Import | ast.ImportFrom)):
+            raise GenerationError(
+                f"{qualified} (line {node.lineno}) is public, so it may only re-export: "
+                "a docstring, imports and __all__"
+            )
+    exported = getattr(module, "__all__", None)
+    if not isinstance(exported, list | tuple) or not exported:
+        raise GenerationError(f"{qualified} needs a non-empty __all__ to be mirrored")
+    for item in exported:
+        obj = getattr(module, item)
+        if (isinstance(obj, type) and obj in twins) or inspect.iscoroutinefunction(obj):
+            raise GenerationError(
+                f"{qualified}.{item} has a sync twin; a public module re-exports shared objects"
+            )
+    literal = docstring_literal(tree.body, text, 0, renames) or f'"""Mirror of ``{qualified}``."""'
+    lines = [
+        HEADER.format(source=qualified),
+        literal,
+        "",
+        f"from {qualified} import {', '.join(exported)}",
+        "",
+        f"__all__ = {list(exported)!r}",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def async_functions(source: str) -> dict[str, Any]:

@@ -9,13 +9,16 @@ the tests follow the same choice. The ``# #15 item N`` comments map tests to the
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
-from server_helpers import api
+from download_helpers import add_file, add_row
+from server_helpers import OTHER, api
 
 from flowbio_async.testing import FlowServer
 from flowbio_async.testing._demo import DAY, DEMO_PIPELINE_ID, DEMO_VERSION_ID, EPOCH
@@ -391,6 +394,142 @@ def test_data_get_data_paired_and_fileset(demo: httpx.Client, uploaded_pair: str
     assert output["paired"] is None and output["fileset"] is None
     uploaded = demo.get(f"data/{data_id(demo, 'pair_R2')}").json()
     assert uploaded["paired"]["filename"] == "pair_R1.fastq.gz"
+
+
+# -- downloads.md `GET /downloads/<data_id>/<filename>` --------------------------------------
+@pytest.fixture(scope="module")
+def visibility_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlowServer]:
+    """A server of its own for the rows below (they would change the searches above)."""
+    with FlowServer(data_dir=tmp_path_factory.mktemp("download-visibility")) as running:
+        yield running
+
+
+@dataclass(frozen=True)
+class Parents:
+    """Which of a private data row's parents are public."""
+
+    sample: bool = False
+    project: bool = False
+    run: bool = False
+    data: bool = False
+
+    @property
+    def anonymous_readable(self) -> bool:
+        return self.sample or self.project or self.run or self.data
+
+
+def private_data_with(server: FlowServer, parents: Parents, content: bytes) -> tuple[str, str, str]:
+    """A data row of demo's under a project, sample and run with the given privacy; returns
+    ``(id, filename, run id)``."""
+    project = add_row(
+        server, "projects", name=f"p-{time.time_ns()}", private=int(not parents.project)
+    )
+    sample = add_row(
+        server,
+        "samples",
+        name=f"s-{time.time_ns()}",
+        project=project,
+        private=int(not parents.sample),
+    )
+    run = add_row(
+        server,
+        "executions",
+        identifier=f"r-{time.time_ns()}",
+        pipeline_name="RNA-Seq",
+        sample=sample,
+        project=project,
+        private=int(not parents.run),
+    )
+    filename = f"out-{time.time_ns()}.tsv"
+    data = add_file(
+        server, content, filename, private=not parents.data, execution=run, path=filename
+    )
+    return data, filename, str(run)
+
+
+@pytest.mark.parametrize(
+    "parents",
+    [Parents(), Parents(sample=True), Parents(project=True), Parents(run=True), Parents(data=True)],
+    ids=lambda p: "+".join(k for k, on in vars(p).items() if on) or "all-private",
+)
+def test_downloads_get_download_auth_is_the_data_rule(
+    visibility_server: FlowServer, parents: Parents
+) -> None:
+    """downloads.md "Auth: public when the Data is anonymous-readable" and data.md
+    `GET /data/<id>`: "admits the call iff some parent is non-private — the same rule as
+    ... `/downloads/<data_id>/<filename>`". Anonymous and another user get exactly what
+    ``/data/<id>`` gives them; the owner gets the bytes; a refusal is a bare 404."""
+    content = f"bytes of {parents}".encode()
+    data, filename, run = private_data_with(visibility_server, parents, content)
+    with api(visibility_server, None) as anonymous, api(visibility_server, OTHER) as other:
+        for client in (anonymous, other):
+            detail = client.get(f"data/{data}")
+            download = client.get(f"downloads/{data}/{filename}")
+            assert detail.status_code == download.status_code, (detail, download)
+            # docs/protocol.md §5.2: the same file
+            result = client.get(f"executions/{run}/{filename}")
+            assert (result.status_code, result.content) == (download.status_code, download.content)
+            if parents.anonymous_readable:
+                assert (download.status_code, download.content) == (200, content)
+            else:
+                assert (download.status_code, download.content) == (404, b"")
+    with api(visibility_server) as owner:
+        download = owner.get(f"downloads/{data}/{filename}")
+        assert (download.status_code, download.content) == (200, content)
+
+
+def test_downloads_get_download_private_sample_in_public_project(
+    anonymous: httpx.Client, private_sample_in_public_project: str, demo: httpx.Client
+) -> None:
+    """downloads.md: the reads of a private sample in a public project are anonymous-readable
+    by data.md's rule (a public parent project), although samples.md keeps the sample's
+    ``/data`` listing from anonymous callers (the test above)."""
+    [reads] = demo.get(f"samples/{private_sample_in_public_project}/data").json()["data"]
+    assert anonymous.get(f"data/{reads['id']}").status_code == 200
+    download = anonymous.get(f"downloads/{reads['id']}/{reads['filename']}")
+    assert (download.status_code, download.content) == (200, b"@r1\nACGT\n+\nIIII\n")
+
+
+@pytest.mark.parametrize("public", ["run", "report-only"])
+def test_downloads_get_download_html_asset_edge_case(
+    visibility_server: FlowServer, public: str
+) -> None:
+    """downloads.md "HTML asset edge case": a report's relative asset is a download too, so
+    it passes the same rule as its own ``/data/<id>``: readable when the run is public, a
+    bare 404 when only the report itself is public."""
+    run = add_row(
+        visibility_server,
+        "executions",
+        identifier=f"qc-{time.time_ns()}",
+        pipeline_name="MultiQC",
+        private=int(public != "run"),
+    )
+    report = add_file(
+        visibility_server,
+        b"<html>qc</html>",
+        "report.html",
+        private=public != "report-only",
+        execution=run,
+        path="qc/report.html",
+    )
+    asset = add_file(
+        visibility_server,
+        b"asset bytes",
+        "stats.txt",
+        private=True,
+        execution=run,
+        path="qc/report_data/stats.txt",
+    )
+    with api(visibility_server, None) as anonymous:
+        got = anonymous.get(f"downloads/{report}/report.html")
+        assert (got.status_code, got.content) == (200, b"<html>qc</html>")
+        got = anonymous.get(f"downloads/{report}/report_data/stats.txt")
+        expected = (200, b"asset bytes") if public == "run" else (404, b"")
+        assert (got.status_code, got.content) == expected
+        assert anonymous.get(f"data/{asset}").status_code == expected[0]
+    with api(visibility_server) as owner:
+        got = owner.get(f"downloads/{report}/report_data/stats.txt")
+        assert (got.status_code, got.content) == (200, b"asset bytes")
 
 
 # -- data.md `GET /data/search` ---------------------------------------------------------------

@@ -176,13 +176,14 @@ async def test_server_serves_assets_with_ranges_and_the_same_access_rules(
 
 
 def _public_report_with_private_asset(server: FlowServer) -> tuple[str, str]:
-    """A public HTML report whose asset stays private (owned by demo)."""
+    """A public HTML report whose asset stays private (owned by demo): the run is private
+    too, else the asset would be readable through its public run (data.md's rule)."""
     execution = add_row(
         server,
         "executions",
         identifier=f"assets-{time.time_ns()}",
         pipeline_name="MultiQC",
-        private=0,
+        private=1,
     )
     html = add_file(
         server,

@@ -110,6 +110,46 @@ async def test_max_concurrency_per_call_within_the_client_limit(
         assert again.ok and server.max_in_flight()["download"] == 1
 
 
+async def _liver_project(client: AsyncClient) -> str:
+    found = (await client.samples.search(name="liver_1"))[0]
+    sample = await client.samples.get(found.id)  # the detail names the project
+    assert sample.project is not None
+    return sample.project.id
+
+
+@pytest.mark.timing
+@pytest.mark.parametrize(
+    "method", ["executions.download_outputs", "samples.download", "projects.download"]
+)
+async def test_max_concurrency_per_call_on_every_many_file_download(
+    server: FlowServer, tmp_path: Path, method: str
+) -> None:
+    """#17 item 10: only ``download_many`` and ``upload_many`` took ``max_concurrency``.
+    Two downloads are held until both are in flight (the ``gate``, events not speed, #12),
+    so the peak is exactly the call's cap, under a client limit of 8."""
+    async with client_for(server, tmp_path, max_concurrency=8) as client:
+        if method == "executions.download_outputs":
+            target, call = (await finished_execution(client)).id, client.executions.download_outputs
+        elif method == "samples.download":
+            target, call = (
+                (await client.samples.search(name="liver_1"))[0].id,
+                client.samples.download,
+            )
+        else:
+            target, call = await _liver_project(client), client.projects.download
+        server.reset_counters()
+        for bad in (0, -1, 1.5, True, "2"):
+            with pytest.raises(ConfigurationError, match="max_concurrency"):
+                await call(target, tmp_path / "bad", max_concurrency=bad)
+        assert server.counters() == {}  # refused before the first request
+        assert not (tmp_path / "bad").exists()
+        server.add_fault("gate", route="download", count=0, seconds=30, params={"together": 2})
+        result = await call(target, tmp_path / "two", max_concurrency=2)
+    report = getattr(result, "report", result)
+    assert report.ok and len(report.done) >= 3
+    assert server.max_in_flight()["download"] == 2
+
+
 async def test_same_name_twice_lands_in_separate_folders(
     server: FlowServer, tmp_path: Path
 ) -> None:

@@ -2,7 +2,9 @@
 
 The server's clock is paused (``execution_speed=0``); a test moves a run on with
 ``step_execution`` and waits on the server's request counter (never on sleeps) until the
-watcher has polled after each step, so every verdict is independent of the machine's speed.
+watcher has polled after each step, and a timeout is forced by a ``stall`` the server holds
+far longer, so every verdict is independent of the machine's speed (the tests that race a
+watcher against the clock are marked ``timing``: ``make stress`` repeats them under load).
 """
 
 from __future__ import annotations
@@ -45,20 +47,25 @@ def _polls(server: FlowServer) -> int:
     return server.counters().get("execution", 0)
 
 
-async def _until_polled_twice(server: FlowServer) -> None:
-    """Wait (bounded) until the watcher has read the execution twice more."""
+async def _until_polled_after_step(server: FlowServer) -> None:
+    """Wait (bounded) until the watcher has surely seen the current state.
+
+    Requests are counted when they arrive and the watcher sends one only after the answer
+    to the previous one, so three more arrivals mean the first two were answered after the
+    step; one of them may be the one-off log probe (no status), the other is a full poll.
+    """
     start = await anyio.to_thread.run_sync(_polls, server)
     with anyio.fail_after(30):
-        while await anyio.to_thread.run_sync(_polls, server) < start + 2:
+        while await anyio.to_thread.run_sync(_polls, server) < start + 3:
             await anyio.sleep(POLL)
 
 
 async def _drive(server: FlowServer, execution_id: str, seconds: float, steps: int) -> None:
     """Step the run's clock ``steps`` times, letting the watcher see each state."""
     for _ in range(steps):
-        await _until_polled_twice(server)
+        await _until_polled_after_step(server)
         await anyio.to_thread.run_sync(server.step_execution, execution_id, seconds)
-    await _until_polled_twice(server)
+    await _until_polled_after_step(server)
     await anyio.to_thread.run_sync(server.step_execution, execution_id, FINISH)
 
 
@@ -67,6 +74,7 @@ async def _watch_all(client: AsyncClient, execution: Execution) -> list[Executio
 
 
 @pytest.mark.anyio
+@pytest.mark.timing
 async def test_watch_reports_statuses_steps_and_each_log_byte_once(
     server: FlowServer, tmp_path: Path
 ) -> None:
@@ -98,6 +106,7 @@ async def test_watch_reports_statuses_steps_and_each_log_byte_once(
 
 
 @pytest.mark.anyio
+@pytest.mark.timing
 async def test_watch_never_repeats_text_when_the_server_ignores_offsets(
     server: FlowServer, tmp_path: Path
 ) -> None:
@@ -184,19 +193,64 @@ async def test_a_run_failed_by_the_knob_carries_its_stderr(
 
 
 @pytest.mark.anyio
+@pytest.mark.timing
+@pytest.mark.parametrize("given", ["execution", "id"])
 async def test_wait_gives_up_after_its_timeout_and_the_run_goes_on(
-    server: FlowServer, tmp_path: Path
+    server: FlowServer, tmp_path: Path, given: str
 ) -> None:
+    """The first read is held by the server (a ``stall`` a hundred times the timeout), so no
+    poll can be answered before the deadline on any machine: the error carries the execution
+    the caller passed (it once was None when the first poll had not returned); given a bare
+    id nothing is known, so None. The run goes on."""
     async with client_for(server, tmp_path) as client:
         execution = await _start(client)
+        server.add_fault("stall", route="execution", seconds=30, count=1)
         started = time.monotonic()
-        with pytest.raises(ExecutionTimeoutError) as timed_out:
-            await client.executions.wait(execution, poll_interval=0.05, timeout=0.3)
+        try:
+            with pytest.raises(ExecutionTimeoutError) as timed_out:
+                await client.executions.wait(
+                    execution if given == "execution" else execution.id,
+                    poll_interval=POLL,
+                    timeout=0.3,
+                )
+        finally:
+            server.clear_faults()
         assert time.monotonic() - started < 30  # bounded (no timing verdict beyond that)
         assert isinstance(timed_out.value, TimeoutError)
-        assert timed_out.value.execution is not None
-        assert not timed_out.value.execution.is_terminal
+        if given == "execution":
+            assert timed_out.value.execution is execution
+            assert f"execution {execution.id} still running after 0.3 s" in str(timed_out.value)
+        else:
+            assert timed_out.value.execution is None
+            assert "the execution still running after 0.3 s" in str(timed_out.value)
         assert not (await client.executions.get(execution.id)).is_terminal
+
+
+@pytest.mark.anyio
+@pytest.mark.timing
+async def test_a_timeout_after_a_poll_carries_that_poll(server: FlowServer, tmp_path: Path) -> None:
+    """Once a poll was answered, a timeout carries its state, not the object passed in. The
+    first update proves an answer came; the loop then stays suspended at that update until
+    the deadline has surely passed (a deadline never strikes during a ``yield``), so the next
+    step times out, whatever the machine's speed."""
+    timeout = 3.0
+    async with client_for(server, tmp_path) as client:
+        execution = await _start(client)
+        updates = client.executions.watch(execution, poll_interval=POLL, timeout=timeout)
+        began = anyio.current_time()
+        try:
+            first = await anext(updates)
+        except ExecutionTimeoutError as slow:
+            # No answer within `timeout` on a machine this loaded: the other half of the rule.
+            assert slow.execution is execution
+            return
+        assert first.execution is not execution and first.execution.id == execution.id
+        await anyio.sleep(began + timeout - anyio.current_time() + 0.05)
+        with pytest.raises(ExecutionTimeoutError) as timed_out:
+            async for _ in updates:
+                pass
+    assert timed_out.value.execution is first.execution
+    assert not timed_out.value.execution.is_terminal
 
 
 @pytest.mark.anyio

@@ -171,15 +171,28 @@ async def test_the_client_refuses_what_it_knows_is_wrong(
 
 
 @pytest.mark.anyio
+@pytest.mark.timing
 async def test_waiting_is_bounded_and_survives_a_bad_poll(
     server: FlowServer, tmp_path: Path
 ) -> None:
     async with client_for(server, tmp_path) as client:
         server.set(execution_speed=0)  # jobs started now never finish
         stuck = await client.samples.import_samples(_one("ERR5555555"))
+        # Answered or not within 0.3 s (machine speed), the job is known to be running.
         with pytest.raises(SampleImportTimeoutError) as timed_out:
             await client.samples.wait_for_import(stuck, poll_interval=0.05, timeout=0.3)
         assert timed_out.value.job.running and isinstance(timed_out.value, TimeoutError)
+        assert timed_out.value.job.id == stuck.id
+
+        # The deadline bounds a request too: the server holds the poll far longer than the
+        # timeout, so no answer can come first; the error carries the job passed in.
+        server.add_fault("stall", route="sample_import", seconds=30, count=1)
+        try:
+            with pytest.raises(SampleImportTimeoutError) as held:
+                await client.samples.wait_for_import(stuck, poll_interval=0.05, timeout=0.3)
+        finally:
+            server.clear_faults()
+        assert held.value.job is stuck
 
         server.set(execution_speed=2000)
         job = await client.samples.import_samples(_one("ERR6666666"))

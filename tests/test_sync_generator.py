@@ -658,3 +658,36 @@ def test_generated_fake_passes_mypy_strict(fake_root: Path) -> None:
         env={"MYPYPATH": str(fake_root), "PATH": ""},
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_public_reexport_module_gets_a_checked_mirror(tmp_path: Path) -> None:
+    """A public module of the source (``flowbio_async/auth.py``) is mirrored by re-export;
+    ``--check`` catches a hand edit of the mirror and a public module with logic is refused."""
+    _write_fake(tmp_path)
+    public = tmp_path / "fakeflow" / "errors.py"
+    public.write_text(
+        '"""Errors as the old client named them.\n\nExample:\n    ```python\n'
+        "    from fakeflow import AsyncFake\n"
+        "    async with AsyncFake() as fake:\n        await fake.things.get(1)\n"
+        '    ```\n"""\n\nfrom fakeflow._errors import FakeError\n\n__all__ = ["FakeError"]\n'
+    )
+    assert _run_generator(tmp_path).returncode == 0
+    mirror = tmp_path / "fakesync" / "errors.py"
+    text = mirror.read_text()
+    assert "from fakeflow.errors import FakeError" in text
+    assert "with Fake() as fake:\n        fake.things.get(1)" in text  # the example adapted
+    assert _run_generator(tmp_path, "--check").returncode == 0
+    mirror.write_text(text + "x = 1\n")
+    result = _run_generator(tmp_path, "--check")
+    assert result.returncode == 1 and "errors.py: stale or hand-edited" in result.stderr
+    public.write_text(public.read_text() + "\ndef helper() -> int:\n    return 1\n")
+    result = _run_generator(tmp_path, "--check")
+    assert result.returncode == 2 and "may only re-export" in result.stderr
+    public.write_text(
+        '"""Twins."""\nfrom fakeflow._client import AsyncFake\n__all__ = ["AsyncFake"]\n'
+    )
+    result = _run_generator(tmp_path, "--check")
+    assert result.returncode == 2 and "has a sync twin" in result.stderr
+    public.unlink()
+    result = _run_generator(tmp_path, "--check")
+    assert result.returncode == 1 and "errors.py: orphaned" in result.stderr

@@ -207,19 +207,24 @@ async def test_upload_sample_returns_the_sample_as_get_shows_it(
     assert sample.model_dump(exclude={"sample_type"}) == shown.model_dump(exclude={"sample_type"})
 
 
-@pytest.mark.anyio
-async def test_upload_samples_many(flow_server: FlowServer, tmp_path: Path) -> None:
-    specs = [
+def _rna_specs(folder: Path, prefix: str, count: int) -> list[SampleUploadSpec]:
+    """``count`` single-read RNA-Seq samples ``<prefix>-<i>`` with 500-byte reads."""
+    return [
         SampleUploadSpec(
-            f"many-sample-{i}",
+            f"{prefix}-{i}",
             "RNA-Seq",
-            {"reads1": random_file(tmp_path / f"b{i}.fq", 500)},
+            {"reads1": random_file(folder / f"{prefix}{i}.fq", 500)},
             METADATA,
         )
-        for i in range(3)
+        for i in range(count)
     ]
+
+
+@pytest.mark.anyio
+async def test_upload_samples_many(flow_server: FlowServer, tmp_path: Path) -> None:
+    specs = _rna_specs(tmp_path, "many-sample", 3)
     other = _owned_project(flow_server, "other")  # refused by the server, not locally
-    bad = SampleUploadSpec("bad", "RNA-Seq", {"reads1": tmp_path / "b0.fq"}, METADATA, other)
+    bad = SampleUploadSpec("bad", "RNA-Seq", specs[0].data, METADATA, other)
     async with logged_in(flow_server, tmp_path / "state") as client:
         results = await client.samples.upload_samples([*specs, bad])
     assert [r.item for r in results] == [*specs, bad]
@@ -230,6 +235,42 @@ async def test_upload_samples_many(flow_server: FlowServer, tmp_path: Path) -> N
         for r in rows(flow_server, "SELECT name FROM samples WHERE name LIKE 'many-sample-%'")
     }
     assert names == {"many-sample-0", "many-sample-1", "many-sample-2"}
+
+
+@pytest.mark.anyio
+@pytest.mark.timing
+async def test_upload_samples_max_concurrency_per_call(
+    flow_server: FlowServer, tmp_path: Path
+) -> None:
+    """#17 item 10: ``upload_samples`` ran as many samples as the client allowed. Two sample
+    uploads are held until both are in flight (the ``gate``: events, not speed, #12), so the
+    peak is exactly the call's cap of two, under a client limit of eight."""
+    specs = _rna_specs(tmp_path, "capped-sample", 5)
+    flow_server.reset()
+    try:
+        async with logged_in(flow_server, tmp_path / "state", max_concurrency=8) as client:
+            for bad in (0, -1, 1.5, True, "2"):
+                with pytest.raises(ConfigurationError, match="max_concurrency"):
+                    await client.samples.upload_samples(specs, max_concurrency=bad)
+            assert upload_requests(flow_server) == 0
+            flow_server.add_fault(
+                "gate", route="upload_sample", count=0, seconds=30, params={"together": 2}
+            )
+            results = await client.samples.upload_samples(specs, max_concurrency=2)
+            assert [r.ok for r in results] == [True] * 5
+            assert flow_server.max_in_flight()["upload_sample"] == 2
+        flow_server.reset()
+        async with logged_in(flow_server, tmp_path / "state1", max_concurrency=1) as client:
+            # More than the client allows runs no more than the client's limit.
+            again = [
+                SampleUploadSpec(f"capped-again-{i}", "RNA-Seq", spec.data, METADATA)
+                for i, spec in enumerate(specs[:3])
+            ]
+            results = await client.samples.upload_samples(again, max_concurrency=50)
+            assert [r.ok for r in results] == [True] * 3
+        assert flow_server.max_in_flight()["upload_sample"] == 1
+    finally:
+        flow_server.reset()
 
 
 @pytest.mark.anyio

@@ -405,12 +405,14 @@ async def fetch_data_files(
     label: str,
     root: Path | None = None,
     origins: Mapping[str, Mapping[str, Any]] | None = None,
+    concurrency: int | None = None,
 ) -> DownloadReport[Data]:
     """:func:`fetch_many` over data files, each saved at ``where(data)``.
 
     ``where`` runs per item inside the runner, so a path it refuses (``safe_join``) fails
     that item only. ``root``: the caller's folder, when ``where`` builds on server names.
-    ``origins`` maps a data id to what the log says it came from.
+    ``origins`` maps a data id to what the log says it came from. ``concurrency``: the
+    call's ``max_concurrency=``.
     """
 
     async def plan(data: Data) -> Target:
@@ -425,4 +427,5 @@ async def fetch_data_files(
         log=log,
         fail_fast=fail_fast,
         label=label,
+        concurrency=concurrency,
     )

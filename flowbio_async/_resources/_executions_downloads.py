@@ -20,6 +20,7 @@ from flowbio_async._resources._download_support import (
     matches,
     output_path,
 )
+from flowbio_async._transfers._many import call_concurrency
 from flowbio_async._transfers._paths import safe_join, safe_relative_path
 
 if TYPE_CHECKING:
@@ -43,12 +44,15 @@ class ExecutionDownloads(Resource):
         progress: ProgressArg = None,
         log: Dest | None = None,
         fail_fast: bool = False,
+        max_concurrency: int | None = None,
     ) -> DownloadReport[Data]:
         """Download an execution's output files under ``dest_dir``, keeping relative paths.
 
         ``include`` keeps only some outputs: glob patterns matched against the relative path
         and the file name (``"*.tsv"``, ``"results/counts/*"``) or a ``Data -> bool``
-        predicate. Paths from the server can never escape ``dest_dir``.
+        predicate. Paths from the server can never escape ``dest_dir``. At most
+        ``max_concurrency`` files download at once (default and ceiling: the client-wide
+        ``config.max_concurrency``).
 
         Example:
             ```python
@@ -58,6 +62,7 @@ class ExecutionDownloads(Resource):
             print([str(item.value.path) for item in report.done])
             ```
         """
+        limit = call_concurrency(max_concurrency, self._ctx.config.max_concurrency)
         execution = await self.get(execution_id)
         outputs = [data for data in execution.outputs if matches(data, include)]
         root = Path(dest_dir)
@@ -72,6 +77,7 @@ class ExecutionDownloads(Resource):
             label=f"execution {execution.id}",
             root=root,
             origins={data.id: {"execution_id": execution.id} for data in outputs},
+            concurrency=limit,
         )
 
     async def download_result(

@@ -127,7 +127,10 @@ class ExecutionMonitoring(Resource):
         The last update is the terminal status with the full execution (outputs included).
         After it, a run that ended in ERROR raises :class:`ExecutionFailedError` (CANCELED:
         :class:`ExecutionCanceledError`) unless ``raise_on_failure=False``. ``timeout``
-        (seconds) raises :class:`ExecutionTimeoutError`; the run itself goes on.
+        (seconds, counted from the call and bounding every request and pause) raises
+        :class:`ExecutionTimeoutError`; the run itself goes on. Its ``execution`` is the
+        freshest state known: the last answered poll, else the :class:`Execution` you passed
+        (``None`` only when you passed an id and no read was answered in time).
 
         Example:
             ```python
@@ -140,6 +143,8 @@ class ExecutionMonitoring(Resource):
         """
         execution_id = execution_id_of(execution_or_id)
         _check_intervals(poll_interval, max_poll_interval, timeout)
+        # What a timeout reports before the first answer: the caller's own object, if any.
+        last = execution_or_id if isinstance(execution_or_id, Execution) else None
         cursor = LogCursor(log_offset)
         deadline = None if timeout is None else anyio.current_time() + timeout
         clock = _Clock(deadline, timeout)
@@ -148,15 +153,16 @@ class ExecutionMonitoring(Resource):
         delay = poll_interval
         while True:
             if log and cursor.needs_probe:
-                await self._probe(execution_id, cursor, clock)
+                await self._probe(execution_id, cursor, clock, last)
             asked = cursor.offset
-            snapshot = await self._poll(execution_id, asked if log else None, clock, delay)
+            snapshot = await self._poll(execution_id, asked if log else None, clock, delay, last)
+            last = snapshot
             updates = _changes(snapshot, steps, cursor if log else None, asked)
             full = snapshot
             if snapshot.is_terminal:
                 # One full read: outputs, stderr and whatever log text came last.
                 if log and cursor.needs_probe:
-                    await self._probe(execution_id, cursor, clock)
+                    await self._probe(execution_id, cursor, clock, last)
                 final_asked = cursor.offset
                 final_params = {"log": final_asked} if log else {"exclude": ["log"]}
                 full = await clock.bound(self._fetch(execution_id, final_params), snapshot)
@@ -195,6 +201,9 @@ class ExecutionMonitoring(Resource):
         A run that ended in ERROR raises :class:`ExecutionFailedError` carrying the status,
         its stderr and the log's tail (CANCELED: :class:`ExecutionCanceledError`); with
         ``raise_on_failure=False`` it is returned instead; check ``execution.succeeded``.
+        ``timeout`` (seconds from the call; it bounds every request too) raises
+        :class:`ExecutionTimeoutError` and leaves the run going; its ``execution`` is the
+        last poll's answer or, when none came in time, the :class:`Execution` you passed.
         ``progress`` (default: ``config.show_progress``) draws a status line on a terminal.
 
         Example:
@@ -208,7 +217,7 @@ class ExecutionMonitoring(Resource):
         final: Execution | None = None
         with execution_status_line(shown, f"execution {execution_id}") as show:
             async for update in self.watch(
-                execution_id,
+                execution_or_id,  # the object itself: a timeout before any answer reports it
                 poll_interval=poll_interval,
                 max_poll_interval=max_poll_interval,
                 timeout=timeout,
@@ -228,15 +237,23 @@ class ExecutionMonitoring(Resource):
             self._with_download_url(data)
         return execution
 
-    async def _probe(self, execution_id: str, cursor: LogCursor, clock: _Clock) -> None:
+    async def _probe(
+        self, execution_id: str, cursor: LogCursor, clock: _Clock, last: Execution | None
+    ) -> None:
         """Ask far past the log's end once: does this server honour ``log=`` offsets?"""
         params = {"include": ["id", "log"], "log": cursor.offset + PROBE_OFFSET}
-        answer = await clock.bound(self._fetch(execution_id, params), None)
+        answer = await clock.bound(self._fetch(execution_id, params), last)
         cursor.probed(answer.log or "")
 
     async def _poll(
-        self, execution_id: str, log_offset: int | None, clock: _Clock, delay: float
+        self,
+        execution_id: str,
+        log_offset: int | None,
+        clock: _Clock,
+        delay: float,
+        last: Execution | None,
     ) -> Execution:
+        """One poll (retried on a blip); a timeout meanwhile reports ``last``."""
         fields = [f for f in POLL_FIELDS if log_offset is not None or f != "log"]
         params: dict[str, Any] = {"include": fields}
         if log_offset is not None:
@@ -244,12 +261,12 @@ class ExecutionMonitoring(Resource):
         failures = 0
         while True:
             try:
-                return await clock.bound(self._fetch(execution_id, params), None)
+                return await clock.bound(self._fetch(execution_id, params), last)
             except (FlowTransportError, ServerError, RateLimitError):
                 failures += 1
                 if failures >= MAX_POLL_FAILURES:
                     raise
-            await clock.sleep(poll_delay(delay), None)
+            await clock.sleep(poll_delay(delay), last)
 
 
 def _check_intervals(poll: float, maximum: float, timeout: float | None) -> None:

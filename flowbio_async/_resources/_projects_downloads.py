@@ -32,6 +32,7 @@ from flowbio_async._resources._download_support import (
     sample_origin,
 )
 from flowbio_async._resources._downloads import DownloadsResource
+from flowbio_async._transfers._many import call_concurrency
 from flowbio_async._transfers._paths import folder_name, safe_filename
 
 if TYPE_CHECKING:
@@ -65,6 +66,7 @@ class ProjectDownloads(Resource):
         progress: ProgressArg = None,
         log: Dest | None = None,
         fail_fast: bool = False,
+        max_concurrency: int | None = None,
     ) -> ProjectDownload:
         """Download every sample file of a project into ``dest/<project name>/``.
 
@@ -74,6 +76,8 @@ class ProjectDownloads(Resource):
         safely and each file moved to the same place the per-file path would give it. An
         archive entry that matches no file unambiguously lands in ``unsorted/`` (listed in
         ``done.unsorted``); files the archive lacked are listed in ``done.missing``.
+        ``max_concurrency`` caps this call's transfers and lookups at once (default and
+        ceiling: the client-wide ``config.max_concurrency``).
 
         Example:
             ```python
@@ -81,6 +85,7 @@ class ProjectDownloads(Resource):
             print(done.folder, len(done.files))
             ```
         """
+        limit = call_concurrency(max_concurrency, self._ctx.config.max_concurrency)
         project = await self.get(project_id)
         folder = Path(dest) / folder_name(project.name or "", project.id)
         samples = [sample async for sample in self.get_samples(project.id)]
@@ -99,7 +104,13 @@ class ProjectDownloads(Resource):
         sample_dirs = {s.id: folder / "samples" / folders[s.id] for s in samples}
         if len(planned) > bulk_threshold:
             done = await self._bulk(
-                folder, planned, origins, overwrite=overwrite, progress=progress, log=log
+                folder,
+                planned,
+                origins,
+                overwrite=overwrite,
+                progress=progress,
+                log=log,
+                limit=limit,
             )
             return replace(done, sample_folders=sample_dirs)
         places = {data.id: path for data, path in planned}
@@ -114,6 +125,7 @@ class ProjectDownloads(Resource):
             label=f"project {project.name or project.id}",
             root=Path(dest),
             origins=origins,
+            concurrency=limit,
         )
         return ProjectDownload(folder=folder, report=report, sample_folders=sample_dirs)
 
@@ -126,6 +138,7 @@ class ProjectDownloads(Resource):
         overwrite: bool,
         progress: ProgressArg,
         log: Dest | None,
+        limit: int,
     ) -> ProjectDownload:
         """One bulk job, extracted privately, then each file moved to its planned path.
 
@@ -133,7 +146,7 @@ class ProjectDownloads(Resource):
         system: moves are renames) that is removed afterwards, also on failure or
         cancellation.
         """
-        planned = await self._with_md5s(planned)
+        planned = await self._with_md5s(planned, limit)
         downloads = DownloadsResource(self._ctx)
         job = await downloads.create([data.id for data, _ in planned], name=f"{folder.name}.zip")
         await anyio.Path(folder).mkdir(parents=True, exist_ok=True)
@@ -159,7 +172,9 @@ class ProjectDownloads(Resource):
             missing=placement.missing,
         )
 
-    async def _with_md5s(self, planned: list[tuple[Data, Path]]) -> list[tuple[Data, Path]]:
+    async def _with_md5s(
+        self, planned: list[tuple[Data, Path]], limit: int
+    ) -> list[tuple[Data, Path]]:
         """Ask ``/data/<id>`` for the md5 of files whose name is not unique (docs/protocol.md §4.6).
 
         Listings often omit the md5; a bulk archive may rename clashing names, and then
@@ -168,7 +183,7 @@ class ProjectDownloads(Resource):
         counts = Counter(data.filename for data, _ in planned)
         needed = [i for i, (data, _) in enumerate(planned) if counts[data.filename] > 1]
         result = list(planned)
-        limiter = anyio.CapacityLimiter(self._ctx.config.max_concurrency)
+        limiter = anyio.CapacityLimiter(limit)  # the call's cap (`max_concurrency=`)
 
         async def detail(index: int) -> None:
             data, path = planned[index]

@@ -21,6 +21,7 @@ from flowbio_async._resources._download_support import (
     sample_folders,
     sample_origin,
 )
+from flowbio_async._transfers._many import call_concurrency
 from flowbio_async._transfers._paths import safe_filename
 
 
@@ -41,6 +42,7 @@ class SampleDownloads(Resource):
         progress: ProgressArg = None,
         log: Dest | None = None,
         fail_fast: bool = False,
+        max_concurrency: int | None = None,
     ) -> DownloadReport[Data]:
         """Download every file of a sample into ``dest/samples/<sample name>/``.
 
@@ -48,7 +50,9 @@ class SampleDownloads(Resource):
         ``include`` filters them (glob patterns or a predicate). The sample name becomes a
         safe folder name (separators replaced), as in seed 002's "Organize Downloads"; when
         another sample of its project has the same name, every one but the oldest is
-        ``<name>__<id>``, as ``projects.download`` lays them out.
+        ``<name>__<id>``, as ``projects.download`` lays them out. At most ``max_concurrency``
+        files download at once (default and ceiling: the client-wide
+        ``config.max_concurrency``).
 
         Example:
             ```python
@@ -56,6 +60,7 @@ class SampleDownloads(Resource):
             print(len(report.done), "files in downloads/samples/<name>/")
             ```
         """
+        limit = call_concurrency(max_concurrency, self._ctx.config.max_concurrency)
         sample = await self.get(sample_id)
         folder = Path(dest) / "samples" / await self._folder(sample)
         files = [
@@ -73,6 +78,7 @@ class SampleDownloads(Resource):
             label=f"sample {sample.name or sample.id}",
             root=Path(dest),
             origins={data.id: origin for data in files},
+            concurrency=limit,
         )
 
     async def _folder(self, sample: Sample) -> str:

@@ -106,9 +106,10 @@ class SampleImports(Resource):
         """Poll until the job leaves ``RUNNING``; returns it ``COMPLETED``.
 
         A ``FAILED`` job raises :class:`SampleImportFailedError` (or is returned with
-        ``raise_on_failure=False``); ``timeout`` seconds raise
-        :class:`SampleImportTimeoutError` (the job goes on). A poll that fails on the network
-        or with a 5xx/429 is retried after the next delay; ten in a row give up.
+        ``raise_on_failure=False``); ``timeout`` seconds (from the call, bounding every
+        request too) raise :class:`SampleImportTimeoutError` (the job goes on) carrying the
+        last answered poll, else the job you passed. A poll that fails on the network or
+        with a 5xx/429 is retried after the next delay; ten in a row give up.
 
         Example:
             ```python
@@ -122,9 +123,21 @@ class SampleImports(Resource):
         deadline = None if timeout is None else anyio.current_time() + timeout
         delay, failures = poll_interval, 0
         last = job_id if isinstance(job_id, SampleImportJob) else None
+
+        def timed_out() -> SampleImportTimeoutError:
+            # With a bare id and no answer yet, all that is known is that it was started.
+            known = last if last is not None else SampleImportJob(id=str(job_id), status="RUNNING")
+            return SampleImportTimeoutError(known, timeout or 0.0)
+
         while True:
+            remaining = None if deadline is None else deadline - anyio.current_time()
             try:
-                job = await self.get_import(job_id)
+                # The deadline bounds the request too: a slow server cannot hold us past it.
+                with anyio.move_on_after(remaining) as bounded:
+                    answer = await self.get_import(job_id)
+                if bounded.cancelled_caught:
+                    raise timed_out()
+                job = answer
             except (FlowTransportError, ServerError, RateLimitError):
                 failures += 1
                 if failures >= MAX_POLL_FAILURES:
@@ -143,9 +156,5 @@ class SampleImports(Resource):
             pause = poll_delay(delay)
             if deadline is not None and anyio.current_time() + pause > deadline:
                 await anyio.sleep(max(0.0, deadline - anyio.current_time()))
-                if last is None:
-                    raise SampleImportTimeoutError(
-                        SampleImportJob(id=str(job_id), status="RUNNING"), timeout or 0.0
-                    )
-                raise SampleImportTimeoutError(last, timeout or 0.0)
+                raise timed_out()
             await anyio.sleep(pause)

@@ -20,7 +20,7 @@ from flowbio_async._models._uploads import AnnotationUpload, MultiplexedUpload, 
 from flowbio_async._progress import Progress, ProgressCallback
 from flowbio_async._resources._base import Resource
 from flowbio_async._sample_rules import SampleCatalogue, check_samples
-from flowbio_async._transfers._many import ItemResult, run_many
+from flowbio_async._transfers._many import ItemResult, call_concurrency, run_many
 from flowbio_async._transfers._sources import Source, check_source, ordered_reads
 from flowbio_async._transfers._upload import ChunkedUploader, UploadJob, upload_with_progress
 from flowbio_async._types import PathLike
@@ -129,18 +129,24 @@ class SampleUploads(Resource):
         progress: ProgressCallback | None = None,
         resume: bool = True,
         fail_fast: bool = False,
+        max_concurrency: int | None = None,
     ) -> list[ItemResult[SampleUploadSpec, Sample]]:
         """Upload many samples concurrently; one result per sample, in input order.
+
+        At most ``max_concurrency`` samples upload at once (default and ceiling: the
+        client-wide ``config.max_concurrency``); a sample's own files go one after another.
 
         Example:
             ```python
             results = await client.samples.upload_samples([
                 SampleUploadSpec("a", "RNA-Seq", {"reads1": "a_R1.fq.gz"}),
                 SampleUploadSpec("b", "RNA-Seq", {"reads1": "b_R1.fq.gz"}),
-            ])
+            ], max_concurrency=2)
             print([r.value.id for r in results if r.ok])
             ```
         """
+        # Refused before anything is read or sent, like `data.upload_many`.
+        workers = call_concurrency(max_concurrency, self._ctx.config.max_concurrency)
         checked = list(zip(samples, await self._checked(samples), strict=True))
         label = f"{len(checked)} samples"
         with self._ctx.progress(progress, aggregate_label=label) as reporter:
@@ -150,9 +156,7 @@ class SampleUploads(Resource):
             async def one(item: tuple[SampleUploadSpec, list[Source]]) -> Sample:
                 return await self._send_sample(item[0], item[1], reporter, resume)
 
-            results = await run_many(
-                checked, one, concurrency=self._ctx.config.max_concurrency, fail_fast=fail_fast
-            )
+            results = await run_many(checked, one, concurrency=workers, fail_fast=fail_fast)
         return [ItemResult(r.item[0], value=r.value, error=r.error) for r in results]
 
     async def _send_sample(

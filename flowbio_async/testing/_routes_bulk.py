@@ -67,7 +67,7 @@ def _visible_data(store: Store, ids: list[int], user_id: int) -> list[Row]:
     missing: list[str] = []
     for data_id in ids:
         row = store.get_data(data_id)
-        if row is None or not readable(row, user_id) or row["is_directory"]:
+        if row is None or row["is_directory"] or not readable(store, row, user_id):
             missing.append(str(data_id))
         else:
             rows.append(row)
@@ -205,7 +205,7 @@ async def _create_grouped_job(
         row
         for item_id in ids
         for row in files(store)(item_id)
-        if readable(row, int(user["id"])) and not row["is_directory"]
+        if not row["is_directory"] and readable(store, row, int(user["id"]))
     ]
     if not rows:
         raise bad_request(f"These {kind.lower()}s have no downloadable files")

@@ -1,9 +1,11 @@
 """Single-file downloads: ``/downloads/<data_id>/<filename>`` and execution result files.
 
-docs/protocol.md §5.1: public data is served anonymously, private data to its owner, who may
-authenticate with ``Authorization: Bearer``, ``?token=<jwt>`` or the ``flow_refresh_token``
-cookie. Every miss (unknown id, filename mismatch, not ready, not readable, bad token) is a
-**bare 404 with no body**. ``?direct=<truthy>`` serves inline, otherwise as an attachment.
+docs/protocol.md §5.1 and the notes (downloads.md; data.md ``GET /data/<id>``): a download is
+admitted by the ``/data/<id>`` rule (``_views.data_readable``): data that is public, the
+caller's own, or whose sample, project or producing run is public. Callers authenticate
+with ``Authorization: Bearer``, ``?token=<jwt>`` or the ``flow_refresh_token`` cookie.
+Every miss (unknown id, filename mismatch, not ready, not readable, bad token) is a **bare
+404 with no body**. ``?direct=<truthy>`` serves inline, otherwise as an attachment.
 For an HTML report, a path that is not its filename names an asset next to it among the
 outputs of the same execution (``/downloads/<id>/multiqc_report_data/multiqc.log``).
 
@@ -22,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from flowbio_async.testing import _views as v
 from flowbio_async.testing._security import ApiError, current_user, read_bool, store_of
 from flowbio_async.testing._store import Row, Store
 
@@ -50,11 +53,11 @@ def viewer_id(request: Request) -> int | None:
     return None if user is None else int(user["id"])
 
 
-def readable(row: Row | None, user_id: int | None) -> bool:
-    """Whether ``user_id`` may download the data ``row`` (public, or owned)."""
-    if row is None or not row["ready"]:
+def readable(store: Store, row: Row | None, user_id: int | None) -> bool:
+    """Whether ``user_id`` may download the data ``row``: the ``/data/<id>`` rule (data.md)."""
+    if row is None:
         return False
-    return not row["private"] or (user_id is not None and int(row["owner"]) == user_id)
+    return v.data_readable(store, row["id"], -1 if user_id is None else user_id)
 
 
 def file_response(request: Request, path: Path, filename: str) -> Response:
@@ -85,7 +88,7 @@ async def download_data(request: Request) -> Response:
     store = store_of(request)
     user_id = viewer_id(request)
     row = store.get_data(request.path_params["data_id"])
-    if not readable(row, user_id) or row is None or row["is_directory"]:
+    if row is None or row["is_directory"] or not readable(store, row, user_id):
         raise bare_not_found()
     requested = str(request.path_params["filename"])
     if row["filename"] == requested:
@@ -119,7 +122,8 @@ def html_asset(store: Store, html: Row, requested: str, user_id: int | None) -> 
 
     docs/protocol.md §5.1: for an HTML report a non-matching filename is resolved as a relative
     asset of the HTML file (a MultiQC report's ``multiqc_report_data/...``). Only outputs of
-    the report's own execution are candidates, and each must be readable by the caller.
+    the report's own execution are candidates, and each must be readable by the caller by
+    the same rule as the report (downloads.md: a report's assets are downloads too).
     """
     if not str(html["filename"]).lower().endswith(HTML_SUFFIXES) or html["execution"] is None:
         return None
@@ -128,7 +132,8 @@ def html_asset(store: Store, html: Row, requested: str, user_id: int | None) -> 
         return None
     wanted = (PurePosixPath(_result_path(html)).parent / relative).as_posix()
     for row in store.execution_outputs(html["execution"]):
-        if _result_path(row) == wanted and readable(row, user_id) and not row["is_directory"]:
+        wanted_file = _result_path(row) == wanted and not row["is_directory"]
+        if wanted_file and readable(store, row, user_id):
             return row
     return None
 
@@ -138,14 +143,14 @@ async def execution_file(request: Request) -> Response:
     (docs/protocol.md §5.2)."""
     store = store_of(request)
     user_id = viewer_id(request)
+    # A result file is a download like any other: the data rule alone decides (it already
+    # counts the run among the file's parents), so both routes agree on every file.
     execution = store.get_execution(request.path_params["execution_id"])
     if execution is None:
         raise bare_not_found()
-    if execution["private"] and (user_id is None or int(execution["owner"]) != user_id):
-        raise bare_not_found()
     wanted = str(request.path_params["path"]).strip("/")
     for row in store.execution_outputs(execution["id"]):
-        if _result_path(row) == wanted and readable(row, user_id):
+        if _result_path(row) == wanted and readable(store, row, user_id):
             return file_response(request, store.blob_path(row["id"]), row["filename"])
     raise bare_not_found()
 

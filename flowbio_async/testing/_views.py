@@ -79,6 +79,25 @@ def uid(user: Row | None) -> int:
     return int(user["id"]) if user else -1
 
 
+def data_readable(store: Store, data_id: Any, viewer: int) -> bool:
+    """Whether ``viewer`` (:func:`uid`) may read the data ``data_id`` by the ``/data/<id>`` rule.
+
+    One rule for the detail, ``/contents``, ``/downloads/<id>/<name>`` and an HTML report's
+    assets (data.md ``GET /data/<id>``: "the same rule as ... ``/downloads/<data_id>/<filename>``").
+
+    Example:
+        ```python
+        data_readable(store, 7, uid(None))  # anonymous: True when a parent is public
+        ```
+    """
+    try:
+        key = int(data_id)
+    except (TypeError, ValueError):
+        return False
+    where = f"WHERE d.id = ? AND {DATA_VISIBLE}"
+    return store.row(f"{DATA_SELECT} {where}", (key, viewer)) is not None
+
+
 def sid(value: Any) -> str | None:
     """Ids are strings on the wire (docs/protocol.md §1.2)."""
     return None if value is None else str(value)
