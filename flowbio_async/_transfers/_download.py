@@ -33,6 +33,7 @@ makes progress costs at most ``1 + download_retries`` requests.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import time
@@ -67,6 +68,7 @@ from flowbio_async._transfers._ranges import parse_content_range, range_header
 from flowbio_async._transfers._segments import Ramp, min_split, split_point, window_for
 
 MiB = 1024 * 1024
+logger = logging.getLogger("flowbio_async")
 
 
 class StreamLike(Protocol):
@@ -226,6 +228,8 @@ class _Job:
         self.lanes: list[_Cursor] = []
         """Streams of this download running now (they share the buffer budget)."""
         self.smallest = self.config.segment_piece_min
+        self.head_start = 0
+        """Bytes one stream receives while a new one sets up (a split leaves it that more)."""
         self.idle = anyio.Event()
         self.space_checked = False
         self.resumed_from = state.done_bytes
@@ -353,7 +357,7 @@ class _Job:
         victim = max(self.lanes, key=_Cursor.left, default=None)
         if victim is None or victim.end is None:
             return None
-        point = split_point(victim.seen, victim.end, self.smallest)
+        point = split_point(victim.seen, victim.end, self.smallest, self.head_start)
         if point is None:
             return None
         taken = _Cursor(point, victim.end)
@@ -393,11 +397,18 @@ class _Job:
             if rate is None:
                 return  # everything arrived already
             want = ramp.next_step(rate)
+            logger.debug(
+                "%s: %d stream(s) at %.1f MB/s (round trip %.0f ms): %s",
+                self.spec.label,
+                ramp.streams,
+                rate / 1e6,
+                round_trip * 1000,
+                f"{want} more" if want else "no more",
+            )
             if not want:
                 return
-            self.smallest = min_split(
-                self.config.segment_piece_min, rate / ramp.streams, round_trip
-            )
+            self.head_start = min_split(0, rate / ramp.streams, round_trip)
+            self.smallest = max(self.config.segment_piece_min, self.head_start)
             opened = self._open(group, want)
             ramp.opened(len(opened))
             if not opened:

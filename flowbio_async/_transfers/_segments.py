@@ -2,19 +2,20 @@
 
 A large download starts as one stream. After a measurement window its rate decides: fast
 enough (``segment_below_rate``) and it goes on alone; slower, and more streams join, each
-taking the second half of the largest range still to come. The number doubles while the
-aggregate rate still grows (each step must earn at least :data:`GAIN` of the linear gain:
-with a per-connection cap it doubles, on a saturated link it does not) and stops when it
-does not, at the ceiling (``segments_per_file``), or when no range is worth splitting: a new
-stream pays a connection setup and a round trip before its first byte, so its range must
-outlast that several times (:func:`min_split`).
+taking the far part of the largest range still to come. The count grows by :data:`GROWTH`
+at each step while the aggregate rate still grows (a step must earn at least :data:`GAIN`
+of the linear gain: with a per-connection cap it does, on a saturated link it does not) and
+stops when it does not, at the ceiling (``segments_per_file``), or when no range is worth
+splitting: a new stream pays a connection setup and a round trip before its first byte, so
+its range must outlast that (:func:`min_split`). Each step costs a setup and a window, so
+steps are few: 1 → 4 → 16 streams.
 
 Example:
     ```python
     ramp = Ramp(ceiling=16, below_rate=64 * 2**20)
-    ramp.next_step(10e6)   # 1: one more stream (10 MB/s is slow)
-    ramp.opened(1)
-    ramp.next_step(20e6)   # 2: the aggregate doubled, double again
+    ramp.next_step(10e6)   # 3: three more streams (10 MB/s is slow)
+    ramp.opened(3)
+    ramp.next_step(40e6)   # 12: the aggregate grew four times, go on to the ceiling
     ```
 """
 
@@ -22,26 +23,29 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+GROWTH = 4
+"""Streams after a step, per stream before it (up to the ceiling)."""
 GAIN = 0.5
-"""Share of the linear gain a step must earn to count as growth (2 → 4 streams: ≥ 1.5×)."""
+"""Share of the linear gain a step must earn to count as growth (1 → 4 streams: ≥ 2.5×)."""
 MIN_WINDOW, MAX_WINDOW = 0.05, 0.5
-"""Bounds of one measurement window, in seconds (two round trips in between)."""
-SETUP_ROUND_TRIPS = 4
-"""A new stream's range must take at least this many round trips at one stream's rate."""
+"""Bounds of one measurement window, in seconds (a round trip in between)."""
+SETUP_ROUND_TRIPS = 2
+"""What a new stream pays before its first byte, in round trips (a connection setup and the
+request): its range must take at least this long at one stream's rate."""
 ALIGN = 64 * 1024
 """Split points fall on multiples of this (tidy ranges, whole pages for the writer)."""
 
 
 def window_for(round_trip: float) -> float:
-    """Seconds to measure a rate over: two round trips, within the bounds.
+    """Seconds to measure a rate over: a round trip, within the bounds.
 
     Example:
         ```python
-        window_for(0.04)    # 0.08
+        window_for(0.08)    # 0.08
         window_for(0.001)   # 0.05 (MIN_WINDOW)
         ```
     """
-    return min(MAX_WINDOW, max(MIN_WINDOW, 2 * round_trip))
+    return min(MAX_WINDOW, max(MIN_WINDOW, round_trip))
 
 
 def min_split(floor: int, stream_rate: float, round_trip: float) -> int:
@@ -50,15 +54,18 @@ def min_split(floor: int, stream_rate: float, round_trip: float) -> int:
 
     Example:
         ```python
-        min_split(1 << 20, 10e6, 0.04)   # 1_600_000
+        min_split(1 << 20, 10e6, 0.1)    # 2_000_000
         ```
     """
     return max(floor, int(stream_rate * round_trip * SETUP_ROUND_TRIPS))
 
 
-def split_point(seen: int, end: int, smallest: int) -> int | None:
-    """Where a new stream takes over ``[seen, end)``: the middle, aligned, or ``None`` when
-    either half would be smaller than ``smallest``.
+def split_point(seen: int, end: int, smallest: int, head_start: int = 0) -> int | None:
+    """Where a new stream takes over ``[seen, end)``, or ``None`` when either part would be
+    smaller than ``smallest``.
+
+    The running stream keeps ``head_start`` bytes more than half (what it receives while
+    the new one sets up), so both finish together; the point is aligned to :data:`ALIGN`.
 
     Example:
         ```python
@@ -68,11 +75,11 @@ def split_point(seen: int, end: int, smallest: int) -> int | None:
     """
     if end - seen < 2 * smallest:
         return None
-    middle = seen + (end - seen) // 2
-    middle -= middle % ALIGN
-    if middle - seen < smallest or end - middle < smallest:
+    point = seen + (end - seen + head_start) // 2
+    point -= point % ALIGN
+    if point - seen < smallest or end - point < smallest:
         return None
-    return middle
+    return point
 
 
 @dataclass
@@ -98,7 +105,7 @@ class Ramp:
             if rate < self.rate * (1 + GAIN * self.added / before):
                 return 0  # the aggregate stopped growing
         self.rate = rate
-        return max(0, min(self.ceiling, 2 * self.streams) - self.streams)
+        return max(0, min(self.ceiling, GROWTH * self.streams) - self.streams)
 
     def opened(self, count: int) -> None:
         """``count`` streams were started (fewer than asked when no range was left to split
