@@ -272,14 +272,17 @@ class Relay:
 
         async def pull() -> None:
             while True:
-                shape = self.board.read()
                 await window.wait()
                 try:
-                    data = await reader.read(_read_size(shape))
+                    data = await reader.read(_read_size(self.board.read()))
                 except OSError:
-                    queue.put_nowait((max(loop.time(), not_before) + shape.one_way, _Reset()))
-                    return
+                    data = None
+                # Read now, not before the wait: a change applies to the bytes that follow it.
+                shape = self.board.read()
                 now = loop.time()
+                if data is None:
+                    queue.put_nowait((max(now, not_before) + shape.one_way, _Reset()))
+                    return
                 if not data:
                     queue.put_nowait((max(now, not_before) + shape.one_way, _EOF))
                     return
