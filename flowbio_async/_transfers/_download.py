@@ -7,11 +7,11 @@ and what Flow says about the file (size, md5). The life of one download:
    error, never silently replaced.
 2. The part file plus its sidecar (``_partfile``) are reused when they agree with the
    expected size and md5; free space is checked before the first byte.
-3. Missing byte ranges are fetched: one stream below ``config.segment_threshold``, otherwise
-   pieces (``config.segment_piece_min`` to ``segment_piece_max`` bytes) fetched in file order,
-   each with ``Range`` and ``If-Range``: by one stream while it delivers at least
-   ``config.segment_below_rate`` bytes per second, else by ``config.segments_per_file``
-   workers.
+3. Missing byte ranges are fetched with ``Range`` and ``If-Range``: one stream below
+   ``config.segment_threshold``; above it one stream too while it delivers at least
+   ``config.segment_below_rate`` bytes per second, else more streams join while the
+   aggregate rate grows, up to ``config.segments_per_file`` (#13, ``_segments``), each taking
+   over the far part of a range another stream is still on.
 4. Every body is read through one interface, ``StreamLike.aiter_raw``. Pieces are gathered
    into buffers of ``config.download_buffer_size`` for a writer thread (``pwritev``) and an
    md5 thread while the event loop keeps reading; a body of at most
@@ -303,14 +303,14 @@ class _Job:
         """One stream first; more join while the aggregate rate still grows (``_segments``).
 
         The lead stream asks for the whole first gap. A controller times it over a window
-        of two round trips: at ``segment_below_rate`` or faster it simply goes on alone,
+        of one round trip: at ``segment_below_rate`` or faster it simply goes on alone,
         hashing from memory (parallel ranges are partly hashed back from the page cache,
         which on loopback or a fast LAN costs more than it gains, #16). Slower, and new
-        streams take the second half of the largest range still to come, doubling while
-        the aggregate grows. A stream that finishes takes the next gap or half of the
-        largest remaining range (the tail stays balanced); each resumes on its own after a
-        cut. ``segment_below_rate=None`` opens ``segments_per_file`` streams at the first
-        answer.
+        streams take the far part of the largest range still to come, four times as many
+        at each step while the aggregate grows. A stream that finishes takes the next gap
+        or part of the largest range left (the tail stays balanced); each resumes on its
+        own after a cut. ``segment_below_rate=None`` opens ``segments_per_file`` streams at
+        the first answer.
         """
         assert self.size is not None
         gaps = missing_intervals(self.state.done, self.size)
