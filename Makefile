@@ -58,9 +58,11 @@ STRESS_DURATION ?= 3600
 stress: venv
 	$(PY) scripts/stress.py --repeat $(STRESS_REPEAT) --duration $(STRESS_DURATION)
 
-## Side-by-side benchmarks (installs the official client for comparison).
+## Side-by-side benchmarks (installs the official client for comparison, and the system's
+## aria2 package for the segmented-download row when aria2c is missing: needs apt and root).
 bench: venv
 	$(PY) -m pip install -q -e '.[bench]'
+	command -v aria2c >/dev/null || apt-get install -y aria2 || (apt-get update && apt-get install -y aria2)
 	$(PY) benchmarks/run.py
 
 clean:

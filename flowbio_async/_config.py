@@ -5,9 +5,10 @@ Worst-case memory held by transfers (the s3transfer habit: say the bound where i
 * an upload keeps at most two chunks in memory (the one on the wire and the next one read
   ahead), so ``2 × max_chunk_size × max_concurrency`` for many concurrent uploads
   (defaults: 2 × 16 MiB × 16 = 512 MiB at the very worst; ~32 MiB for one file);
-* a download keeps at most ``download_buffer_size`` bytes per stream awaiting the disk,
-  so ``download_buffer_size × max_concurrency × segments_per_file``
-  (defaults: 2 MiB × 16 × 4 = 128 MiB at the very worst; ~2-8 MiB for one file).
+* a download keeps at most ``download_buffer_size`` bytes awaiting the disk, shared by its
+  streams (each at least 256 KiB), so ``max(download_buffer_size, 256 KiB ×
+  segments_per_file) × max_concurrency`` (defaults: 4 MiB × 16 = 64 MiB at the very worst;
+  2-4 MiB for one file).
 """
 
 from __future__ import annotations
@@ -102,20 +103,23 @@ class ClientConfig:
     """Retries of one download stream without progress: a retried status or connection
     failure and a body cut mid-stream spend the same budget, which refills when bytes
     arrive (worst case ``1 + download_retries`` requests per stream, docs/downloading.md)."""
-    segment_threshold: int = 64 * MiB
-    """Files at least this large are downloaded as parallel byte ranges."""
-    segments_per_file: int = field(default=4, metadata=_bounds(1))
-    """Parallel ranges for one segmented download."""
+    segment_threshold: int = 4 * MiB
+    """Files at least this large may be fetched as parallel byte ranges (smaller ones always
+    take one stream); whether they are is measured (``segment_below_rate``)."""
+    segments_per_file: int = field(default=16, metadata=_bounds(1))
+    """Most parallel ranges for one download: the ramp's ceiling (#13). It starts with one
+    stream and doubles while the aggregate rate still grows."""
     segment_below_rate: int | None = 64 * MiB
-    """Parallel ranges join only when the first piece arrived slower than this (bytes/s);
-    ``None`` splits every large file from the start. One fast stream beats several on
-    loopback and fast networks: its md5 follows from memory instead of the page cache."""
+    """More streams join only when the first one arrived slower than this (bytes/s) over a
+    window of two round trips; ``None`` opens ``segments_per_file`` streams from the start.
+    One fast stream beats several on loopback and fast networks: its md5 follows from
+    memory instead of the page cache."""
     download_inline_max: int = field(default=512 * 1024, metadata=_bounds(1))
     """Bodies up to this size are written and hashed on the event loop (a thread hop costs
     more than the work); larger ones go to a writer thread and an md5 thread."""
-    segment_piece_min: int = field(default=8 * MiB, metadata=_bounds(1))
-    segment_piece_max: int = 64 * MiB
-    """Bounds of one byte range of a segmented download (about a quarter of a segment)."""
+    segment_piece_min: int = field(default=MiB, metadata=_bounds(1))
+    """Smallest byte range handed to a new stream; it is also never less than what one
+    stream receives in four round trips (a new connection must pay for its setup)."""
     min_download_rate: int = 1024
     """Bytes per second a download body must average over each ``request_timeout`` window;
     slower counts as a stall (a trickle cannot keep a download alive for good). 0 disables."""
@@ -166,11 +170,6 @@ class ClientConfig:
         if self.max_chunk_size < self.chunk_size:
             raise ConfigurationError(
                 f"chunk_size ({self.chunk_size}) exceeds max_chunk_size ({self.max_chunk_size})"
-            )
-        if self.segment_piece_max < self.segment_piece_min:
-            raise ConfigurationError(
-                f"segment_piece_max ({self.segment_piece_max}) is below segment_piece_min "
-                f"({self.segment_piece_min})"
             )
 
 

@@ -31,10 +31,20 @@ class ClientContext:
     http: HttpClient
     config: ClientConfig
     limiter: anyio.CapacityLimiter
+    streams: anyio.CapacityLimiter | None = None
+    """Extra download streams (segments beyond each transfer's first) across the client:
+    the pool's connections left over by the transfers, so parallel ranges never wait for a
+    connection nor make other requests wait (#13)."""
 
     @classmethod
     def create(cls, http: HttpClient, config: ClientConfig) -> ClientContext:
-        return cls(http=http, config=config, limiter=anyio.CapacityLimiter(config.max_concurrency))
+        extra = max(1, config.max_connections - config.max_concurrency)
+        return cls(
+            http=http,
+            config=config,
+            limiter=anyio.CapacityLimiter(config.max_concurrency),
+            streams=anyio.CapacityLimiter(extra),
+        )
 
     def progress(
         self,

@@ -202,13 +202,14 @@ async def test_more_streams_join_only_when_the_first_piece_is_slow(
     assert part_files(tmp_path) == []
     if cuts:
         return  # resumed requests make the counts below depend on where the cuts fell
-    # Any loopback piece beats 1 B/s: the lead stream goes on to the end, one request in all.
-    # Nothing beats 2**62 B/s: the lead stops after 8 MiB, and the workers share two more
-    # 8 MiB pieces and the last 5 bytes.
+    # Any loopback stream beats 1 B/s: the lead goes on to the end, one request in all.
+    # Nothing beats 2**62 B/s: a second stream takes half of what is left after the first
+    # window (how many more follow depends on whether loopback's aggregate grew, #13; the
+    # server may finish sending one answer before the next arrives, so no overlap is asked).
     if below_rate == 1:
         assert server.counters()["download"] == 1 and server.max_in_flight()["download"] == 1
     else:
-        assert server.counters()["download"] == 4 and server.max_in_flight()["download"] >= 2
+        assert server.counters()["download"] >= 2
 
 
 async def test_segmented_falls_back_when_ranges_are_ignored(

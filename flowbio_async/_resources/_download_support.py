@@ -250,7 +250,8 @@ async def fetch(
         root=target.root,
     )
     async with ctx.limiter:
-        return await Downloader(ctx.config, progress).download(spec, task_id=task_id or target.key)
+        downloader = Downloader(ctx.config, progress, streams=ctx.streams)
+        return await downloader.download(spec, task_id=task_id or target.key)
 
 
 async def fetch_one(

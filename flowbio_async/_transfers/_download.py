@@ -7,11 +7,11 @@ and what Flow says about the file (size, md5). The life of one download:
    error, never silently replaced.
 2. The part file plus its sidecar (``_partfile``) are reused when they agree with the
    expected size and md5; free space is checked before the first byte.
-3. Missing byte ranges are fetched: one stream below ``config.segment_threshold``, otherwise
-   pieces (``config.segment_piece_min`` to ``segment_piece_max`` bytes) fetched in file order,
-   each with ``Range`` and ``If-Range``: by one stream while it delivers at least
-   ``config.segment_below_rate`` bytes per second, else by ``config.segments_per_file``
-   workers.
+3. Missing byte ranges are fetched with ``Range`` and ``If-Range``: one stream below
+   ``config.segment_threshold``; above it one stream too while it delivers at least
+   ``config.segment_below_rate`` bytes per second, else more streams join while the
+   aggregate rate grows, up to ``config.segments_per_file`` (#13, ``_segments``), each taking
+   over the far part of a range another stream is still on.
 4. Every body is read through one interface, ``StreamLike.aiter_raw``. Pieces are gathered
    into buffers of ``config.download_buffer_size`` for a writer thread (``pwritev``) and an
    md5 thread while the event loop keeps reading; a body of at most
@@ -33,16 +33,18 @@ makes progress costs at most ``1 + download_retries`` requests.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import anyio
+import anyio.abc
 import anyio.to_thread
 
 from flowbio_async._config import ClientConfig
@@ -63,8 +65,10 @@ from flowbio_async._transfers._partfile import PartState, load_state, missing_in
 from flowbio_async._transfers._partwriter import PartFile, hash_file
 from flowbio_async._transfers._paths import check_destination
 from flowbio_async._transfers._ranges import parse_content_range, range_header
+from flowbio_async._transfers._segments import Ramp, min_split, split_point, window_for
 
 MiB = 1024 * 1024
+logger = logging.getLogger("flowbio_async")
 
 
 class StreamLike(Protocol):
@@ -111,18 +115,28 @@ class _ShortBody(FlowTransportError):
     """The connection ended cleanly before the requested range was complete."""
 
 
-@dataclass
+@dataclass(eq=False)
 class _Cursor:
     """Where one stream stands: the next byte to write and the end (exclusive) it wants.
 
-    ``watch`` is called once, just before the stream passes byte ``watch_at``; it may
-    move ``end`` back to ``watch_at`` (the stream then stops there).
+    ``seen`` is the byte after the last one received (written or still in a buffer): a new
+    stream may take over from any point past it, by moving ``end`` back (#13). ``arrived``
+    is set at the first body byte (or when the stream ends), ``answered`` at the first
+    answer's head; ``round_trip`` is how long that head took.
     """
 
     pos: int
     end: int | None
-    watch_at: int | None = None
-    watch: Callable[[], None] | None = None
+    seen: int = -1
+    round_trip: float | None = None
+    arrived: anyio.Event = field(default_factory=anyio.Event)
+    answered: anyio.Event = field(default_factory=anyio.Event)
+
+    def __post_init__(self) -> None:
+        self.seen = max(self.seen, self.pos)
+
+    def left(self) -> int:
+        return 0 if self.end is None else self.end - self.seen
 
 
 class Downloader:
@@ -136,12 +150,20 @@ class Downloader:
     """
 
     def __init__(
-        self, config: ClientConfig, progress: Progress, *, free_space: DiskFree | None = None
+        self,
+        config: ClientConfig,
+        progress: Progress,
+        *,
+        free_space: DiskFree | None = None,
+        streams: anyio.CapacityLimiter | None = None,
     ) -> None:
         self.config = config
         self.progress = progress
         # Looked up at call time so tests can swap the module-level function.
         self._free_space = free_space
+        self.streams = streams
+        """The client's budget of extra streams (segments beyond each transfer's first), so
+        parallel ranges never outgrow the connection pool; ``None``: only the ceiling."""
 
     async def download(self, spec: DownloadSpec, task_id: str) -> DownloadResult:
         """Fetch ``spec`` to ``spec.dest``; see the module docstring for the steps."""
@@ -200,8 +222,15 @@ class _Job:
         self.task = task
         self.size: int | None = state.size
         self.parallel = False
-        self.streams = 1
-        """Streams of this download running at once (they share the buffer budget)."""
+        self.received = 0
+        """Body bytes received by every stream of this download (the ramp's measure)."""
+        self.todo: list[_Cursor] = []
+        self.lanes: list[_Cursor] = []
+        """Streams of this download running now (they share the buffer budget)."""
+        self.smallest = self.config.segment_piece_min
+        self.head_start = 0
+        """Bytes one stream receives while a new one sets up (a split leaves it that more)."""
+        self.idle = anyio.Event()
         self.space_checked = False
         self.resumed_from = state.done_bytes
         self.part: PartFile | None = None
@@ -252,8 +281,7 @@ class _Job:
             return
         if self.size >= self.config.segment_threshold and self.config.segments_per_file > 1:
             try:
-                if await self._fetch_parallel():
-                    return
+                await self._fetch_segmented()
             except _RangesRefused:
                 assert self.part is not None
                 await anyio.to_thread.run_sync(self.part.reset)
@@ -270,102 +298,144 @@ class _Job:
         self.state.done = [(0, prefix)] if prefix else []
         await self._fetch(_Cursor(prefix, None))
 
-    def _pieces(self) -> list[tuple[int, int]]:
-        assert self.size is not None
-        workers = self.config.segments_per_file
-        config = self.config
-        piece = max(
-            config.segment_piece_min,
-            min(config.segment_piece_max, self.size // (workers * 4) or 1),
-        )
-        pieces: list[tuple[int, int]] = []
-        for start, end in missing_intervals(self.state.done, self.size):
-            pieces.extend((lo, min(lo + piece, end)) for lo in range(start, end, piece))
-        return pieces
+    # -- segmented downloads (#13) ------------------------------------------------------------
+    async def _fetch_segmented(self) -> None:
+        """One stream first; more join while the aggregate rate still grows (``_segments``).
 
-    async def _fetch_parallel(self) -> bool:
-        """Pieces in file order; more streams join only when one stream is slow.
-
-        A lead stream asks for the whole first gap and is timed over its first piece. If
-        that piece arrived at ``segment_below_rate`` bytes per second or faster, one stream
-        keeps up: it simply goes on, hashing from memory (parallel pieces are partly hashed
-        back from the page cache, which on loopback or a fast LAN costs more than it gains,
-        #16), and False tells the caller to fetch any other gap the same way. Otherwise the
-        lead stops at the piece's end, ``segments_per_file`` workers share the remaining
-        pieces (md5 follows closely) and True is returned once every piece is in.
+        The lead stream asks for the whole first gap. A controller times it over a window
+        of one round trip: at ``segment_below_rate`` or faster it simply goes on alone,
+        hashing from memory (parallel ranges are partly hashed back from the page cache,
+        which on loopback or a fast LAN costs more than it gains, #16). Slower, and new
+        streams take the far part of the largest range still to come, four times as many
+        at each step while the aggregate grows. A stream that finishes takes the next gap
+        or part of the largest range left (the tail stays balanced); each resumes on its
+        own after a cut. ``segment_below_rate=None`` opens ``segments_per_file`` streams at
+        the first answer.
         """
-        pieces = iter(self._pieces())
-        first = next(pieces, None)
-        if first is None:
-            return True
         assert self.size is not None
+        gaps = missing_intervals(self.state.done, self.size)
+        if not gaps:
+            return
         self.parallel = True
-        decided = anyio.Event()
-        threshold = self.config.segment_below_rate
-        join = threshold is None
-        segments = self.config.segments_per_file
-        self.streams = segments if join else 1
-
-        async def follow() -> None:
-            for start, end in pieces:
-                await self._fetch(_Cursor(start, end))
-
-        async def lead() -> None:
-            nonlocal join
-            if threshold is None:
-                try:
-                    # The others start at the first answer: it tells whether ranges work.
-                    await self._fetch(_Cursor(*first), on_headers=decided.set)
-                finally:
-                    decided.set()
-                await follow()
-                return
-            assert self.size is not None
-            gap_end = missing_intervals(self.state.done, self.size)[0][1]
-            cursor = _Cursor(first[0], gap_end, watch_at=first[1])
-            started = time.monotonic()
-
-            def checkpoint() -> None:
-                nonlocal join
-                elapsed = max(time.monotonic() - started, 1e-6)
-                join = (first[1] - first[0]) / elapsed < threshold
-                if join:
-                    cursor.end = first[1]  # stop after the first piece; the others join
-                    self.streams = segments
-                decided.set()
-
-            cursor.watch = checkpoint
-            try:
-                await self._fetch(cursor)
-            finally:
-                decided.set()
-            if join:
-                await follow()
-
-        async def helper() -> None:
-            await decided.wait()
-            if join:
-                await follow()
-
+        self.todo = [_Cursor(lo, hi) for lo, hi in gaps]
+        self.lanes = []
+        self.smallest = self.config.segment_piece_min
+        self.idle = anyio.Event()
+        ramp = Ramp(self.config.segments_per_file, self.config.segment_below_rate)
         try:
             async with anyio.create_task_group() as group:
-                group.start_soon(lead)
-                for _ in range(segments - 1):
-                    group.start_soon(helper)
+                lead = self.todo.pop(0)
+                group.start_soon(self._lane, lead, None)
+                group.start_soon(self._control, group, lead, ramp)
         except BaseExceptionGroup as grouped:
             raise _single(grouped) from None
         finally:
             self.parallel = False
-            self.streams = 1
-        return join
+
+    async def _lane(self, cursor: _Cursor | None, slot: object | None) -> None:
+        """One stream: its range, then the next piece of work, until there is none."""
+        try:
+            while cursor is not None:
+                self.lanes.append(cursor)
+                try:
+                    await self._fetch(cursor)
+                finally:
+                    self.lanes.remove(cursor)
+                    cursor.arrived.set()
+                    cursor.answered.set()
+                cursor = self._take_work()
+        finally:
+            if slot is not None and self.owner.streams is not None:
+                self.owner.streams.release_on_behalf_of(slot)
+            if not self.lanes:
+                self.idle.set()
+
+    def _take_work(self) -> _Cursor | None:
+        """The next gap in file order, else the second half of the largest range left."""
+        if self.todo:
+            return self.todo.pop(0)
+        victim = max(self.lanes, key=_Cursor.left, default=None)
+        if victim is None or victim.end is None:
+            return None
+        point = split_point(victim.seen, victim.end, self.smallest, self.head_start)
+        if point is None:
+            return None
+        taken = _Cursor(point, victim.end)
+        victim.end = point  # the victim stops there; its answer's rest is dropped
+        return taken
+
+    def _open(self, group: anyio.abc.TaskGroup, count: int) -> list[_Cursor]:
+        """Start up to ``count`` more streams, within the client's stream budget."""
+        opened: list[_Cursor] = []
+        budget = self.owner.streams
+        for _ in range(count):
+            slot = object()
+            if budget is not None:
+                try:
+                    budget.acquire_on_behalf_of_nowait(slot)
+                except anyio.WouldBlock:
+                    break
+            work = self._take_work()
+            if work is None:
+                if budget is not None:
+                    budget.release_on_behalf_of(slot)
+                break
+            group.start_soon(self._lane, work, slot if budget is not None else None)
+            opened.append(work)
+        return opened
+
+    async def _control(self, group: anyio.abc.TaskGroup, lead: _Cursor, ramp: Ramp) -> None:
+        if ramp.below_rate is None:
+            await lead.answered.wait()  # the first answer tells whether ranges work
+            self._open(group, ramp.ceiling - 1)
+            return
+        await lead.arrived.wait()
+        round_trip = max(lead.round_trip or 0.0, 1e-3)
+        window = window_for(round_trip)
+        while True:
+            rate = await self._measure(window)
+            if rate is None:
+                return  # everything arrived already
+            want = ramp.next_step(rate)
+            logger.debug(
+                "%s: %d stream(s) at %.1f MB/s (round trip %.0f ms): %s",
+                self.spec.label,
+                ramp.streams,
+                rate / 1e6,
+                round_trip * 1000,
+                f"{want} more" if want else "no more",
+            )
+            if not want:
+                return
+            self.head_start = min_split(0, rate / ramp.streams, round_trip)
+            self.smallest = max(self.config.segment_piece_min, self.head_start)
+            opened = self._open(group, want)
+            ramp.opened(len(opened))
+            if not opened:
+                return
+            # Their first bytes: a connection setup and a round trip. Bounded, so one stuck
+            # stream cannot hold the ramp (it then counts as not having helped).
+            with anyio.move_on_after(max(20 * round_trip, 2.0)):
+                for cursor in opened:
+                    await cursor.arrived.wait()
+
+    async def _measure(self, window: float) -> float | None:
+        """The aggregate rate over ``window`` seconds; ``None`` if every stream ended."""
+        before, started = self.received, time.monotonic()
+        with anyio.move_on_after(window):
+            await self.idle.wait()
+        if self.idle.is_set():
+            return None
+        return (self.received - before) / max(time.monotonic() - started, 1e-6)
 
     # -- one stream with its retry budget -----------------------------------------------------
-    async def _fetch(self, cursor: _Cursor, on_headers: Callable[[], None] | None = None) -> None:
+    async def _fetch(self, cursor: _Cursor) -> None:
         budget = RetryBudget(self.config.download_retries)
         while cursor.end is None or cursor.pos < cursor.end:
             before = cursor.pos
+            cursor.seen = cursor.pos
             try:
-                failure = await self._attempt(cursor, on_headers, budget)
+                failure = await self._attempt(cursor, budget)
             except FlowApiError as exc:
                 # Statuses were retried by the HTTP layer already; only 416 means something.
                 if exc.status_code != 416:
@@ -376,7 +446,6 @@ class _Job:
                     f"{self.spec.label}: the server's file is shorter than expected "
                     f"(416 at byte {cursor.pos})"
                 ) from None
-            on_headers = None
             if failure is None:
                 return
             # The body was cut mid-stream: resume at the exact byte. Bytes that arrived
@@ -417,16 +486,16 @@ class _Job:
                 headers["If-Range"] = validator
         return headers
 
-    async def _attempt(
-        self, cursor: _Cursor, on_headers: Callable[[], None] | None, budget: RetryBudget
-    ) -> FlowTransportError | None:
+    async def _attempt(self, cursor: _Cursor, budget: RetryBudget) -> FlowTransportError | None:
         """One request; ``None`` when the cursor's range (or the whole body) is complete,
         else why the body ended early (the caller resumes from ``cursor.pos``)."""
         headers = self._headers(cursor)
+        sent = time.monotonic()
         async with self.spec.open(headers, budget) as response:
             await self._accept(response, cursor, ranged="Range" in headers)
-            if on_headers is not None:
-                on_headers()
+            if cursor.round_trip is None:
+                cursor.round_trip = time.monotonic() - sent
+            cursor.answered.set()
             try:
                 await self._pump(response, cursor)
             except FlowTransportError as exc:
@@ -464,7 +533,7 @@ class _Job:
                 assert self.part is not None
                 await anyio.to_thread.run_sync(self.part.reset)
                 self.progress.reset(self.task, 0)
-                cursor.pos = 0
+                cursor.pos = cursor.seen = 0
                 cursor.end = self.size
         else:
             raise TransferError(f"{self.spec.label}: unexpected HTTP {status} for a download")
@@ -497,8 +566,8 @@ class _Job:
         chunks = aiter(response.aiter_raw())
         # Parallel streams share the buffer budget so memory does not grow with segments.
         limit = self.config.download_buffer_size
-        if self.streams > 1:
-            limit = max(256 * 1024, limit // self.streams)
+        if len(self.lanes) > 1:
+            limit = max(256 * 1024, limit // len(self.lanes))
         offset = cursor.pos
         pending, size, failure, ended = await self._fill(chunks, cursor, offset, limit)
         if ended:
@@ -556,14 +625,7 @@ class _Job:
         try:
             while size < limit:
                 chunk = await anext(chunks, b"")
-                watch = cursor.watch
-                if (
-                    watch
-                    and cursor.watch_at is not None
-                    and offset + size + len(chunk) >= cursor.watch_at
-                ):
-                    cursor.watch = None
-                    watch()  # may pull cursor.end back to watch_at
+                # cursor.end may have moved back while we waited: a new stream took the rest.
                 if cursor.end is not None and len(chunk) > cursor.end - offset - size:
                     room = cursor.end - offset - size
                     if self.size is not None and cursor.end >= self.size:
@@ -578,6 +640,10 @@ class _Job:
                     return pending, size, None, True
                 pending.append(chunk)
                 size += len(chunk)
+                cursor.seen = offset + size
+                self.received += len(chunk)
+                if not cursor.arrived.is_set():
+                    cursor.arrived.set()
                 self.progress.advance(self.task, len(chunk))
         except Exception as exc:
             return pending, size, exc, True  # keep what arrived; the caller re-raises

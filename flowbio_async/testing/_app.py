@@ -9,6 +9,7 @@ route modules are still being written.
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ from flowbio_async.testing._counters import CountersMiddleware, RequestStats
 from flowbio_async.testing._executions_sim import AdvanceMiddleware
 from flowbio_async.testing._faults import FaultRegistry, FaultsMiddleware
 from flowbio_async.testing._limits import LimitsMiddleware, RateLimiter
+from flowbio_async.testing._network import NETWORK_ENV, ShapeBoard
 from flowbio_async.testing._pipeline_store import ensure_tables, seed_pipelines
 from flowbio_async.testing._routes_pipelines import control_routes as pipeline_control_routes
 from flowbio_async.testing._security import ApiError, error_response
@@ -121,13 +123,18 @@ def create_app(settings: ServerSettings) -> Starlette:
     app.state.stats = stats
     app.state.faults = faults
     app.state.limiter = limiter
+    app.state.network = None  # the emulated network's shape board, behind a relay (#13)
     app_box.append(app)
     return app
 
 
 def create_app_from_env() -> Starlette:
     """Factory granian calls in its worker: settings come from the environment."""
-    return create_app(ServerSettings.from_env())
+    app = create_app(ServerSettings.from_env())
+    board = os.environ.get(NETWORK_ENV)
+    if board:
+        app.state.network = ShapeBoard.attach(board)
+    return app
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:

@@ -9,6 +9,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from flowbio_async.testing._faults import FaultRegistry, FaultRule
+from flowbio_async.testing._network import NetworkShape
+from flowbio_async.testing._settings import NETWORK_FIELDS
 
 
 async def health(request: Request) -> JSONResponse:
@@ -42,9 +44,22 @@ async def _settings(request: Request) -> JSONResponse:
     if request.method == "POST":
         changes: dict[str, Any] = await request.json()
         try:
-            request.app.state.settings = request.app.state.settings.replace(**changes)
+            updated = request.app.state.settings.replace(**changes)
         except (TypeError, ValueError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
+        board = request.app.state.network
+        if any(name in changes for name in NETWORK_FIELDS):
+            if board is None:
+                return JSONResponse(
+                    {
+                        "error": "the emulated network is off: start the server with "
+                        "--emulate-network (FlowServer(emulate_network=True)) or a "
+                        "--rtt-ms/--connection-rate/--link-rate value to shape it at run time"
+                    },
+                    status_code=400,
+                )
+            board.write(NetworkShape(updated.rtt_ms, updated.connection_rate, updated.link_rate))
+        request.app.state.settings = updated
     return JSONResponse(request.app.state.settings.__dict__)
 
 

@@ -17,8 +17,12 @@ import time
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flowbio_async.testing._settings import SETTINGS_ENV, ServerSettings
+
+if TYPE_CHECKING:
+    from flowbio_async.testing._network import Relay
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +53,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latency-ms", type=float, default=defaults.latency_ms, metavar="MS")
     parser.add_argument(
         "--max-body-size", type=int, default=defaults.max_body_size, metavar="BYTES"
+    )
+    network = parser.add_argument_group(
+        "emulated network", "a relay in front of the server delays and paces bytes (#13)"
+    )
+    network.add_argument(
+        "--rtt-ms",
+        type=_non_negative,
+        default=defaults.rtt_ms,
+        metavar="MS",
+        help="round trip added (half each way; a new connection's first request one more)",
+    )
+    network.add_argument(
+        "--connection-rate",
+        type=_rate,
+        default=defaults.connection_rate,
+        metavar="RATE",
+        help="bytes/s per connection and direction, e.g. 10M or 1.5MiB (0: no cap)",
+    )
+    network.add_argument(
+        "--link-rate",
+        type=_rate,
+        default=defaults.link_rate,
+        metavar="RATE",
+        help="bytes/s per direction for all connections together (0: no cap)",
+    )
+    network.add_argument(
+        "--emulate-network",
+        action="store_true",
+        help="run the relay even with nothing set, so the control routes can shape it later",
     )
     parser.add_argument(
         "--testing-control",
@@ -117,6 +150,10 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         rate_window=args.rate_window,
         latency_ms=args.latency_ms,
         max_body_size=args.max_body_size,
+        rtt_ms=args.rtt_ms,
+        connection_rate=args.connection_rate,
+        link_rate=args.link_rate,
+        emulate_network=args.emulate_network,
         testing_control=args.testing_control,
         anonymous_downgrade=args.anonymous_downgrade,
         strict_search_tokens=args.strict_search_tokens,
@@ -126,6 +163,25 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         execution_speed=args.execution_speed,
         execution_log_offsets=args.execution_log_offsets,
     )
+
+
+def _rate(text: str) -> float:
+    from flowbio_async.testing._network import parse_rate
+
+    try:
+        return parse_rate(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
 
 
 def free_port(host: str) -> int:
@@ -183,9 +239,13 @@ def serve(settings: ServerSettings, *, parent: int | None = None) -> int:
     # Prepare the data dir (and demo data) once here, so the worker starts fast and a
     # broken data dir fails loudly in the foreground.
     _prepare(settings)
+    url = base_url(settings.host, settings.port)
+    relay = None
+    if settings.network_on:
+        # The relay takes the public address; granian listens on loopback behind it (#13).
+        relay, settings = _start_relay(settings)
     os.environ[SETTINGS_ENV] = settings.to_json()
     stop = threading.Event()
-    url = base_url(settings.host, settings.port)
     watcher = threading.Thread(target=_announce_when_ready, args=(url, stop), daemon=True)
     watcher.start()
     if parent is not None:
@@ -205,7 +265,27 @@ def serve(settings: ServerSettings, *, parent: int | None = None) -> int:
         server.serve()
     finally:
         stop.set()
+        if relay is not None:
+            relay.stop()
+            relay.board.close()
     return 0
+
+
+def _start_relay(settings: ServerSettings) -> tuple[Relay, ServerSettings]:
+    """Start the emulated network on the public address; the settings granian gets."""
+    from flowbio_async.testing._network import NETWORK_ENV, NetworkShape, Relay, ShapeBoard
+
+    inner = settings.replace(host="127.0.0.1", port=free_port("127.0.0.1"))
+    shape = NetworkShape(settings.rtt_ms, settings.connection_rate, settings.link_rate)
+    board = ShapeBoard.create(shape)
+    relay = Relay((settings.host, settings.port), (inner.host, inner.port), board)
+    try:
+        relay.start()
+    except BaseException:
+        board.close()
+        raise
+    os.environ[NETWORK_ENV] = str(board.path)
+    return relay, inner
 
 
 def _prepare(settings: ServerSettings) -> None:

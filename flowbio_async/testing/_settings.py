@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass, fields
 from typing import Any
@@ -43,6 +44,18 @@ class ServerSettings:
     rate_window: float = 3600.0
     #: Latency added to every request, in milliseconds.
     latency_ms: float = 0.0
+    #: Emulated network (#13, ``_network``): round trip added by a relay in front of the
+    #: server, in milliseconds (half each way; a new connection's first request one more).
+    rtt_ms: float = 0.0
+    #: Emulated network: bytes per second per connection and direction (0: no cap), as
+    #: nginx's ``limit_rate``.
+    connection_rate: float = 0.0
+    #: Emulated network: bytes per second per direction for all connections together (the
+    #: client's access link; 0: no cap).
+    link_rate: float = 0.0
+    #: Run the relay even when the three values above are 0, so that ``set(...)`` can shape
+    #: the network later (it is on whenever one of them is set at start).
+    emulate_network: bool = False
     #: Largest accepted request body in bytes (413 above it).
     max_body_size: int = 256 * 1024 * 1024
     #: Mount the ``/_testing/*`` control routes (counters, faults, settings).
@@ -74,6 +87,11 @@ class ServerSettings:
     #: Honour ``GET /executions/<id>?log=<offset>``; False answers the whole log every time.
     execution_log_offsets: bool = True
 
+    @property
+    def network_on(self) -> bool:
+        """Whether the server runs behind the emulated network's relay."""
+        return bool(self.emulate_network or self.rtt_ms or self.connection_rate or self.link_rate)
+
     def to_json(self) -> str:
         """Serialise to JSON (the form passed to the server process)."""
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -101,8 +119,28 @@ class ServerSettings:
         for name, value in changes.items():
             if name not in known:
                 raise ValueError(f"unknown server setting {name!r}")
-            coerced[name] = _coerce(known[name].type, value)
+            if name in NETWORK_FIELDS:
+                coerced[name] = _network_value(name, value)
+            else:
+                coerced[name] = _coerce(known[name].type, value)
         return dataclasses.replace(self, **coerced)
+
+
+#: The settings the emulated network's relay reads (``_network.NetworkShape``).
+NETWORK_FIELDS = ("rtt_ms", "connection_rate", "link_rate")
+
+
+def _network_value(name: str, value: Any) -> float:
+    """A round trip or rate: a number (or for rates text such as ``"10M"``), finite, >= 0."""
+    if isinstance(value, str) and name != "rtt_ms":
+        from flowbio_async.testing._network import parse_rate
+
+        number = parse_rate(value)
+    else:
+        number = float(value)
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return number
 
 
 def _coerce(type_name: Any, value: Any) -> Any:
