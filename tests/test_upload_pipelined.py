@@ -39,6 +39,7 @@ def test_two_slow_chunks_in_a_row_start_pipelining() -> None:
     assert not gauge.wants(more_than_one_chunk=True, data_id="7")  # one chunk is no trend
     gauge.observe(2 * MiB, 0.24)
     assert gauge.wants(more_than_one_chunk=True, data_id="7")
+    assert gauge.reference == pytest.approx(2 * MiB / 0.24)  # what pipelining must beat
     assert not gauge.wants(more_than_one_chunk=False, data_id="7")  # one chunk left
     assert not gauge.wants(more_than_one_chunk=True, data_id="")  # the upload's id unknown
 
@@ -65,10 +66,13 @@ def test_stopped_pipelines_are_judged_again_then_given_up() -> None:
         assert gauge.wants(more_than_one_chunk=True, data_id="7")
         gauge.stopped()
         assert not gauge.wants(more_than_one_chunk=True, data_id="7")  # fresh rates first
+        assert gauge.reference is None
     gauge.observe(MiB, 0.2)
     gauge.observe(MiB, 0.2)
     assert not gauge.wants(more_than_one_chunk=True, data_id="7")
     refused = Gauge(streams=4, below_rate=None)
+    refused.observe(MiB, 0.1)
+    assert refused.reference is None  # forced pipelining is not judged
     refused.stopped(for_good=True)
     assert not refused.wants(more_than_one_chunk=True, data_id="7")
 
@@ -179,6 +183,8 @@ class Recorder:
         self.acknowledged: list[int] = []
         self.failed: list[tuple[int, str]] = []
         self.abandoned: list[int] = []
+        self.alone: list[bool] = []
+        """Per request sent: whether no other was in flight when it started."""
         self.open = 0
         self.peak = 0
         self.overlap = anyio.Event()
@@ -195,6 +201,7 @@ class Recorder:
     ) -> Any:
         offset = int(getattr(body, "fields")["expected_file_size"])  # noqa: B009
         self.sent.append(offset)
+        self.alone.append(self.open == 0)
         self.open += 1
         self.peak = max(self.peak, self.open)
         if self.open >= 2 and self.acknowledged:
@@ -284,6 +291,26 @@ async def test_one_stream_and_a_fast_link_stay_sequential(
     assert data_row(flow_server, final["id"])["md5"] == md5(path)
     assert (recorder.peak, flow_server.max_in_flight()["upload"]) == (1, 1)
     assert len(recorder.sent) >= 4  # several chunks, each alone
+
+
+@pytest.mark.anyio
+@pytest.mark.timing
+async def test_pipelining_that_does_not_pay_stops_for_good(
+    link: FlowServer, tmp_path: Path
+) -> None:
+    path = random_file(tmp_path / "capped.bin", 16 * MiB)
+    # The whole link carries 4 MB/s: one connection nearly fills it, four cannot do better.
+    link.set(link_rate=4_000_000)
+    async with _client(link, tmp_path / "state") as client:
+        await client.log_in(DEMO)
+        recorder = Recorder(client._ctx.http)
+        final, _ = await _upload(client, path, recorder)
+    assert data_row(link, final["id"])["md5"] == md5(path)
+    assert recorder.peak >= 2 and recorder.abandoned  # it was tried, then given up...
+    last_abandoned = recorder.sent.index(max(recorder.abandoned))
+    after = recorder.alone[last_abandoned + 1 :]
+    assert after and all(after)  # ...and every later chunk went alone
+    _in_order(recorder, path.stat().st_size)
 
 
 @pytest.mark.anyio

@@ -305,10 +305,10 @@ class ChunkedUploader:
                 acknowledge=acknowledge,
                 streams=self._streams,
             )
-            outcome = await pipeline.run(series.offset, series.data_id)
+            outcome = await pipeline.run(series.offset, series.data_id, gauge.reference)
             if not isinstance(outcome, Stop):
                 return outcome
-            gauge.stopped(for_good=outcome.alone)
+            gauge.stopped(for_good=outcome.for_good)
             stop = outcome
 
     async def _sequential(

@@ -55,6 +55,9 @@ MIN_JUDGED = 256 * 1024
 not judged, so a file sent in small chunks (a small ``max_chunk_size``) stays sequential."""
 MAX_STOPS = 3
 """After this many stopped pipelines (failures, holds that ran out) a file goes on alone."""
+PAYS = 1.25
+"""Pipelining goes on only if, over its first ``2 × streams`` chunks, it moved at least this
+many times the bytes per second of the chunks sent alone before it."""
 
 ChunkForm = Callable[[int, bool, str], dict[str, str | list[str]]]
 """The form fields of the chunk at an offset: ``form(offset, is_last, data_id)``."""
@@ -91,6 +94,11 @@ class Gauge:
             return
         self.rates.append(sent / max(elapsed, 1e-6))
         del self.rates[:-2]
+
+    @property
+    def reference(self) -> float | None:
+        """The rate pipelining must beat (``PAYS`` times), ``None`` when it is not judged."""
+        return max(self.rates) if self.rates and self.below_rate is not None else None
 
     def stopped(self, *, for_good: bool = False) -> None:
         """A pipeline stopped before the end of the file (``for_good``: never again)."""
@@ -183,9 +191,9 @@ class Stop:
     failed (a hold ran out, the upload id changed, no spare connection)."""
     length: int = 0
     """The failed chunk's length (a 413 shrinks below it)."""
-    alone: bool = False
-    """The server refused a pipelined chunk for good: send it again alone, and the rest of
-    the file too (a server that checks a chunk before its body is in)."""
+    for_good: bool = False
+    """The rest of the file goes alone: the server refused a pipelined chunk (it may check
+    a chunk before its body is in), or pipelining did not pay."""
 
 
 def _judged_alone(error: FlowApiError) -> bool:
@@ -229,11 +237,27 @@ class Pipeline:
         self._streams = streams
         self._width = config.upload_streams
         self._budget = config.request_timeout.total_seconds() / 2
+        # Set by run(): whether it pays (against the rate alone), measured from its start.
+        self._reference: float | None = None
+        self._running = 1
+        self._started = 0.0
+        self._acked = self._acked_bytes = 0
 
-    async def run(self, offset: int, data_id: str) -> dict[str, Any] | Stop:
-        """Send from ``offset`` (acknowledged; ``data_id`` fixed) to the end, or stop early."""
+    async def run(
+        self, offset: int, data_id: str, reference: float | None = None
+    ) -> dict[str, Any] | Stop:
+        """Send from ``offset`` (acknowledged; ``data_id`` fixed) to the end, or stop early.
+
+        With a ``reference`` rate (bytes/s of the chunks sent alone), stop for good once the
+        first ``2 × streams`` chunks show that pipelining does not pay (a busy machine, a
+        link capped as a whole rather than per connection).
+        """
+        self._reference = reference
+        self._running = 1
+        self._started = time.monotonic()
+        self._acked = self._acked_bytes = 0
         tokens = self._take_streams()
-        width = 1 + len(tokens)
+        width = self._running = 1 + len(tokens)
         if width < 2:
             return Stop(None)  # no spare connection in the client's budget
         logger.debug("%s: pipelining from byte %d on %d connections", self._filename, offset, width)
@@ -294,7 +318,7 @@ class Pipeline:
             # come from a server that checks the offset before the body is in. Only the
             # same refusal of the chunk sent alone is the server's verdict.
             logger.debug("%s: refused while pipelined: %s", self._filename, head.error)
-            return Stop(None, head.length, alone=True)
+            return Stop(None, head.length, for_good=True)
         if head.error is not None or head.answer is None:
             error = head.error or HoldEnded("chunk request ended without an answer")
             return Stop(error, head.length)
@@ -308,9 +332,29 @@ class Pipeline:
             return head.answer
         if following != data_id:
             return Stop(None)  # the later chunks carry the old id: send them again
+        if not self._pays(head):
+            return Stop(None, for_good=True)
         if rest:
             rest[0].gate.open()
         return None
+
+    def _pays(self, head: _Slot) -> bool:
+        """False once the first chunks moved less than ``PAYS`` times the reference rate.
+
+        Measured from the pipeline's start, so the chunks that were sent side by side and
+        answered in a burst do not flatter it."""
+        self._acked += 1
+        self._acked_bytes += head.length
+        if self._reference is None or self._acked != 2 * self._running:
+            return True
+        rate = self._acked_bytes / max(time.monotonic() - self._started, 1e-6)
+        logger.debug(
+            "%s: pipelined at %.1f MB/s against %.1f MB/s alone",
+            self._filename,
+            rate / 1e6,
+            self._reference / 1e6,
+        )
+        return rate >= PAYS * self._reference
 
     async def _send(self, slot: _Slot, data_id: str) -> None:
         try:
