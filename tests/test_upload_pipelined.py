@@ -22,9 +22,17 @@ import pytest
 from upload_helpers import DEMO, config, data_row, md5, random_file, rows
 
 from flowbio_async import AsyncClient, FlowConnectionError, ServerError
+from flowbio_async._transfers._chunks import ChunkSizer
 from flowbio_async._transfers._multipart import HELD, HeldTailBody
 from flowbio_async._transfers._upload import ChunkedUploader, UploadJob
-from flowbio_async._transfers._upload_pipeline import MAX_STOPS, MIN_JUDGED, Gauge, HoldEnded
+from flowbio_async._transfers._upload_pipeline import (
+    MAX_STOPS,
+    MIN_JUDGED,
+    Gauge,
+    HoldEnded,
+    Pipeline,
+    Stop,
+)
 from flowbio_async.testing import FlowServer
 
 MiB = 1024 * 1024
@@ -154,6 +162,80 @@ async def test_a_body_whose_release_fails_ends_and_closes_its_file(tmp_path: Pat
         assert _open_fds() == before  # its own descriptor is closed
     finally:
         os.close(fd)
+
+
+class _LateAnswers:
+    """A chunk endpoint in memory that answers the first chunk only once the second one's
+    hold has run out (events, not delays: the verdict does not depend on the machine)."""
+
+    base_url = "http://flow.test/api"
+
+    def __init__(self) -> None:
+        self.stored = b""
+        self.expired: list[int] = []
+        self.gave_up = anyio.Event()
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        body = kwargs["body"]
+        offset = int(body.fields["expected_file_size"])
+        received = []
+        try:
+            async for piece in body:
+                received.append(piece)
+        except HoldEnded:
+            self.expired.append(offset)
+            self.gave_up.set()
+            raise
+        if offset == 0:
+            await self.gave_up.wait()
+        assert offset == len(self.stored), "a chunk out of order"
+        _, blob = _parse_form(body.content_type, b"".join(received))
+        self.stored += blob
+
+        class Answer:
+            status_code = 200
+
+            def json(self) -> Any:
+                return {"id": "5"}
+
+        return Answer()
+
+
+@pytest.mark.anyio
+async def test_a_hold_that_runs_out_stops_the_pipeline_without_a_failure(tmp_path: Path) -> None:
+    content = os.urandom(3 * MIN_JUDGED)
+    path = tmp_path / "f.bin"
+    path.write_bytes(content)
+    server = _LateAnswers()
+    acknowledged: list[int] = []
+    # request_timeout=0.2: a held chunk waits 0.1 s at most for the one before.
+    settings = config(tmp_path, request_timeout=0.2, chunk_size=MIN_JUDGED)
+    sizer = ChunkSizer(initial=MIN_JUDGED, maximum=MIN_JUDGED)
+
+    def acknowledge(length: int, elapsed: float, answer: Mapping[str, Any]) -> str:
+        acknowledged.append(length)
+        return "5"
+
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        pipeline = Pipeline(
+            server,  # type: ignore[arg-type]
+            settings,
+            "upload",
+            "f.bin",
+            fd,
+            len(content),
+            sizer,
+            form=lambda offset, last, data_id: {"expected_file_size": str(offset)},
+            acknowledge=acknowledge,
+        )
+        with anyio.fail_after(BOUND):
+            outcome = await pipeline.run(0, "5")
+    finally:
+        os.close(fd)
+    assert outcome == Stop(None)  # nothing failed: the engine sends the chunk again alone
+    assert acknowledged == [MIN_JUDGED] and server.stored == content[:MIN_JUDGED]
+    assert server.expired[0] == MIN_JUDGED
 
 
 # -- over the emulated network -----------------------------------------------------------------
