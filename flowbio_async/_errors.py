@@ -197,6 +197,18 @@ class FlowTimeoutError(FlowTransportError):
     """A connect, read, write or pool timeout expired."""
 
 
+class NotStartedError(FlowError):
+    """An item of a batch that was never started: an earlier one failed and the call was
+    made with ``stop_on_error=True``. Nothing of it was sent; run it again on its own.
+
+    Example:
+        ```python
+        results = await client.samples.upload_samples(specs, stop_on_error=True)
+        retry = [r.item for r in results if isinstance(r.error, NotStartedError)]
+        ```
+    """
+
+
 class TransferError(FlowError):
     """A transfer could not complete safely."""
 

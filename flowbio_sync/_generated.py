@@ -1814,11 +1814,17 @@ class SampleResource:
         resume: bool = True,
         fail_fast: bool = False,
         max_concurrency: int | None = None,
+        stop_on_error: bool = False,
     ) -> list[ItemResult[SampleUploadSpec, Sample]]:
         """Upload many samples concurrently; one result per sample, in input order.
 
         At most ``max_concurrency`` samples upload at once (default and ceiling: the
         client-wide ``config.max_concurrency``); a sample's own files go one after another.
+        Samples start in input order. A failed sample leaves the others going, unless
+        ``fail_fast=True`` (the first error cancels the rest and is raised) or
+        ``stop_on_error=True`` (no sample starts after the first failure, those already
+        uploading finish, and the ones never started come back with a
+        :class:`NotStartedError`; the official CLI's ``--stop-on-error``).
 
         Example:
             ```python
@@ -1838,6 +1844,7 @@ class SampleResource:
             resume=resume,
             fail_fast=fail_fast,
             max_concurrency=max_concurrency,
+            stop_on_error=stop_on_error,
         )
 
     def upload_annotation(
