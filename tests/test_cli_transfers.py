@@ -262,6 +262,14 @@ def test_upload_batch_uploads_one_sample_per_row(cli: Cli, tmp_path: Path) -> No
     assert all(r["id"] for r in results)
 
 
+def _batch_sheet(folder: Path, reads: str, name: str, text: str) -> Path:
+    """A sample sheet ``name`` in ``folder`` beside the reads file its rows name."""
+    _write_reads(folder, reads)
+    sheet = folder / name
+    sheet.write_text(text)
+    return sheet
+
+
 def _samples_named(server: FlowServer, prefix: str) -> list[str]:
     found = rows(
         server, "SELECT name FROM samples WHERE name LIKE ? ORDER BY name", (f"{prefix}%",)
@@ -270,9 +278,8 @@ def _samples_named(server: FlowServer, prefix: str) -> list[str]:
 
 
 def test_upload_batch_takes_the_official_sheet_option(cli: Cli, tmp_path: Path) -> None:
-    _write_reads(tmp_path, "o_R1.fq")
-    sheet = tmp_path / "official.csv"
-    sheet.write_text("name,reads1,scientist,strandedness\nopt_sheet_a,o_R1.fq,Ada,forward\n")
+    text = "name,reads1,scientist,strandedness\nopt_sheet_a,o_R1.fq,Ada,forward\n"
+    sheet = _batch_sheet(tmp_path, "o_R1.fq", "official.csv", text)
     done = cli(
         "samples", "upload-batch", "--sheet", str(sheet), "--sample-type", "RNA-Seq", "--json"
     )
@@ -289,14 +296,15 @@ def test_upload_batch_takes_the_official_sheet_option(cli: Cli, tmp_path: Path) 
 def test_upload_batch_skip_invalid_uploads_the_valid_rows_and_reports_the_rest(
     cli: Cli, flow_server: FlowServer, tmp_path: Path
 ) -> None:
-    _write_reads(tmp_path, "k_R1.fq")
-    sheet = tmp_path / "mixed.csv"
-    sheet.write_text(
+    sheet = _batch_sheet(
+        tmp_path,
+        "k_R1.fq",
+        "mixed.csv",
         "name,reads1,scientist,strandedness\n"
         "skip_ok_1,k_R1.fq,Ada,forward\n"
         "skip bad 2,gone.fq,Ada,forward\n"
         "skip_ok_3,k_R1.fq,Grace,sideways\n"
-        "skip_ok_4,k_R1.fq,Grace,reverse\n"
+        "skip_ok_4,k_R1.fq,Grace,reverse\n",
     )
     refused = cli("samples", "upload-batch", str(sheet), "--sample-type", "RNA-Seq", "--json")
     assert refused.code == 2  # the default: one invalid row stops the batch
@@ -337,14 +345,15 @@ def test_upload_batch_skip_invalid_uploads_the_valid_rows_and_reports_the_rest(
 def test_upload_batch_stop_on_error_starts_no_row_after_a_failed_upload(
     cli: Cli, flow_server: FlowServer, tmp_path: Path
 ) -> None:
-    _write_reads(tmp_path, "e_R1.fq")
-    sheet = tmp_path / "failing.csv"
     # Row 2 passes every local check; only the server knows project 987654 is not yours.
-    sheet.write_text(
+    sheet = _batch_sheet(
+        tmp_path,
+        "e_R1.fq",
+        "failing.csv",
         "name,reads1,project,scientist,strandedness\n"
         "stop_a_1,e_R1.fq,,Ada,forward\n"
         "stop_a_2,e_R1.fq,987654,Ada,forward\n"
-        "stop_a_3,e_R1.fq,,Ada,forward\n"
+        "stop_a_3,e_R1.fq,,Ada,forward\n",
     )
     args = ("samples", "upload-batch", str(sheet), "--sample-type", "RNA-Seq", "--json")
     done = cli(*args, "--stop-on-error", "--concurrency", "1")
