@@ -205,7 +205,8 @@ def test_batch_template_feeds_upload_batch(cli: Cli, tmp_path: Path) -> None:
         writer.writerow(cells)
     uploaded = cli("--json", "samples", "upload-batch", str(sheet), "--sample-type", "RNA-Seq")
     assert uploaded.code == 0, uploaded.stderr
-    assert uploaded.json()["counts"] == {"ok": 1, "failed": 0}
+    # upload-batch always counts its skipped and never-started rows too (#17).
+    assert uploaded.json()["counts"] == {"ok": 1, "failed": 0, "skipped": 0, "not_started": 0}
     wrong = cli("samples", "batch-template", "--sample-type", "RNASeq")
     assert wrong.code == 2
     assert "unknown sample type 'RNASeq' (did you mean 'RNA-Seq'?)" in wrong.stderr
