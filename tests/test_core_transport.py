@@ -321,7 +321,9 @@ async def test_max_connections_bounds_the_connections_in_use(hostile: Hostile, e
         time.sleep(0.05)
         with gate:
             active[0] -= 1
-        c.json(200, '{"ok": true}')
+        # The hostile server closes every connection after one answer: saying so keeps a
+        # client from reusing it (httpx did, then read "Server disconnected", a flake).
+        c.answer(200, b'{"ok": true}', {"Content-Type": "application/json"}, close=True)
 
     hostile.routes["/api/ping"] = slow
     config = quick(http_engine=engine, max_connections=2)
