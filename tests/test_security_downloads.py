@@ -30,6 +30,7 @@ from flowbio_async import (
     UnsafePathError,
 )
 from flowbio_async._transfers._partfile import PartState, part_path, save_state, sidecar_path
+from flowbio_async._transfers._privatefs import open_ours, read_ours
 from flowbio_async.testing import FlowServer
 
 pytestmark = pytest.mark.anyio
@@ -155,6 +156,19 @@ async def test_a_symlinked_sidecar_or_sidecar_temporary_is_never_written_through
                 await client.data.download(data_id, out)
     finally:
         flow_server.clear_faults()
+
+
+def test_temporary_files_are_opened_without_following_links(tmp_path: Path, outside: Path) -> None:
+    """The open itself refuses a link (``O_NOFOLLOW``), not only the ``lstat`` before it: a
+    link swapped in between the two would otherwise pass, as its target is our own file."""
+    link = tmp_path / "shared" / "reads.fq.flowbio-part"
+    link.parent.mkdir()
+    link.symlink_to(outside)
+    with pytest.raises(DestinationNotWritableError, match="not created by flowbio-async"):
+        open_ours(link)
+    with pytest.raises(DestinationNotWritableError):
+        read_ours(link)
+    assert link.is_symlink()
 
 
 async def test_results_are_not_written_through_a_symlinked_folder(
