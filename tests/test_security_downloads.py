@@ -266,6 +266,46 @@ async def test_workspace_download_refuses_truncated_or_inflated_bodies(
     assert all("authorization" not in s.headers for s in storage_requests)
 
 
+GZIPPED = Answer(body=gzip.compress(b"r" * 100_000), headers={"Content-Encoding": "gzip"})
+
+
+@pytest.mark.parametrize(
+    ("kind", "storage"),
+    [
+        ("asset", GZIPPED),
+        ("asset", Answer(body=b"r" * 300, length=1000)),  # Content-Length is all that is known
+        ("archive", GZIPPED),
+        ("archive", Answer(body=b"r" * 300, length=None)),  # the job says 1000: 300, then close
+        ("archive", Answer(body=b"r" * 2000)),  # more than the job says
+    ],
+    ids=["asset-gzip", "asset-short", "archive-gzip", "archive-short", "archive-long"],
+)
+async def test_assets_and_archives_refuse_encoded_or_wrongly_sized_bodies(
+    tmp_path: Path, kind: str, storage: Answer
+) -> None:
+    """#14 scope: downloads "of any kind (data, workspace files, assets, archives)" check the
+    size against what is known and refuse an encoding that changes the bytes."""
+    job = {"id": "j1", "status": "completed", "name": "bundle.zip", "size": 1000}
+    out = tmp_path / "out"
+    with hostile_server() as hostile:
+        job["download_url"] = f"{hostile.base}/storage/bundle.zip"
+        hostile.routes["/api/downloads/j1"] = lambda seen: Answer.json(job)
+        for prefix in ("/storage/", "/files/downloads/7/", "/api/downloads/7/"):
+            hostile.routes[prefix] = lambda seen: storage
+        config = ClientConfig(show_progress=False, backoff_initial=0.01, download_retries=1)
+        async with AsyncClient(hostile.api, config) as client:
+            await client.log_in(TokenCredentials("hostile-test-token"), verify=False)
+            with pytest.raises(FlowError) as caught:
+                if kind == "asset":
+                    await client.data.download_asset("7", "qc_data/a.txt", f"{out}/")
+                else:
+                    await client.downloads.fetch("j1", f"{out}/")
+    if storage is GZIPPED:
+        assert isinstance(caught.value, IntegrityError) and "Content-Encoding" in str(caught.value)
+    final = out / ("qc_data/a.txt" if kind == "asset" else "bundle.zip")
+    assert not final.exists()  # nothing kept under the final name
+
+
 async def test_workspace_download_checks_the_body_even_without_a_listed_size(
     tmp_path: Path,
 ) -> None:
