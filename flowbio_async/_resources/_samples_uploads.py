@@ -11,8 +11,6 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import anyio
-
 from flowbio_async._errors import (
     AnnotationWarningsError,
     FlowError,
@@ -25,6 +23,7 @@ from flowbio_async._models._uploads import AnnotationUpload, MultiplexedUpload, 
 from flowbio_async._progress import Progress, ProgressCallback
 from flowbio_async._resources._base import Resource
 from flowbio_async._sample_rules import SampleCatalogue, check_samples
+from flowbio_async._tasks import task_group
 from flowbio_async._transfers._many import ItemResult, call_concurrency, run_many
 from flowbio_async._transfers._sources import Source, check_source, ordered_reads
 from flowbio_async._transfers._upload import ChunkedUploader, UploadJob, upload_with_progress
@@ -81,7 +80,7 @@ class SampleUploads(Resource):
             except NotFoundError:
                 found[key] = None
 
-        async with anyio.create_task_group() as group:
+        async with task_group() as group:  # a failure is the FlowError itself (#14)
             group.start_soon(load, "types", self.get_types)
             group.start_soon(load, "attributes", self.get_metadata_attributes)
         return SampleCatalogue(types=found["types"], attributes=found["attributes"])
