@@ -109,9 +109,20 @@ async def test_paginate_follows_cursors_across_pages(server: FlowServer, tmp_pat
 @pytest.mark.anyio
 async def test_bad_paging_input(server: FlowServer, tmp_path: Path) -> None:
     async with client_for(server, tmp_path) as client:
+        total = len(await client.samples.search().all())
         past = {"after": encode_cursor("samples", 10_000)}
-        with pytest.raises(GraphQLError, match="after: the cursor is past the end"):
+        with pytest.raises(GraphQLError, match="after: the cursor is past the end") as beyond:
             async for _ in client.graphql.paginate(PAGE, "samples", past):
+                pass
+        [error] = beyond.value.errors
+        assert error["path"] == ["samples"] and beyond.value.data is None
+        assert error["extensions"]["field"] == "after" and error["extensions"]["total"] == total
+        last = error["extensions"]["last_cursor"]
+        assert f"({total} items); valid: " in str(beyond.value) and repr(last) in str(beyond.value)
+        # The valid value it names works: after the last item, nothing more.
+        assert [n async for n in client.graphql.paginate(PAGE, "samples", {"after": last})] == []
+        with pytest.raises(GraphQLError, match="not a cursor of this connection; valid: "):
+            async for _ in client.graphql.paginate(PAGE, "samples", {"after": "garbage!"}):
                 pass
         with pytest.raises(GraphQLPaginationError, match="samplez: not in the answer"):
             async for _ in client.graphql.paginate(PAGE, "samplez"):
