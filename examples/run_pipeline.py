@@ -20,6 +20,9 @@ import anyio
 
 from flowbio_async import AsyncClient, ClientConfig, UsernamePasswordCredentials
 
+#: Flow's in-flight statuses as words (docs/pipelines.md); terminal ones are OK, ERROR, CANCELED.
+STATUS_WORDS = {"": "queued", "-": "running"}
+
 
 def write_reads(path: Path, seed: int, count: int = 500) -> Path:
     """Gzipped FASTQ with ``count`` random 76-base reads."""
@@ -67,7 +70,7 @@ async def main() -> None:
         # 4. Watch it to the end: status changes, steps, and the log as it grows.
         async for update in client.executions.watch(execution, poll_interval=0.5):
             if update.kind == "status":
-                print(f"status  {update.status or 'queued'}")
+                print(f"status  {STATUS_WORDS.get(update.status, update.status)}")
             elif update.kind == "process" and update.process is not None:
                 print(f"step    {update.process.name}: {update.process.status}")
             else:
@@ -85,6 +88,7 @@ async def main() -> None:
         for item in report.done:
             assert item.value is not None
             print(f"saved {item.value.path}")
+        assert (folder / "results" / "counts").is_dir(), "the pipeline's folders are kept"
 
 
 if __name__ == "__main__":
