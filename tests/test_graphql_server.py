@@ -276,6 +276,7 @@ def test_connections_page_by_cursor(server: FlowServer) -> None:
             assert page["totalCount"] == len(rest)
             if not page["pageInfo"]["hasNextPage"]:
                 break
+            assert pages < len(rest), "the connection keeps claiming more pages"
             after = page["pageInfo"]["endCursor"]
         assert pages > 2 and names == [s["name"] for s in rest]  # newest first, like REST
         # After the last item: an empty page. Past it: an error naming the argument.

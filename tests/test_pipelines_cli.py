@@ -254,6 +254,16 @@ def test_a_failed_run_exits_1_with_its_stderr(cli: Cli, sample_id: str) -> None:
     plain = cli("executions", "logs", run_id)  # no --follow: just the text, exit 0
     assert plain.code == 0 and plain.stdout.strip()
 
+    errors = cli("executions", "list", "--status", "ERROR", "--json").json()
+    assert run_id in {str(row["id"]) for row in errors}
+    assert {row["status"] for row in errors} == {"ERROR"}
+    newest = cli("executions", "list", "--limit", "1")
+    assert newest.code == 0, newest.stderr
+    [line] = newest.stdout.strip().splitlines()  # piped: tab-separated rows, the newest only
+    assert line.split("\t")[0] == run_id and "ERROR" in line.split("\t")
+    assert cli("executions", "list", "--limit", "0").code == 2
+    assert cli("executions", "show", "99999").code == 4
+
 
 def test_wait_draws_a_status_line_on_a_terminal(cli: Cli, sample_id: str) -> None:
     code, stdout, drawn = cli.stderr_on_terminal(
