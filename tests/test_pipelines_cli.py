@@ -270,4 +270,8 @@ def test_wait_draws_a_status_line_on_a_terminal(cli: Cli, sample_id: str) -> Non
         "run", "RNA-Seq", "--sample", sample_id, "--param", "genome=GRCh38", "--wait"
     )
     assert code == 0, drawn
-    assert b"execution " in drawn and stdout.strip().splitlines()[0].endswith("OK")
+    first = stdout.strip().splitlines()[0]
+    assert first.endswith("OK")
+    run_id = first.split()[1]
+    # The rich status line (label, then what it knows), not only the "Started" advisory.
+    assert f"execution {run_id} · ".encode() in drawn, drawn
