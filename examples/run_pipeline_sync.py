@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from run_pipeline import STATUS_WORDS, write_reads  # the same reads and status words
+from run_pipeline import check_layout, show, write_reads  # shared with the async example
 
 from flowbio_sync import Client, ClientConfig, ExecutionError, UsernamePasswordCredentials
 
@@ -27,16 +27,14 @@ def main() -> None:
                 username=os.environ["FLOW_USERNAME"], password=os.environ["FLOW_PASSWORD"]
             )
         )
-        # 1. Upload a paired-end sample.
+        # 1. Upload a paired-end sample: the same call as the async client's, without await.
+        reads = {
+            "reads1": write_reads(Path("kidney_R1.fastq.gz"), seed=21),
+            "reads2": write_reads(Path("kidney_R2.fastq.gz"), seed=22),
+        }
+        metadata = {"scientist": "Rosalind Franklin", "strandedness": "reverse"}
         sample = client.samples.upload_sample(
-            name="kidney_pipeline_sync_example",
-            sample_type="RNA-Seq",
-            data={
-                "reads1": write_reads(Path("kidney_R1.fastq.gz"), seed=21),
-                "reads2": write_reads(Path("kidney_R2.fastq.gz"), seed=22),
-            },
-            metadata={"scientist": "Rosalind Franklin", "strandedness": "reverse"},
-            organism_id="Hs",
+            "kidney_pipeline_sync_example", "RNA-Seq", reads, metadata=metadata, organism_id="Hs"
         )
         print(f"uploaded sample {sample.id} ({sample.name})")
 
@@ -45,29 +43,18 @@ def main() -> None:
         execution = client.pipelines.run(version, samples=[sample], params={"genome": "GRCh38"})
         print(f"started execution {execution.id}: {client.executions.web_url(execution)}")
 
-        # 3. Watch it to the end. A run that ends in ERROR or CANCELED raises.
+        # 3. Watch it to the end (a plain iterator); a run that ends in ERROR or CANCELED raises.
         try:
             for update in client.executions.watch(execution, poll_interval=0.5):
-                if update.kind == "status":
-                    print(f"status  {STATUS_WORDS.get(update.status, update.status)}")
-                elif update.kind == "process" and update.process is not None:
-                    print(f"step    {update.process.name}: {update.process.status}")
-                else:
-                    for line in update.text.splitlines():
-                        print(f"log     {line[:100]}")
+                show(update)
                 execution = update.execution
         except ExecutionError as failed:
-            raise SystemExit(f"the run failed: {failed}") from None
+            raise SystemExit(f"the run did not end OK: {failed}") from None
         print(f"finished {execution.status}: {len(execution.outputs)} output files")
 
         # 4. Download every output, keeping the pipeline's folders.
         folder = Path("downloads") / "executions" / execution.id
-        report = client.executions.download_outputs(execution.id, folder)
-        report.raise_for_failures()
-        for item in report.done:
-            assert item.value is not None
-            print(f"saved {item.value.path}")
-        assert (folder / "results" / "counts").is_dir(), "the pipeline's folders are kept"
+        check_layout(client.executions.download_outputs(execution.id, folder), folder)
 
 
 if __name__ == "__main__":

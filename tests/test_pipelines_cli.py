@@ -146,16 +146,16 @@ def test_run_with_wait_and_a_json_params_file(cli: Cli, sample_id: str, tmp_path
 
 def test_run_reads_a_yaml_params_file(cli: Cli, sample_id: str, tmp_path: Path) -> None:
     structured = tmp_path / "params.yaml"
-    structured.write_text(
-        "# nf-core style\n"
-        "params:\n"
-        "  genome: GRCm39\n"
-        "  skip_trimming: true\n"
-        "  outdir: 2024-05-01   # a date stays the text written\n"
-        "  min_mapped_reads: 7\n"
-        f"samples:\n  - {sample_id}\n"
-        "nextflow_version: 23.10.1\n"
-    )
+    structured.write_text(f"""# nf-core style
+params:
+  genome: GRCm39
+  skip_trimming: true
+  outdir: 2024-05-01   # a date stays the text written
+  min_mapped_reads: 7
+samples:
+  - {sample_id}
+nextflow_version: 23.10.1
+""")
     done = cli("run", "RNA-Seq", "--params-file", str(structured), "--wait", "--json")
     assert done.code == 0, done.stderr
     execution = done.json()
