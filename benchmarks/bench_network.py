@@ -14,7 +14,11 @@ its peak RSS is its own.
 3. 200 × 256 KiB: the seed 002 sequential ``requests`` loop against ``download_many(ids)``
    and ``download_many(listing)``; target ≥ 10×;
 4. one 256 MiB upload: the official ``flowbio.v2`` client (1 MB chunks, one at a time)
-   against ``upload_data``; target ≥ 3×.
+   against ``upload_data``; target ≥ 3×;
+5. 8 × 32 MiB uploads: the official client's loop against ``upload_many`` (many files in
+   flight fill the link).
+
+Every stored upload, theirs and ours, is checked against its source's md5.
 
 Needs ``curl``, ``aria2c`` (``make bench`` installs the system's ``aria2`` package when it is
 missing), and the ``bench`` extra (``flowbio==0.14.1``, ``requests``).
@@ -77,6 +81,7 @@ OURS = textwrap.dedent(
             await client.log_in(UsernamePasswordCredentials(username="demo",
                                                             password="demo-password"))
             started = time.perf_counter()
+            uploaded = []
             if what == "download":
                 await client.data.download(items[0], dest)
             elif what == "ids":
@@ -85,11 +90,14 @@ OURS = textwrap.dedent(
                 listing = [Data(id=i, filename=n, size=int(s)) for i, n, s in
                            (item.split(":") for item in items)]
                 (await client.data.download_many(listing, dest)).raise_for_failures()
+            elif what == "upload":
+                uploaded = [await client.data.upload_data(items[0])]
             else:
-                print(json.dumps({{"id": (await client.data.upload_data(items[0])).id}}),
-                      file=sys.stderr)
+                results = await client.data.upload_many(list(items))
+                uploaded = [result.unwrap() for result in results]
             seconds = time.perf_counter() - started
-        print(seconds, peak_mib())
+        # The ids follow, so the caller can check every stored md5.
+        print(seconds, peak_mib(), *(data.id for data in uploaded))
 
     anyio.run(main, *sys.argv[1:])
     """
@@ -101,26 +109,33 @@ THEIRS_UPLOAD = textwrap.dedent(
     from pathlib import Path
     from flowbio.v2 import Client, ClientConfig, UsernamePasswordCredentials
 
-    url, path = sys.argv[1], Path(sys.argv[2])
+    url, paths = sys.argv[1], [Path(p) for p in sys.argv[2:]]
     client = Client(url, ClientConfig(show_progress=False))
     client.log_in(UsernamePasswordCredentials("demo", "demo-password"))
     started = time.perf_counter()
-    data = client.data.upload_data(path)
-    print(time.perf_counter() - started, json.dumps(data.id))
+    ids = [client.data.upload_data(path).id for path in paths]  # the official way: a loop
+    print(time.perf_counter() - started, *(json.dumps(i) for i in ids))
     """
 )
 
 
-def ours(what: str, url: str, dest: Path, *items: str, **options: Any) -> tuple[float, float]:
-    """Seconds and peak RSS (MiB) of one operation of ours in a fresh process."""
+def ours(
+    what: str, url: str, dest: Path, *items: str, ids: list[str] | None = None, **options: Any
+) -> tuple[float, float]:
+    """Seconds and peak RSS (MiB) of one operation of ours in a fresh process.
+
+    Uploads append the stored data ids to ``ids`` (their md5s are checked afterwards).
+    """
     done = subprocess.run(
         [sys.executable, "-c", OURS, what, url, str(dest), json.dumps(options), *items],
         check=True,
         capture_output=True,
         text=True,
     )
-    seconds, peak = (float(v) for v in done.stdout.split())
-    return seconds, peak
+    seconds, peak, *uploaded = done.stdout.split()
+    if ids is not None:
+        ids.extend(uploaded)
+    return float(seconds), float(peak)
 
 
 class Rounds:
@@ -296,48 +311,60 @@ def bench_many(server: FlowServer, work: Path, count: int, size: int, rounds: in
     ]
 
 
-def bench_upload(server: FlowServer, work: Path, size: int, rounds: int) -> list[str]:
-    path = work / "upload.bin"
-    md5 = make_file(path, size)
-    ids: list[str] = []
+def bench_upload(server: FlowServer, work: Path, files: int, size: int, rounds: int) -> list[str]:
+    """``files`` files of ``size`` bytes: the official client's loop against ours.
+
+    One file goes through ``upload_data``, several through ``upload_many``. Every stored
+    copy, theirs and ours, is checked against the source's md5.
+    """
+    paths = [work / f"upload-{index}.bin" for index in range(files)]
+    md5s = [make_file(path, size) for path in paths]
+    theirs_ids: list[str] = []
+    ours_ids: list[str] = []
+    what = "upload" if files == 1 else "upload-many"
 
     def theirs() -> float:
         done = subprocess.run(
-            [sys.executable, "-c", THEIRS_UPLOAD, server.url, str(path)],
+            [sys.executable, "-c", THEIRS_UPLOAD, server.url, *map(str, paths)],
             check=True,
             capture_output=True,
             text=True,
         )
-        seconds, data_id = done.stdout.split()
-        ids.append(str(json.loads(data_id)))
+        seconds, *stored = done.stdout.split()
+        theirs_ids.extend(str(json.loads(data_id)) for data_id in stored)
         return float(seconds)
 
     def mine() -> tuple[float, float]:
-        return ours("upload", server.url, work, str(path))
+        return ours(what, server.url, work, *map(str, paths), ids=ours_ids)
 
     results = Rounds()
     results.run({"theirs": theirs, "ours": mine}, rounds, lambda: None)
-    check_stored(server, ids, [md5] * len(ids))  # theirs; ours checked below
+    check_stored(server, theirs_ids, md5s * rounds)
+    check_stored(server, ours_ids, md5s * rounds)
+    label = f"{size // MiB} MiB" if files == 1 else f"{files} x {size // MiB} MiB"
+    call = "upload_data" if files == 1 else "upload_many"
     return [
-        f"upload {size // MiB} MiB over {RTT_MS:.0f} ms, {RATE / 1e6:.0f} MB/s per connection, "
-        f"{rounds} interleaved rounds (target >= 3x the official client):",
-        results.line("official flowbio 0.14.1 (1 MB chunks)", "theirs"),
+        f"upload {label} over {RTT_MS:.0f} ms, {RATE / 1e6:.0f} MB/s per connection, "
+        f"{rounds} interleaved rounds, md5 of every stored copy checked "
+        "(target >= 3x the official client):",
+        results.line("official flowbio 0.14.1 (1 MB chunks, a loop)", "theirs"),
         results.line(
-            "flowbio-async upload_data", "ours", f"  {results.ratio('theirs', 'ours'):.2f}x theirs"
+            f"flowbio-async {call}", "ours", f"  {results.ratio('theirs', 'ours'):.2f}x theirs"
         ),
-        f"  (a single file's chunks go in order on one connection: at {RATE / 1e6:.0f} MB/s "
-        f"no client can beat {size / RATE:.1f} s)",
+        f"  (one connection at a time cannot beat {files * size / RATE:.1f} s)",
     ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
-    parser.add_argument("--only", choices=["large", "many", "upload"], action="append")
+    parser.add_argument(
+        "--only", choices=["large", "many", "upload", "upload-many"], action="append"
+    )
     parser.add_argument("--rounds", type=int, default=None)
     args = parser.parse_args()
     quick = args.quick
-    only = set(args.only or ["large", "many", "upload"])
+    only = set(args.only or ["large", "many", "upload", "upload-many"])
     rounds = args.rounds or (1 if quick else 3)
     for tool in ("curl", "aria2c"):
         if "large" in only and shutil.which(tool) is None:
@@ -355,7 +382,9 @@ def main() -> None:
         if "many" in only:
             lines += bench_many(shaped, work, 40 if quick else 200, 256 * 1024, rounds)
         if "upload" in only:
-            lines += bench_upload(shaped, work, (64 if quick else 256) * MiB, 1 if quick else 2)
+            lines += bench_upload(shaped, work, 1, (64 if quick else 256) * MiB, 1 if quick else 2)
+        if "upload-many" in only:
+            lines += bench_upload(shaped, work, 4 if quick else 8, 32 * MiB, 1 if quick else 2)
     lines.append(load_line("after"))
     print("\n".join(lines))
 

@@ -8,6 +8,8 @@ at a prompt; docs/protocol.md §2.1), then runs the commands a job script would:
     flowbio-async --json data upload counts.tsv --no-progress
     flowbio-async --json download <id> --dest fetched/ --no-progress
     flowbio-async download <id> --dest fetched/ --no-progress     # already complete: skipped
+    flowbio-async --json samples upload-batch --sheet sheet.csv --sample-type RNA-Seq \
+        --skip-invalid --no-progress                               # the bad row is skipped
 
 and checks that the file came back byte for byte::
 
@@ -87,6 +89,26 @@ def main() -> None:
     copy = Path(first["results"][0]["path"])
     assert copy.read_bytes() == sheet.read_bytes(), "the round trip changed the file"
     print(f"Round trip byte-exact: {copy.stat().st_size} bytes")
+
+    # A sample sheet with one row Flow would refuse (a name with spaces): --skip-invalid
+    # uploads the valid row and lists the other with its reasons (the official CLI's flags).
+    (work / "cli_R1.fastq").write_text("@r1\nACGTACGTAC\n+\nIIIIIIIIII\n")
+    samples = work / "sheet.csv"
+    samples.write_text(
+        "name,reads1,scientist,strandedness\n"
+        "cli_demo_1,cli_R1.fastq,Ada Lovelace,reverse\n"
+        "cli demo 2,cli_R1.fastq,Ada Lovelace,reverse\n"
+    )
+    batch: dict[str, Any] = json.loads(
+        flowbio_async(
+            "--json", "samples", "upload-batch", "--sheet", str(samples),
+            "--sample-type", "RNA-Seq", "--skip-invalid", "--no-progress", env=env,
+        ).stdout
+    )  # fmt: skip
+    (created,) = batch["results"]
+    (skipped,) = batch["skipped"]
+    print(f"  sample {created['id']} from row {created['row']}; row {skipped['row']} skipped:")
+    print(f"    {'; '.join(skipped['reasons'])}")
 
 
 if __name__ == "__main__":

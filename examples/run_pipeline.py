@@ -15,10 +15,20 @@ import gzip
 import os
 import random
 from pathlib import Path
+from typing import Any
 
 import anyio
 
-from flowbio_async import AsyncClient, ClientConfig, UsernamePasswordCredentials
+from flowbio_async import (
+    AsyncClient,
+    ClientConfig,
+    DownloadReport,
+    ExecutionUpdate,
+    UsernamePasswordCredentials,
+)
+
+#: Flow's in-flight statuses as words (docs/pipelines.md); terminal ones are OK, ERROR, CANCELED.
+STATUS_WORDS = {"": "queued", "-": "running"}
 
 
 def write_reads(path: Path, seed: int, count: int = 500) -> Path:
@@ -30,6 +40,26 @@ def write_reads(path: Path, seed: int, count: int = 500) -> Path:
         records.append(f"@kidney.{index}/{seed}\n{bases}\n+\n{'F' * 76}\n")
     path.write_bytes(gzip.compress("".join(records).encode(), mtime=0))
     return path
+
+
+def show(update: ExecutionUpdate) -> None:
+    """One line per status change or step, and the new log lines."""
+    if update.kind == "status":
+        print(f"status  {STATUS_WORDS.get(update.status, update.status)}")
+    elif update.kind == "process" and update.process is not None:
+        print(f"step    {update.process.name}: {update.process.status}")
+    else:
+        for line in update.text.splitlines():
+            print(f"log     {line[:100]}")
+
+
+def check_layout(report: DownloadReport[Any], folder: Path) -> None:
+    """Every output saved under ``folder``, in the pipeline's own folders."""
+    report.raise_for_failures()
+    for item in report.done:
+        assert item.value is not None
+        print(f"saved {item.value.path}")
+    assert (folder / "results" / "counts").is_dir(), "the pipeline's folders are kept"
 
 
 async def main() -> None:
@@ -66,13 +96,7 @@ async def main() -> None:
 
         # 4. Watch it to the end: status changes, steps, and the log as it grows.
         async for update in client.executions.watch(execution, poll_interval=0.5):
-            if update.kind == "status":
-                print(f"status  {update.status or 'queued'}")
-            elif update.kind == "process" and update.process is not None:
-                print(f"step    {update.process.name}: {update.process.status}")
-            else:
-                for line in update.text.splitlines():
-                    print(f"log     {line[:100]}")
+            show(update)
             if update.is_final:
                 execution = update.execution
         assert execution.succeeded, execution.status  # watch raises for ERROR/CANCELED
@@ -80,11 +104,7 @@ async def main() -> None:
 
         # 5. Download every output, keeping the pipeline's folders.
         folder = Path("downloads") / "executions" / execution.id
-        report = await client.executions.download_outputs(execution.id, folder)
-        report.raise_for_failures()
-        for item in report.done:
-            assert item.value is not None
-            print(f"saved {item.value.path}")
+        check_layout(await client.executions.download_outputs(execution.id, folder), folder)
 
 
 if __name__ == "__main__":

@@ -43,18 +43,6 @@ class ConfigurationError(FlowError, ValueError):
     """Bad input detected before any request was sent (bad URL, empty credentials...)."""
 
 
-class InvalidSampleError(ConfigurationError):
-    """A sample that Flow would refuse, caught before any byte was sent (#17).
-
-    ``problems`` lists every reason (name, sample type, data keys, metadata); the message
-    says what was refused and joins them.
-    """
-
-    def __init__(self, message: str, problems: list[str]) -> None:
-        self.problems = list(problems)
-        super().__init__(f"{message}: " + "; ".join(self.problems))
-
-
 class FlowApiError(FlowError):
     """The server answered with an error status.
 
@@ -117,6 +105,43 @@ class UnprocessableError(BadRequestError):
     """422: well-formed but refused values."""
 
 
+class InvalidUploadError(ConfigurationError, BadRequestError):
+    """An upload Flow would refuse with 400, caught before any byte was sent (#17).
+
+    Both a :class:`ConfigurationError` (a ``ValueError``: nothing was sent) and a
+    :class:`BadRequestError` with ``status_code`` 400 (what Flow would have answered), so code
+    written for the official client, which learns of it from the server, catches it
+    unchanged: ``except BadRequestError``. ``method`` and ``url`` are ``None``.
+
+    Example:
+        ```python
+        try:
+            await client.data.upload_data("my reads.fq")
+        except BadRequestError as exc:
+            print(exc.message)  # the stored filename 'my reads.fq' contains spaces, ...
+        ```
+    """
+
+    def __init__(self, message: str) -> None:
+        BadRequestError.__init__(self, message, status_code=400)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidSampleError(InvalidUploadError):
+    """A sample that Flow would refuse, caught before any byte was sent (#17).
+
+    ``problems`` lists every reason (name, sample type, data keys, metadata); the message
+    says what was refused and joins them. Also a ``BadRequestError`` (see
+    :class:`InvalidUploadError`).
+    """
+
+    def __init__(self, message: str, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__(f"{message}: " + "; ".join(self.problems))
+
+
 class AuthenticationError(FlowApiError):
     """401: not logged in, or the token expired and could not be refreshed."""
 
@@ -170,6 +195,18 @@ class FlowConnectionError(FlowTransportError):
 
 class FlowTimeoutError(FlowTransportError):
     """A connect, read, write or pool timeout expired."""
+
+
+class NotStartedError(FlowError):
+    """An item of a batch that was never started: an earlier one failed and the call was
+    made with ``stop_on_error=True``. Nothing of it was sent; run it again on its own.
+
+    Example:
+        ```python
+        results = await client.samples.upload_samples(specs, stop_on_error=True)
+        retry = [r.item for r in results if isinstance(r.error, NotStartedError)]
+        ```
+    """
 
 
 class TransferError(FlowError):

@@ -30,6 +30,8 @@ MAIN_EXAMPLES = (
     "download_file.py",
     "download_execution.py",
     "run_pipeline.py",
+    "run_pipeline_sync.py",
+    "run_pipeline_cli.py",
     "import_samples.py",
     "graphql_and_raw.py",
     "bulk_download.py",

@@ -93,8 +93,9 @@ def test_messages_use_cli_words(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_a_refused_connection_names_the_url(flow_server: FlowServer, tmp_path: Path) -> None:
-    # Seen: "ConnectError during GET …: All connection attempts failed" (and ~10 s of retries,
-    # which is the HTTP layer's to fix: see the #17 report).
+    # Seen: "ConnectError during GET …: All connection attempts failed" after ~10 s of retries
+    # (connection_retries, then max_retries again; the attempts are counted in
+    # test_core_transport.py).
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # closed again below: nothing listens there
@@ -103,6 +104,8 @@ def test_a_refused_connection_names_the_url(flow_server: FlowServer, tmp_path: P
     done = cli("samples", "types")
     assert done.code == 1
     assert f"cannot connect to {url}" in done.stderr
+    assert f"connection refused by 127.0.0.1:{port}" in done.stderr
+    assert "All connection attempts failed" not in done.stderr
     assert "--base-url" in done.stderr
 
 
@@ -202,7 +205,8 @@ def test_batch_template_feeds_upload_batch(cli: Cli, tmp_path: Path) -> None:
         writer.writerow(cells)
     uploaded = cli("--json", "samples", "upload-batch", str(sheet), "--sample-type", "RNA-Seq")
     assert uploaded.code == 0, uploaded.stderr
-    assert uploaded.json()["counts"] == {"ok": 1, "failed": 0}
+    # upload-batch always counts its skipped and never-started rows too (#17).
+    assert uploaded.json()["counts"] == {"ok": 1, "failed": 0, "skipped": 0, "not_started": 0}
     wrong = cli("samples", "batch-template", "--sample-type", "RNASeq")
     assert wrong.code == 2
     assert "unknown sample type 'RNASeq' (did you mean 'RNA-Seq'?)" in wrong.stderr

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from cli_helpers import Cli, interrupt, logged_in_cli
 from sync_points import BOUND, fault_applied, wait_for
+from upload_helpers import rows
 
 from flowbio_async import ClientConfig, UsernamePasswordCredentials
 from flowbio_async._transfers._partfile import part_path
@@ -259,6 +260,125 @@ def test_upload_batch_uploads_one_sample_per_row(cli: Cli, tmp_path: Path) -> No
     results = done.json()["results"]
     assert [(r["row"], r["name"]) for r in results] == [(1, "batch_c"), (2, "batch_d")]
     assert all(r["id"] for r in results)
+
+
+def _batch_sheet(folder: Path, reads: str, name: str, text: str) -> Path:
+    """A sample sheet ``name`` in ``folder`` beside the reads file its rows name."""
+    _write_reads(folder, reads)
+    sheet = folder / name
+    sheet.write_text(text)
+    return sheet
+
+
+def _samples_named(server: FlowServer, prefix: str) -> list[str]:
+    found = rows(
+        server, "SELECT name FROM samples WHERE name LIKE ? ORDER BY name", (f"{prefix}%",)
+    )
+    return [row["name"] for row in found]
+
+
+def test_upload_batch_takes_the_official_sheet_option(cli: Cli, tmp_path: Path) -> None:
+    text = "name,reads1,scientist,strandedness\nopt_sheet_a,o_R1.fq,Ada,forward\n"
+    sheet = _batch_sheet(tmp_path, "o_R1.fq", "official.csv", text)
+    done = cli(
+        "samples", "upload-batch", "--sheet", str(sheet), "--sample-type", "RNA-Seq", "--json"
+    )
+    assert done.code == 0, done.stderr
+    assert [(r["row"], r["name"]) for r in done.json()["results"]] == [(1, "opt_sheet_a")]
+    other = tmp_path / "other.csv"
+    other.write_text(sheet.read_text())
+    both = cli("samples", "upload-batch", str(sheet), "--sheet", str(other))
+    assert both.code == 2 and "two sample sheets" in both.stderr
+    neither = cli("samples", "upload-batch", "--sample-type", "RNA-Seq")
+    assert neither.code == 2 and "--sheet PATH" in neither.stderr
+
+
+def test_upload_batch_skip_invalid_uploads_the_valid_rows_and_reports_the_rest(
+    cli: Cli, flow_server: FlowServer, tmp_path: Path
+) -> None:
+    sheet = _batch_sheet(
+        tmp_path,
+        "k_R1.fq",
+        "mixed.csv",
+        "name,reads1,scientist,strandedness\n"
+        "skip_ok_1,k_R1.fq,Ada,forward\n"
+        "skip bad 2,gone.fq,Ada,forward\n"
+        "skip_ok_3,k_R1.fq,Grace,sideways\n"
+        "skip_ok_4,k_R1.fq,Grace,reverse\n",
+    )
+    refused = cli("samples", "upload-batch", str(sheet), "--sample-type", "RNA-Seq", "--json")
+    assert refused.code == 2  # the default: one invalid row stops the batch
+    assert _samples_named(flow_server, "skip") == []
+
+    done = cli(
+        "samples", "upload-batch", "--sheet", str(sheet), "--sample-type", "RNA-Seq",
+        "--skip-invalid", "--json",
+    )  # fmt: skip
+    assert done.code == 0, done.stderr
+    document = done.json()
+    assert [(r["row"], r["name"], r["ok"]) for r in document["results"]] == [
+        (1, "skip_ok_1", True),
+        (4, "skip_ok_4", True),
+    ]
+    skipped = document["skipped"]
+    assert [(s["row"], s["name"]) for s in skipped] == [(2, "skip bad 2"), (3, "skip_ok_3")]
+    assert any("spaces" in r for r in skipped[0]["reasons"])
+    assert any("not found" in r for r in skipped[0]["reasons"])  # every reason of the row
+    assert any("sideways" in r for r in skipped[1]["reasons"])
+    assert document["counts"] == {"ok": 2, "failed": 0, "skipped": 2, "not_started": 0}
+    assert _samples_named(flow_server, "skip") == ["skip_ok_1", "skip_ok_4"]
+
+    human = cli(
+        "samples", "upload-batch", str(sheet), "--sample-type", "RNA-Seq", "--skip-invalid",
+    )  # fmt: skip
+    assert "skipped: row 2 (skip bad 2):" in human.stderr
+    assert "2 invalid rows skipped (--skip-invalid)" in human.stderr
+
+    hopeless = tmp_path / "hopeless.csv"
+    hopeless.write_text("name,reads1\nno good,gone.fq\n")
+    nothing = cli(
+        "samples", "upload-batch", str(hopeless), "--sample-type", "generic", "--skip-invalid",
+    )  # fmt: skip
+    assert nothing.code == 2 and "every row of the sample sheet is invalid" in nothing.stderr
+
+
+def test_upload_batch_stop_on_error_starts_no_row_after_a_failed_upload(
+    cli: Cli, flow_server: FlowServer, tmp_path: Path
+) -> None:
+    # Row 2 passes every local check; only the server knows project 987654 is not yours.
+    sheet = _batch_sheet(
+        tmp_path,
+        "e_R1.fq",
+        "failing.csv",
+        "name,reads1,project,scientist,strandedness\n"
+        "stop_a_1,e_R1.fq,,Ada,forward\n"
+        "stop_a_2,e_R1.fq,987654,Ada,forward\n"
+        "stop_a_3,e_R1.fq,,Ada,forward\n",
+    )
+    args = ("samples", "upload-batch", str(sheet), "--sample-type", "RNA-Seq", "--json")
+    done = cli(*args, "--stop-on-error", "--concurrency", "1")
+    assert done.code == 5, done.stderr  # the failure's own code (a 400)
+    document = done.json()
+    first, failed, unstarted = document["results"]
+    assert first["ok"] and first["name"] == "stop_a_1"
+    assert not failed["ok"] and "not owned by you" in failed["error"]["message"]
+    assert unstarted == {
+        "ok": False,
+        "item": "row 3 (stop_a_3)",
+        "not_started": True,
+        "error": {
+            "message": "not started: an earlier item failed and --stop-on-error was given",
+        },
+    }
+    assert document["counts"] == {"ok": 1, "failed": 1, "skipped": 0, "not_started": 1}
+    assert _samples_named(flow_server, "stop_a") == ["stop_a_1"]
+
+    # Without --stop-on-error the batch carries on past the failed row.
+    sheet.write_text(sheet.read_text().replace("stop_a", "stop_b"))
+    carried = cli(*args, "--concurrency", "1")
+    assert carried.code == 5
+    assert carried.json()["counts"] == {"ok": 2, "failed": 1, "skipped": 0, "not_started": 0}
+    assert _samples_named(flow_server, "stop_b") == ["stop_b_1", "stop_b_3"]
 
 
 def test_catalogue_listings(cli: Cli) -> None:

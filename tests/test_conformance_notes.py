@@ -693,6 +693,119 @@ def test_executions_search_item_fields(demo: httpx.Client) -> None:
     assert first["fileset"]["organism"] == {"id": "Hs", "name": "Human"}
 
 
+# -- executions.md `GET /executions/<id>` -----------------------------------------------------
+def test_executions_get_execution_detail_fields(
+    demo: httpx.Client, anonymous: httpx.Client
+) -> None:
+    """executions.md `GET /executions/<id>`: ``pipeline`` is the version with its ``schema``;
+    ``sample``, ``project``, ``fileset`` and ``owner`` are objects; ``retries``/``retried_by``
+    ``{id, identifier}``; the list item's fields say the same as the search. (#15 item 12)"""
+    runs = {r["identifier"]: r for r in items(demo, "executions/search", "executions")}
+    listed = runs["demo-run-3"]
+    detail = demo.get(f"executions/{listed['id']}").json()
+    assert {key: detail[key] for key in listed} == listed  # can_delete, fileset included
+    assert listed["can_delete"] is True  # the owner's run (#15 item 16)
+    assert detail["pipeline"]["name"] == "3.14.0" and detail["pipeline"]["schema"]["inputs"]
+    assert detail["pipeline"]["pipeline"] == {"id": str(DEMO_PIPELINE_ID), "name": "RNA-Seq"}
+    assert detail["sample"] == {"id": sample_id(demo, "liver_2"), "name": "liver_2"}
+    assert detail["project"] == {"id": detail["project"]["id"], "name": "Liver RNA-Seq"}
+    assert detail["fileset"] == {
+        "id": detail["sample"]["id"],
+        "name": "liver_2",
+        "organism": {"id": "Hs", "name": "Human"},
+    }
+    assert detail["retries"] == {"id": runs["demo-run-2"]["id"], "identifier": "demo-run-2"}
+    assert detail["owner"] == {"username": "demo", "name": "Demo User", "image": ""}
+    assert {"uuid", "nextflow_version", "stdout", "stderr", "log", "command"} <= set(detail)
+    hidden = anonymous.get(f"executions/{listed['id']}")  # "404 if ... not readable"
+    assert (hidden.status_code, hidden.json()) == (404, {"error": "Not found"})
+
+
+def test_executions_get_execution_include_and_exclude(demo: httpx.Client) -> None:
+    """executions.md `include` (repeatable) restricts the top-level fields, `exclude` drops
+    them, "Using both `include` and `exclude` → HTTP 400". (#15 item 12)"""
+    [run] = items(demo, "executions/search", "executions", status="OK")
+    path = f"executions/{run['id']}"
+    trimmed = demo.get(path, params=[("include", "status"), ("include", "finished")])
+    assert trimmed.json() == {"status": "OK", "finished": run["finished"]}
+    full = demo.get(path).json()
+    dropped = demo.get(path, params=[("exclude", "log"), ("exclude", "process_executions")])
+    assert dropped.json() == {
+        k: v for k, v in full.items() if k not in {"log", "process_executions"}
+    }
+    both = demo.get(path, params={"include": "status", "exclude": "log"})
+    assert both.status_code == 400
+
+
+@pytest.fixture(scope="module")
+def paused_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlowServer]:
+    """A server whose simulated runs move only when a test steps them."""
+    with FlowServer(data_dir=tmp_path_factory.mktemp("runs"), execution_speed=0) as running:
+        yield running
+
+
+def test_executions_get_execution_log_offset(paused_server: FlowServer) -> None:
+    """executions.md `log`: "Log **byte offset** to start from — returns log text from that
+    offset onward"; "Non-integer → HTTP 400". (#15 item 12)"""
+    with api(paused_server) as client:
+        liver = sample_id(client, "liver_1")
+        body = {
+            "params": {"genome": "GRCh38"},
+            "data_params": {},
+            "csv_params": {"input": {"rows": [{"sample": liver, "values": {}}]}},
+            "nextflow_version": "24.04.4",
+        }
+        started = client.post(f"pipelines/versions/{DEMO_VERSION_ID}/run", json=body)
+        assert started.status_code == 200, started.text
+        path = f"executions/{started.json()['id']}"
+        paused_server.step_execution(started.json()["id"], 100_000.0)
+        full = client.get(path, params={"include": "log"}).json()["log"]
+        cut = len(full.encode()) // 2
+        assert cut > 0
+        tail = client.get(path, params={"log": cut, "include": "log"}).json()["log"]
+        assert tail.encode() == full.encode()[cut:]
+        for bad in ("x", "1.5", "-1"):
+            assert client.get(path, params={"log": bad}).status_code == 400
+
+
+# -- pipelines.md -----------------------------------------------------------------------------
+def test_pipelines_get_pipelines_tree(anonymous: httpx.Client) -> None:
+    """pipelines.md `GET /pipelines`: a bare array of ``{name, description, subcategories}``,
+    subcategories ``{name, description, pipelines}``; query params are a no-op. (#15 item 16)"""
+    tree = anonymous.get("pipelines").json()
+    assert isinstance(tree, list) and tree
+    assert anonymous.get("pipelines", params={"count": 1, "filter": "x"}).json() == tree
+    for category in tree:
+        assert set(category) == {"name", "description", "subcategories"}
+        assert category["description"]
+        for sub in category["subcategories"]:
+            assert set(sub) == {"name", "description", "pipelines"} and sub["pipelines"]
+            for pipeline in sub["pipelines"]:
+                assert set(pipeline) == {
+                    "id", "name", "description", "execution_count", "is_nfcore",
+                    "prepares_genome",
+                }  # fmt: skip
+                assert isinstance(pipeline["id"], str)
+
+
+def test_pipelines_get_pipeline_and_version(anonymous: httpx.Client) -> None:
+    """pipelines.md `GET /pipelines/<id>`: versions most recent first, each with
+    ``nextflow_versions``; `GET /pipelines/versions/<id>`: the run ``schema`` and Nextflow
+    versions sorted descending; unknown ids are 404. (#15 item 16)"""
+    pipeline = anonymous.get(f"pipelines/{DEMO_PIPELINE_ID}").json()
+    assert pipeline["name"] == "RNA-Seq"
+    assert {"repo_url", "repo_original_url", "is_nfcore", "prepares_genome"} <= set(pipeline)
+    assert [v["name"] for v in pipeline["versions"]] == ["3.14.0", "3.12.0"]
+    newest = pipeline["versions"][0]
+    assert newest["id"] == str(DEMO_VERSION_ID) and newest["nextflow_versions"]
+    version = anonymous.get(f"pipelines/versions/{newest['id']}").json()
+    assert version["schema"]["inputs"] and isinstance(version["long_description"], str)
+    assert version["nextflow_versions"] == sorted(version["nextflow_versions"], reverse=True)
+    assert "upstream_pipeline_versions" in version
+    for path in ("pipelines/999", "pipelines/versions/999"):
+        assert anonymous.get(path).status_code == 404
+
+
 # -- named settings bring back older behaviours -----------------------------------------------
 def test_setting_strict_search_tokens(server: FlowServer, bad_token: httpx.Client) -> None:
     """``strict_search_tokens``: searches answer 401 to a bad token (the old local default)."""

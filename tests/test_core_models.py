@@ -127,6 +127,30 @@ def test_data_fileset_and_paired() -> None:
 
 
 @pytest.mark.parametrize(
+    ("sample", "project", "fileset"),
+    [
+        ({"id": "2", "name": "liver_2"}, {"id": 1, "name": "Liver RNA-Seq"}, {"id": 2}),  # notes
+        ("2", 1, 2),  # bare ids: the local server's detail before #15
+    ],
+    ids=["objects", "ids"],
+)
+def test_execution_links_accept_objects_and_bare_ids(
+    sample: object, project: object, fileset: object
+) -> None:
+    """#15 item 12: ``/executions/<id>`` ``sample``/``project``/``fileset`` as objects or ids."""
+    execution = Execution.model_validate(
+        {"id": 3, "sample": sample, "project": project, "fileset": fileset}
+    )
+    assert execution.sample and execution.sample.id == "2"
+    assert execution.project and execution.project.id == "1"
+    assert execution.fileset and execution.fileset.id == "2"
+    named = isinstance(sample, dict)
+    assert execution.sample.name == ("liver_2" if named else None)
+    empty = Execution.model_validate({"id": 3, "sample": None, "project": None, "fileset": None})
+    assert empty.sample is None and empty.project is None and empty.fileset is None
+
+
+@pytest.mark.parametrize(
     ("retries", "expected"),
     [
         ({"id": "2", "identifier": "demo-run-2"}, ("2", "demo-run-2")),  # the notes

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import logging
 import shutil
 import socket
 import ssl
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -34,6 +36,7 @@ from flowbio_async import (
     ConfigurationError,
     FlowConnectionError,
     FlowTimeoutError,
+    TokenCredentials,
     UsernamePasswordCredentials,
 )
 from flowbio_async._http import HttpClient
@@ -318,7 +321,9 @@ async def test_max_connections_bounds_the_connections_in_use(hostile: Hostile, e
         time.sleep(0.05)
         with gate:
             active[0] -= 1
-        c.json(200, '{"ok": true}')
+        # The hostile server closes every connection after one answer: saying so keeps a
+        # client from reusing it (httpx did, then read "Server disconnected", a flake).
+        c.answer(200, b'{"ok": true}', {"Content-Type": "application/json"}, close=True)
 
     hostile.routes["/api/ping"] = slow
     config = quick(http_engine=engine, max_connections=2)
@@ -356,6 +361,138 @@ async def test_waiting_for_a_pooled_connection_times_out_typed(
             with pytest.raises(FlowTimeoutError):  # the only connection is busy
                 await client._http.request("GET", "ping")
     assert hostile.count("/api/ping") == 0
+
+
+# -- a refused connection fails fast, once, naming host:port ----------------------------------
+
+SECRET = "refused-test-token-0123456789"
+
+
+class ConnectAttempts(logging.Handler):
+    """Collects the HTTP layer's "connecting to ... failed" records (one per attempt)."""
+
+    def __init__(self, on_first: Callable[[], None] | None = None) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+        self._on_first = on_first
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("connecting to "):
+            self.messages.append(message)
+            if self._on_first is not None and len(self.messages) == 1:
+                self._on_first()
+
+
+@contextmanager
+def counting(handler: ConnectAttempts) -> Iterator[ConnectAttempts]:
+    log = logging.getLogger("flowbio_async")
+    level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+
+
+@contextmanager
+def held_closed_port() -> Iterator[int]:
+    """A port bound but not listening: the kernel refuses every connection to it, and no
+    other process can take it while the test runs."""
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    try:
+        yield holder.getsockname()[1]
+    finally:
+        holder.close()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_a_refused_connection_fails_after_one_budget_naming_host_and_port(
+    engine: str, host: str
+) -> None:
+    # Seen (#17): ~7.7 s and "ConnectError during GET …: All connection attempts failed", the
+    # connection retried under connection_retries and then again under max_retries. The
+    # default backoff is kept: a refusal gets its own short one.
+    config = ClientConfig(
+        show_progress=False, http_engine=engine, connection_retries=3, max_retries=4
+    )
+    with held_closed_port() as port, counting(ConnectAttempts()) as attempts:
+        with anyio.fail_after(HANG_GUARD):
+            async with AsyncClient(f"http://{host}:{port}/api", config) as client:
+                await client.log_in(TokenCredentials(SECRET), verify=False)
+                with pytest.raises(FlowConnectionError) as info:
+                    await client.me()
+    message = str(info.value)
+    assert "connection refused" in message
+    assert f"{host}:{port}" in message
+    assert "4 attempts" in message
+    assert SECRET not in message and SECRET not in repr(info.value)
+    assert len(attempts.messages) == 1 + config.connection_retries
+    assert all("connection refused" in line for line in attempts.messages)
+    assert attempts.messages[-1].endswith("giving up")
+    assert not any(SECRET in line for line in attempts.messages)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_connect_failures_spend_connection_retries_only_for_any_method(engine: str) -> None:
+    config = quick(http_engine=engine, connection_retries=2, max_retries=5)
+    with held_closed_port() as port:
+        http = HttpClient(f"http://127.0.0.1:{port}/api", config)
+        try:
+            for method, retry in (("GET", None), ("POST", False), ("POST", True)):
+                with (
+                    counting(ConnectAttempts()) as attempts,
+                    anyio.fail_after(HANG_GUARD),
+                    pytest.raises(FlowConnectionError, match="connection refused"),
+                ):
+                    await http.request(method, "me", json={}, retry=retry)
+                assert len(attempts.messages) == 3, (method, retry, attempts.messages)
+        finally:
+            await http.aclose()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_a_server_that_starts_listening_after_a_refusal_is_reached(engine: str) -> None:
+    # A server restarting: the first attempt is refused, the retry (a short backoff later)
+    # finds it listening.
+    class Me(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = b'{"id": "1", "username": "demo"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Me, bind_and_activate=False)
+    server.server_bind()  # bound, not listening yet: connections are refused
+    port = server.server_address[1]
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+
+    def start() -> None:
+        server.server_activate()
+        serving.start()
+
+    http = HttpClient(
+        f"http://127.0.0.1:{port}/api", quick(http_engine=engine, connection_retries=1)
+    )
+    try:
+        with counting(ConnectAttempts(on_first=start)) as attempts, anyio.fail_after(HANG_GUARD):
+            answer = await http.request("POST", "me", retry=False)
+        assert answer.json() == {"id": "1", "username": "demo"}
+        assert len(attempts.messages) == 1 and attempts.messages[0].endswith("retrying")
+    finally:
+        await http.aclose()
+        if serving.is_alive():
+            server.shutdown()
+        server.server_close()
 
 
 # -- bodies cut or stalled mid-stream resume at the exact byte --------------------------------

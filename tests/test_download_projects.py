@@ -12,6 +12,7 @@ from pathlib import Path
 import anyio
 import pytest
 from download_helpers import add_file, add_row, client_for, payload
+from sync_points import BOUND
 
 from flowbio_async import BulkDownloadFailedError, Data
 from flowbio_async._resources._bulk_layout import deduplicated, place_extracted
@@ -120,8 +121,9 @@ async def test_failed_or_cancelled_bulk_leaves_no_scratch_folder(
             group.start_soon(
                 partial(client.projects.download, project_id, tmp_path / "c", bulk_threshold=1)
             )
-            while not list((tmp_path / "c").glob("*/.bulk-*")):  # wait for the scratch folder
-                await anyio.sleep(0.01)
+            with anyio.fail_after(BOUND):  # a bound, not an expectation
+                while not list((tmp_path / "c").glob("*/.bulk-*")):  # the scratch folder
+                    await anyio.sleep(0.01)
             group.cancel_scope.cancel()
         (project_folder,) = (tmp_path / "c").iterdir()
         assert list(project_folder.iterdir()) == []  # cancelled: the scratch folder is gone

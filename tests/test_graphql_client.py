@@ -15,18 +15,21 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from pipeline_helpers import client_for
+from legacy_documents import RUN_PIPELINE
+from pipeline_helpers import client_for, demo_sample
 from upload_helpers import DEMO, config
 
 from flowbio_async import (
     AsyncClient,
     AuthenticationError,
+    BadRequestError,
     ConfigurationError,
     GraphQLError,
     GraphQLPaginationError,
     TokenCredentials,
 )
 from flowbio_async.testing import FlowServer
+from flowbio_async.testing._demo import DEMO_VERSION_ID
 from flowbio_async.testing._graphql_nodes import encode_cursor
 from flowbio_sync import Client
 
@@ -109,9 +112,20 @@ async def test_paginate_follows_cursors_across_pages(server: FlowServer, tmp_pat
 @pytest.mark.anyio
 async def test_bad_paging_input(server: FlowServer, tmp_path: Path) -> None:
     async with client_for(server, tmp_path) as client:
+        total = len(await client.samples.search().all())
         past = {"after": encode_cursor("samples", 10_000)}
-        with pytest.raises(GraphQLError, match="after: the cursor is past the end"):
+        with pytest.raises(GraphQLError, match="after: the cursor is past the end") as beyond:
             async for _ in client.graphql.paginate(PAGE, "samples", past):
+                pass
+        [error] = beyond.value.errors
+        assert error["path"] == ["samples"] and beyond.value.data is None
+        assert error["extensions"]["field"] == "after" and error["extensions"]["total"] == total
+        last = error["extensions"]["last_cursor"]
+        assert f"({total} items); valid: " in str(beyond.value) and repr(last) in str(beyond.value)
+        # The valid value it names works: after the last item, nothing more.
+        assert [n async for n in client.graphql.paginate(PAGE, "samples", {"after": last})] == []
+        with pytest.raises(GraphQLError, match="not a cursor of this connection; valid: "):
+            async for _ in client.graphql.paginate(PAGE, "samples", {"after": "garbage!"}):
                 pass
         with pytest.raises(GraphQLPaginationError, match="samplez: not in the answer"):
             async for _ in client.graphql.paginate(PAGE, "samplez"):
@@ -128,6 +142,52 @@ async def test_bad_paging_input(server: FlowServer, tmp_path: Path) -> None:
             with pytest.raises(ConfigurationError):
                 async for _ in client.graphql.paginate(PAGE, **arguments):
                     pass
+
+
+@pytest.mark.anyio
+async def test_failing_run_calls_start_no_execution(server: FlowServer, tmp_path: Path) -> None:
+    """Every failing way to ask for a run (GraphQL and raw REST) leaves the server's execution
+    count unchanged; the one good call adds exactly one, so the count is able to fail."""
+    async with client_for(server, tmp_path) as client:
+        liver = (await demo_sample(client)).id
+        good = {
+            "id": str(DEMO_VERSION_ID),
+            "nextflowVersion": "24.04.4",
+            "params": json.dumps({"genome": "GRCh38"}),
+            "dataParams": "{}",
+            "sampleParams": json.dumps({"input": [liver]}),
+        }
+        before = server.execution_count()
+        failing: list[tuple[str, dict[str, Any] | None, str]] = [
+            (RUN_PIPELINE[:-12], good, "Syntax Error"),  # cut short
+            (RUN_PIPELINE.replace("execution { id }", "execution { colour }"), good, "colour"),
+            (RUN_PIPELINE, {**good, "params": '{"genome": "hg19"}'}, "genome"),
+            (RUN_PIPELINE, {**good, "nextflowVersion": "1.0"}, "nextflow_version"),
+            (RUN_PIPELINE, {**good, "sampleParams": '{"input": ["99999"]}'}, "99999"),
+            (RUN_PIPELINE, {**good, "id": "999"}, "not found"),
+            (RUN_PIPELINE, {**good, "params": "{not json"}, "not valid JSON"),
+            (RUN_PIPELINE, {k: v for k, v in good.items() if k != "params"}, "$params"),
+        ]
+        for query, variables, message in failing:
+            with pytest.raises(GraphQLError) as refused:
+                await client.graphql.execute(query, variables)
+            assert message in str(refused.value), (message, str(refused.value))
+        with pytest.raises(BadRequestError):
+            await client.post_json(
+                f"pipelines/versions/{DEMO_VERSION_ID}/run",
+                {"params": {}, "data_params": {}, "csv_params": {}, "nextflow_version": "24.04.4"},
+            )
+        server.set_user("demo", can_run_pipelines=False)
+        try:
+            with pytest.raises(GraphQLError, match="User cannot run pipelines"):
+                await client.graphql.execute(RUN_PIPELINE, good)
+        finally:
+            server.set_user("demo", can_run_pipelines=True)
+        assert server.execution_count() == before
+
+        started = await client.graphql.execute(RUN_PIPELINE, good)
+        assert started["runPipeline"]["execution"]["id"]
+        assert server.execution_count() == before + 1
 
 
 @pytest.mark.anyio

@@ -276,6 +276,7 @@ def test_connections_page_by_cursor(server: FlowServer) -> None:
             assert page["totalCount"] == len(rest)
             if not page["pageInfo"]["hasNextPage"]:
                 break
+            assert pages < len(rest), "the connection keeps claiming more pages"
             after = page["pageInfo"]["endCursor"]
         assert pages > 2 and names == [s["name"] for s in rest]  # newest first, like REST
         # After the last item: an empty page. Past it: an error naming the argument.
@@ -288,6 +289,24 @@ def test_connections_page_by_cursor(server: FlowServer) -> None:
             "graphql", json={"query": query, "variables": {"after": encode_cursor("samples", 500)}}
         )
         assert "after: the cursor is past the end" in errors_of(past)[0]
+        [error] = past.json()["errors"]
+        assert error["extensions"] == {
+            "code": "BAD_USER_INPUT",
+            "field": "after",
+            "total": len(rest),
+            "last_cursor": last["edges"][-1]["cursor"],
+        }
+        named = error["extensions"]["last_cursor"]
+        assert f"valid: the cursor of one of its items (the last is '{named}')" in error["message"]
+        empty = client.post(
+            "graphql",
+            json={
+                "query": """query($after: String) { samples(name: "no-such-sample", after: $after)
+                    { edges { node { id } } } }""",
+                "variables": {"after": encode_cursor("samples", 0)},
+            },
+        )
+        assert "(0 items); valid: none: the connection is empty" in errors_of(empty)[0]
         other = client.post(
             "graphql", json={"query": query, "variables": {"after": encode_cursor("executions", 0)}}
         )

@@ -111,6 +111,22 @@ def test_run_watch_logs_and_download(cli: Cli, sample_id: str, tmp_path: Path) -
     assert (folder / "results" / "counts" / "all.gene_counts.tsv").is_file()
 
 
+def test_run_prints_the_execution_id_and_its_web_link(
+    server: FlowServer, cli: Cli, sample_id: str
+) -> None:
+    before = server.execution_count()
+    started = cli("run", "RNA-Seq", "--sample", sample_id, "--param", "genome=GRCh38")
+    assert started.code == 0, started.stderr
+    first, url = started.stdout.strip().splitlines()
+    words = first.split()
+    assert words[0] == "execution" and words[1].isdigit()
+    assert first.endswith("(RNA-Seq 3.14.0) queued")
+    assert url == f"{server.url.removesuffix('/api')}/executions/{words[1]}/"
+    assert server.execution_count() == before + 1
+    shown = cli("executions", "show", words[1], "--json").json()
+    assert shown["web_url"] == url and shown["sample"]["id"] == sample_id
+
+
 def test_run_with_wait_and_a_json_params_file(cli: Cli, sample_id: str, tmp_path: Path) -> None:
     params = tmp_path / "params.json"
     params.write_text(json.dumps({"params": {"genome": "GRCm39"}, "samples": [sample_id]}))
@@ -119,13 +135,47 @@ def test_run_with_wait_and_a_json_params_file(cli: Cli, sample_id: str, tmp_path
     assert "Started execution" in done.stderr
     first, url, outputs = done.stdout.strip().splitlines()
     assert first.startswith("execution ") and first.endswith("(RNA-Seq 3.14.0) OK")
-    assert url.startswith("http://127.0.0.1:") and "/executions/" in url
+    assert url.startswith("http://127.0.0.1:") and url.endswith(f"/executions/{first.split()[1]}/")
     assert outputs.startswith("8 output files")
 
     flat = tmp_path / "flat.json"
     flat.write_text(json.dumps({"genome": "GRCh38", "aligner": "hisat2"}))
     by_flat = cli("run", "RNA-Seq", "--params-file", str(flat), "--sample", sample_id, "--json")
     assert by_flat.code == 0 and by_flat.json()["params"]["aligner"] == "hisat2"
+
+
+def test_run_reads_a_yaml_params_file(cli: Cli, sample_id: str, tmp_path: Path) -> None:
+    structured = tmp_path / "params.yaml"
+    structured.write_text(f"""# nf-core style
+params:
+  genome: GRCm39
+  skip_trimming: true
+  outdir: 2024-05-01   # a date stays the text written
+  min_mapped_reads: 7
+samples:
+  - {sample_id}
+nextflow_version: 23.10.1
+""")
+    done = cli("run", "RNA-Seq", "--params-file", str(structured), "--wait", "--json")
+    assert done.code == 0, done.stderr
+    execution = done.json()
+    assert execution["status"] == "OK"
+    assert execution["params"]["genome"] == "GRCm39"
+    assert execution["params"]["skip_trimming"] == "true"
+    assert execution["params"]["outdir"] == "2024-05-01"
+    assert execution["params"]["min_mapped_reads"] == "7"
+    assert execution["nextflow_version"] == "23.10.1"
+    assert execution["csv_params"]["input"]["rows"][0]["sample"] == sample_id
+
+    flat = tmp_path / "flat.yml"
+    flat.write_text("genome: GRCh38\naligner: hisat2\n")
+    by_flat = cli("run", "RNA-Seq", "--params-file", str(flat), "--sample", sample_id, "--json")
+    assert by_flat.code == 0, by_flat.stderr
+    assert by_flat.json()["params"]["aligner"] == "hisat2"
+    unnamed = tmp_path / "params.txt"  # no telling suffix: JSON first, then YAML
+    unnamed.write_text("genome: GRCh38\n")
+    by_text = cli("run", "RNA-Seq", "--params-file", str(unnamed), "--sample", sample_id)
+    assert by_text.code == 0, by_text.stderr
 
 
 def test_bad_input_starts_nothing(
@@ -151,10 +201,21 @@ def test_bad_input_starts_nothing(
     assert fields == {"params.genome", "params.aligner", "nextflow_version"}
     assert "valid: GRCh38, GRCm39" in document["message"]
 
-    yaml = tmp_path / "params.yaml"
-    yaml.write_text("genome: GRCh38\n")
-    no_yaml = cli("run", "RNA-Seq", "--params-file", str(yaml))
-    assert no_yaml.code == 2 and "YAML is not supported" in no_yaml.stderr
+    files = {
+        "broken.yaml": ("genome: [GRCh38\n", "not YAML"),
+        "list.yaml": ("- genome\n- GRCh38\n", "expected a mapping of params"),
+        "empty.yml": ("", "holds no params"),
+        "keys.yaml": ("params:\n  1: GRCh38\n", "key 1 in params is not text"),
+        "broken.json": ('{"genome": ', "not JSON"),
+        "other.txt": ("{[", "not JSON or YAML"),
+    }
+    for name, (text, message) in files.items():
+        path = tmp_path / name
+        path.write_text(text)
+        bad = cli("run", "RNA-Seq", "--params-file", str(path), "--sample", sample_id)
+        assert bad.code == 2 and message in bad.stderr and name in bad.stderr, (name, bad)
+    missing = cli("run", "RNA-Seq", "--params-file", str(tmp_path / "nope.yaml"))
+    assert missing.code == 2 and "cannot read" in missing.stderr
     unknown = cli("run", "No Such Pipeline", "--param", "genome=GRCh38")
     assert unknown.code == 4 and "no pipeline named" in unknown.stderr
     usage = cli("run", "RNA-Seq", "--version-id", "2")
@@ -179,10 +240,38 @@ def test_a_failed_run_exits_1_with_its_stderr(cli: Cli, sample_id: str) -> None:
     assert "log tail:" in failed.stderr
     assert failed.stdout == ""  # never reported as a success
 
+    started = cli("run", "Variant Calling", "--sample", sample_id, "--json")
+    assert started.code == 0, started.stderr
+    run_id = str(started.json()["id"])
+    watched = cli("executions", "watch", run_id, "--poll-interval", "0.05")
+    assert watched.code == 1 and "ended with ERROR" in watched.stderr
+    assert "java.lang.OutOfMemoryError" in watched.stderr
+    as_json = cli("executions", "watch", run_id, "--poll-interval", "0.05", "--json")
+    assert as_json.code == 1 and as_json.stdout == ""
+    assert as_json.error_json()["message"].startswith(f"execution {run_id}")
+    followed = cli("executions", "logs", run_id, "--follow", "--poll-interval", "0.05")
+    assert followed.code == 1 and "ended with ERROR" in followed.stderr
+    plain = cli("executions", "logs", run_id)  # no --follow: just the text, exit 0
+    assert plain.code == 0 and plain.stdout.strip()
+
+    errors = cli("executions", "list", "--status", "ERROR", "--json").json()
+    assert run_id in {str(row["id"]) for row in errors}
+    assert {row["status"] for row in errors} == {"ERROR"}
+    newest = cli("executions", "list", "--limit", "1")
+    assert newest.code == 0, newest.stderr
+    [line] = newest.stdout.strip().splitlines()  # piped: tab-separated rows, the newest only
+    assert line.split("\t")[0] == run_id and "ERROR" in line.split("\t")
+    assert cli("executions", "list", "--limit", "0").code == 2
+    assert cli("executions", "show", "99999").code == 4
+
 
 def test_wait_draws_a_status_line_on_a_terminal(cli: Cli, sample_id: str) -> None:
     code, stdout, drawn = cli.stderr_on_terminal(
         "run", "RNA-Seq", "--sample", sample_id, "--param", "genome=GRCh38", "--wait"
     )
     assert code == 0, drawn
-    assert b"execution " in drawn and stdout.strip().splitlines()[0].endswith("OK")
+    first = stdout.strip().splitlines()[0]
+    assert first.endswith("OK")
+    run_id = first.split()[1]
+    # The rich status line (label, then what it knows), not only the "Started" advisory.
+    assert f"execution {run_id} · ".encode() in drawn, drawn

@@ -79,6 +79,10 @@ async def test_find_by_name_latest_or_named_version(server: FlowServer, tmp_path
             await client.pipelines.find("RNA-Seq", "9.9.9")
         assert no_version.value.valid == ["3.14.0", "3.12.0"]
         assert "3.14.0, 3.12.0" in str(no_version.value)
+        before = server.execution_count()
+        with pytest.raises(NotFoundError):  # an unknown version id: nothing is posted
+            await client.pipelines.run("999", params={"genome": "GRCh38"})
+        assert posted_runs(server) == 0 and server.execution_count() == before
 
 
 # -- building the body ------------------------------------------------------------------------
@@ -248,10 +252,11 @@ async def test_a_user_who_may_not_run_pipelines_is_refused_before_the_post(
 async def test_anonymous_callers_cannot_run(server: FlowServer, tmp_path: Path) -> None:
     from flowbio_async import AsyncClient
 
+    before = server.execution_count()
     async with AsyncClient(server.url) as anonymous:
         with pytest.raises(AuthenticationError):
             await anonymous.pipelines.run("2", samples=["1"], params={"genome": "GRCh38"})
-    assert posted_runs(server) == 0
+    assert posted_runs(server) == 0 and server.execution_count() == before
 
 
 @pytest.mark.anyio

@@ -91,6 +91,9 @@ async def test_watch_reports_statuses_steps_and_each_log_byte_once(
     assert [u.previous_status for u in updates if u.kind == "status"] == [None, "", "-"]
     assert updates[-1].is_final and updates[-1].execution.succeeded
     assert len(updates[-1].execution.outputs) == 8  # the final update is the full detail
+    kinds = [u.kind for u in updates]
+    running = next(i for i, u in enumerate(updates) if u.kind == "status" and u.status == "-")
+    assert running < kinds.index("process") and running < kinds.index("log")  # start first
 
     log_texts = [u.text for u in updates if u.kind == "log"]
     assert "".join(log_texts) == full.log  # every byte once: no repeat, no gap

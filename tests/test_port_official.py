@@ -227,3 +227,95 @@ def test_a_listing_is_used_as_the_official_docs_show(
     assert len(projects) == len(names) == 25
     assert [p.name for p in list(projects)] == names
     assert flow_server.counters()["projects_owned"] == 3  # each page once
+
+
+# -- flowbio.v2.exceptions: the same names, caught by the same except clauses -------------------
+
+OFFICIAL_EXCEPTIONS = {
+    # flowbio 0.14.1, flowbio/v2/exceptions.py: each class and its official base.
+    "FlowApiError": "Exception",
+    "AuthenticationError": "FlowApiError",
+    "BadRequestError": "FlowApiError",
+    "UnprocessableError": "BadRequestError",
+    "AnnotationValidationError": "BadRequestError",
+    "NotFoundError": "FlowApiError",
+}
+
+
+def test_the_official_exception_module_is_mirrored() -> None:
+    import flowbio_async
+    import flowbio_async.exceptions
+    import flowbio_sync.exceptions
+
+    for module in (flowbio_async.exceptions, flowbio_sync.exceptions):
+        assert set(OFFICIAL_EXCEPTIONS) <= set(module.__all__)
+        for name, base in OFFICIAL_EXCEPTIONS.items():
+            cls = getattr(module, name)
+            assert cls is getattr(flowbio_async, name) is getattr(flowbio_sync, name)  # aliases
+            assert issubclass(cls, getattr(module, base, Exception)), (name, base)
+            assert issubclass(cls, module.FlowError)
+
+
+def test_ported_except_clauses_catch_what_the_official_client_raises(
+    flow_server: FlowServer, workdir: Path
+) -> None:
+    """What a script for the official client catches, with only the imports changed."""
+    from flowbio_sync.exceptions import (
+        AnnotationValidationError,
+        AuthenticationError,
+        BadRequestError,
+        FlowApiError,
+        NotFoundError,
+    )
+
+    caught: list[tuple[str, int]] = []
+    with flowbio_sync.Client() as client:
+        try:
+            client.log_in(flowbio_sync.UsernamePasswordCredentials("demo", "wrong-password"))
+        except BadRequestError as exc:  # the official client: 400 from POST /login
+            caught.append(("login", exc.status_code))
+        try:
+            client.data.upload_data(Path("counts.tsv"))
+        except AuthenticationError as exc:  # not logged in: 401
+            caught.append(("anonymous upload", exc.status_code))
+        client.log_in(flowbio_sync.UsernamePasswordCredentials(*DEMO))
+        try:
+            client.data.get("987654321")
+        except NotFoundError as exc:
+            caught.append(("get", exc.status_code))
+        flow_server.reset_counters()
+        # Flow answers these with 400 (the official client learns it from the server); the
+        # SDK refuses them before the first byte, as a BadRequestError all the same.
+        try:
+            client.samples.upload_sample(
+                name="My RNA-Seq Sample",
+                sample_type="RNA-Seq",
+                data={"reads1": Path("reads_R1.fastq.gz")},
+            )
+        except BadRequestError as exc:
+            caught.append(("sample name with spaces", exc.status_code))
+            assert "contains spaces" in exc.message
+        try:
+            client.data.upload_data(Path("counts.tsv"), filename="my counts.tsv")
+        except BadRequestError as exc:
+            caught.append(("filename with spaces", exc.status_code))
+        assert _uploads(flow_server) == 0  # nothing was sent for either
+        Path("sheet.csv").write_text("Sample Name,File,Type\n,pool_R1.fastq.gz,No-Such-Type\n")
+        try:
+            client.samples.upload_annotation(Path("sheet.csv"))
+        except AnnotationValidationError as exc:
+            caught.append(("annotation", exc.status_code))
+            assert exc.errors
+        try:
+            client.samples.get("987654321")
+        except FlowApiError as exc:  # the official base class catches every API error
+            caught.append(("any", exc.status_code))
+    assert caught == [
+        ("login", 400),
+        ("anonymous upload", 401),
+        ("get", 404),
+        ("sample name with spaces", 400),
+        ("filename with spaces", 400),
+        ("annotation", 400),
+        ("any", 404),
+    ]

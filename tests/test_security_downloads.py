@@ -30,6 +30,7 @@ from flowbio_async import (
     UnsafePathError,
 )
 from flowbio_async._transfers._partfile import PartState, part_path, save_state, sidecar_path
+from flowbio_async._transfers._privatefs import open_ours, read_ours
 from flowbio_async.testing import FlowServer
 
 pytestmark = pytest.mark.anyio
@@ -157,6 +158,19 @@ async def test_a_symlinked_sidecar_or_sidecar_temporary_is_never_written_through
         flow_server.clear_faults()
 
 
+def test_temporary_files_are_opened_without_following_links(tmp_path: Path, outside: Path) -> None:
+    """The open itself refuses a link (``O_NOFOLLOW``), not only the ``lstat`` before it: a
+    link swapped in between the two would otherwise pass, as its target is our own file."""
+    link = tmp_path / "shared" / "reads.fq.flowbio-part"
+    link.parent.mkdir()
+    link.symlink_to(outside)
+    with pytest.raises(DestinationNotWritableError, match="not created by flowbio-async"):
+        open_ours(link)
+    with pytest.raises(DestinationNotWritableError):
+        read_ours(link)
+    assert link.is_symlink()
+
+
 async def test_results_are_not_written_through_a_symlinked_folder(
     flow_server: FlowServer, tmp_path: Path, outside: Path
 ) -> None:
@@ -250,6 +264,46 @@ async def test_workspace_download_refuses_truncated_or_inflated_bodies(
     assert not (tmp_path / "out" / "a.bin").exists()  # nothing kept under the final name
     assert all(s.headers.get("accept-encoding") == "identity" for s in storage_requests)
     assert all("authorization" not in s.headers for s in storage_requests)
+
+
+GZIPPED = Answer(body=gzip.compress(b"r" * 100_000), headers={"Content-Encoding": "gzip"})
+
+
+@pytest.mark.parametrize(
+    ("kind", "storage"),
+    [
+        ("asset", GZIPPED),
+        ("asset", Answer(body=b"r" * 300, length=1000)),  # Content-Length is all that is known
+        ("archive", GZIPPED),
+        ("archive", Answer(body=b"r" * 300, length=None)),  # the job says 1000: 300, then close
+        ("archive", Answer(body=b"r" * 2000)),  # more than the job says
+    ],
+    ids=["asset-gzip", "asset-short", "archive-gzip", "archive-short", "archive-long"],
+)
+async def test_assets_and_archives_refuse_encoded_or_wrongly_sized_bodies(
+    tmp_path: Path, kind: str, storage: Answer
+) -> None:
+    """#14 scope: downloads "of any kind (data, workspace files, assets, archives)" check the
+    size against what is known and refuse an encoding that changes the bytes."""
+    job = {"id": "j1", "status": "completed", "name": "bundle.zip", "size": 1000}
+    out = tmp_path / "out"
+    with hostile_server() as hostile:
+        job["download_url"] = f"{hostile.base}/storage/bundle.zip"
+        hostile.routes["/api/downloads/j1"] = lambda seen: Answer.json(job)
+        for prefix in ("/storage/", "/files/downloads/7/", "/api/downloads/7/"):
+            hostile.routes[prefix] = lambda seen: storage
+        config = ClientConfig(show_progress=False, backoff_initial=0.01, download_retries=1)
+        async with AsyncClient(hostile.api, config) as client:
+            await client.log_in(TokenCredentials("hostile-test-token"), verify=False)
+            with pytest.raises(FlowError) as caught:
+                if kind == "asset":
+                    await client.data.download_asset("7", "qc_data/a.txt", f"{out}/")
+                else:
+                    await client.downloads.fetch("j1", f"{out}/")
+    if storage is GZIPPED:
+        assert isinstance(caught.value, IntegrityError) and "Content-Encoding" in str(caught.value)
+    final = out / ("qc_data/a.txt" if kind == "asset" else "bundle.zip")
+    assert not final.exists()  # nothing kept under the final name
 
 
 async def test_workspace_download_checks_the_body_even_without_a_listed_size(

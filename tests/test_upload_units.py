@@ -8,7 +8,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from flowbio_async import ConfigurationError, ItemResult
+from flowbio_async import ConfigurationError, ItemResult, NotStartedError
 from flowbio_async._transfers._chunks import ChunkSizer
 from flowbio_async._transfers._many import run_many
 from flowbio_async._transfers._resume import ResumeRecord, ResumeStore, upload_key
@@ -110,6 +110,38 @@ async def test_run_many_bounds_orders_and_collects() -> None:
     assert ItemResult(1, value=2).unwrap() == 2
     with pytest.raises(ValueError):
         await run_many([1], work, concurrency=0)
+
+
+@pytest.mark.anyio
+async def test_run_many_stop_on_error_starts_nothing_after_a_failure() -> None:
+    # Item 0 is uploading when item 1 fails: 0 finishes (never cut halfway), 2 and 3 never
+    # start and say so. Events, not sleeps, decide the order.
+    failed = anyio.Event()
+    started: list[int] = []
+
+    async def work(n: int) -> int:
+        started.append(n)
+        if n == 0:
+            with anyio.fail_after(30):
+                await failed.wait()
+            return 0
+        if n == 1:
+            failed.set()
+            raise ValueError("one")
+        return n
+
+    with anyio.fail_after(30):
+        results = await run_many(range(4), work, concurrency=2, stop_on_error=True)
+    assert sorted(started) == [0, 1]
+    assert [r.item for r in results] == [0, 1, 2, 3]
+    assert results[0].value == 0 and isinstance(results[1].error, ValueError)
+    for unstarted in results[2:]:
+        assert isinstance(unstarted.error, NotStartedError) and not unstarted.ok
+        assert "stop_on_error=True" in str(unstarted.error)
+    everything = await run_many(range(3), lambda n: anyio.sleep(0), concurrency=1)
+    assert all(r.ok for r in everything)  # nothing fails: nothing is skipped
+    with pytest.raises(ConfigurationError, match="not both"):
+        await run_many([1], work, concurrency=1, fail_fast=True, stop_on_error=True)
 
 
 def test_ordered_reads_and_sources(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ _CLI_WORDS = (
     (re.compile(r"\bis_directory=True\b"), "--directory"),
     (re.compile(r"\bextract=True\b"), "--extract"),
     (re.compile(r"\bignore_warnings=False\b"), "--reject-warnings"),
+    (re.compile(r"\bstop_on_error=True was passed\b"), "--stop-on-error was given"),
     (re.compile(r"\bdata=\{'reads1': PATH\}"), "--reads1 PATH"),
 )
 

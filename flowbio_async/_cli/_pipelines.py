@@ -1,10 +1,10 @@
 """``pipelines list``, ``pipelines show`` and ``run`` (#11).
 
-``run`` takes params from ``--param KEY=VALUE`` flags and/or a JSON file (``--params-file``):
-either a flat object of params, or one with any of ``params``, ``data_params``,
-``csv_params``, ``samples`` and ``nextflow_version``. YAML is not read: flowbio-async has no
-YAML dependency. It prints the execution id and its web link; ``--wait`` then follows the run
-to its end (exit 0 only when it ends OK).
+``run`` takes params from ``--param KEY=VALUE`` flags and/or a JSON or YAML file
+(``--params-file``, as nf-core's ``-params-file`` takes): either a flat mapping of params, or
+one with any of ``params``, ``data_params``, ``csv_params``, ``samples`` and
+``nextflow_version``. It prints the execution id and its web link; ``--wait`` then follows the
+run to its end (exit 0 only when it ends OK).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from flowbio_async._cli._command import Invocation, Verbs
 from flowbio_async._cli._credentials import Auth
@@ -51,7 +53,8 @@ def register(verbs: Verbs) -> None:
         _run,
         "run a pipeline version",
         "Run a pipeline (by id or name; its latest version unless --version or --version-id). "
-        "Params come from --param flags and/or a JSON --params-file (YAML is not supported). "
+        "Params come from --param flags and/or a JSON or YAML --params-file (.json, .yaml, "
+        ".yml; any other name is read as JSON, then as YAML). "
         "Every problem is reported before anything is sent; nothing starts on a bad input.",
     )
     run.add_argument("pipeline", nargs="?", metavar="PIPELINE", help="pipeline id or name")
@@ -74,7 +77,9 @@ def register(verbs: Verbs) -> None:
         metavar="ID",
         help="a sample for the samplesheet (repeatable)",
     )
-    run.add_argument("--params-file", type=Path, metavar="FILE.json", help="params as JSON")
+    run.add_argument(
+        "--params-file", type=Path, metavar="FILE", help="params as JSON or YAML (.yaml, .yml)"
+    )
     run.add_argument("--nextflow-version", metavar="VERSION", help="default: the newest listed")
     add_wait_options(run)
     run.add_argument("--wait", action="store_true", help="follow the run until it ends")
@@ -182,20 +187,67 @@ def _pairs(items: list[str], flag: str) -> dict[str, str]:
     return found
 
 
-def read_params_file(path: Path) -> dict[str, Any]:
-    """The run inputs of a JSON params file (flat params, or the structured form)."""
-    if path.suffix.lower() in {".yaml", ".yml"}:
-        raise CliUsageError(
-            f"{path}: YAML is not supported (flowbio-async has no YAML dependency); use JSON"
-        )
+class _ParamsLoader(yaml.SafeLoader):
+    """YAML's safe loader, keeping timestamps as the text written (``2024-05-01`` is a param
+    value, not a date object the run body could not send)."""
+
+
+def _timestamp_as_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
+    return str(loader.construct_scalar(node))
+
+
+_ParamsLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
+YAML_SUFFIXES = frozenset({".yaml", ".yml"})
+
+
+def _load(path: Path, text: str) -> Any:
+    """The document in ``text``: YAML for ``.yaml``/``.yml``, JSON for ``.json``, and for
+    any other name JSON first, then YAML."""
+    suffix = path.suffix.lower()
+    if suffix != ".json" and suffix not in YAML_SUFFIXES:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            pass
+    if suffix == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CliUsageError(f"{path}: not JSON: {exc}") from None
     try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
+        return yaml.load(text, Loader=_ParamsLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        kind = "YAML" if suffix in YAML_SUFFIXES else "JSON or YAML"
+        raise CliUsageError(f"{path}: not {kind}: {' '.join(str(exc).split())}") from None
+
+
+def _check_keys(path: Path, value: Any, where: str = "") -> None:
+    """Every mapping key is text (YAML allows ``1:`` or ``yes:``; Flow's params are named)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise CliUsageError(
+                    f"{path}: key {key!r}{' in ' + where if where else ''} is not text; quote it"
+                )
+            _check_keys(path, item, f"{where}.{key}" if where else key)
+    elif isinstance(value, list):
+        for item in value:
+            _check_keys(path, item, where)
+
+
+def read_params_file(path: Path) -> dict[str, Any]:
+    """The run inputs of a JSON or YAML params file (flat params, or the structured form)."""
+    try:
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise CliUsageError(f"{path}: cannot read: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise CliUsageError(f"{path}: not JSON: {exc}") from None
+    loaded = _load(path, text)
+    if loaded is None:
+        raise CliUsageError(f"{path}: the file holds no params")
     if not isinstance(loaded, dict):
-        raise CliUsageError(f"{path}: expected a JSON object")
+        kind = "a list" if isinstance(loaded, list) else f"a {type(loaded).__name__}"
+        raise CliUsageError(f"{path}: expected a mapping of params (an object), not {kind}")
+    _check_keys(path, loaded)
     if loaded and set(loaded) <= STRUCTURED_KEYS:
         return loaded
     return {"params": loaded}

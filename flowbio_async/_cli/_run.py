@@ -27,6 +27,7 @@ from flowbio_async._errors import (
     FlowApiError,
     FlowError,
     InvalidSampleError,
+    InvalidUploadError,
     NotFoundError,
 )
 from flowbio_async._pipeline_errors import InvalidRunError
@@ -115,7 +116,11 @@ def _report(output: Output, exc: BaseException, resolved: Resolved | None = None
         output.error("interrupted; run the same command again to resume")
         return int(ExitCode.INTERRUPTED)
     base_url = resolved.base_url if resolved is not None else None
-    if isinstance(exc, FlowApiError):
+    if isinstance(exc, InvalidSampleError):  # also a BadRequestError, but nothing was sent
+        output.error(explain(exc), details=[cli_words(p) for p in exc.problems])
+    elif isinstance(exc, InvalidUploadError):
+        output.error(explain(exc))
+    elif isinstance(exc, FlowApiError):
         details = exc.errors if isinstance(exc, AnnotationValidationError) else exc.details
         output.error(
             explain(exc, base_url),
@@ -123,8 +128,6 @@ def _report(output: Output, exc: BaseException, resolved: Resolved | None = None
             details=details,
             problem=exc.problem,
         )
-    elif isinstance(exc, InvalidSampleError):
-        output.error(explain(exc), details=[cli_words(p) for p in exc.problems])
     elif isinstance(exc, InvalidRunError):
         output.error(explain(exc), details=exc.details)
     elif isinstance(exc, CliUsageError | FlowError):

@@ -49,11 +49,31 @@ def register(verbs: Verbs) -> None:
         "upload one sample per row of a CSV sheet",
         "Upload one sample per row of a CSV sheet with columns name, reads1, reads2, "
         "sample_type, project, organism and one column per metadata identifier. Every row "
-        "is validated before anything is uploaded.",
+        "is validated before anything is uploaded: an invalid row stops the batch (exit 2) "
+        "unless --skip-invalid. Rows start in sheet order; a failed upload leaves the others "
+        "going unless --stop-on-error.",
     )
-    batch.add_argument("sheet", type=Path, metavar="SHEET.csv")
+    batch.add_argument("sheet", type=Path, nargs="?", metavar="SHEET.csv", help="the sheet")
+    batch.add_argument(
+        "--sheet",
+        dest="sheet_option",
+        type=Path,
+        metavar="PATH",
+        help="the sheet (the official CLI's spelling; same as the positional SHEET.csv)",
+    )
     batch.add_argument(
         "--sample-type", metavar="TYPE", help="sample type of rows without a sample_type cell"
+    )
+    batch.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="skip invalid rows (reporting why) and upload the valid ones",
+    )
+    batch.add_argument(
+        "--stop-on-error",
+        action="store_true",
+        help="start no further row after the first failed upload (rows already uploading "
+        "finish); the rows never started are reported",
     )
     add_concurrency(batch, "samples")
 
@@ -90,11 +110,36 @@ async def _upload(inv: Invocation) -> int:
     return 0
 
 
+def _sheet_path(args: Any) -> Path:
+    """The sheet, given as ``SHEET.csv`` or as ``--sheet PATH`` (the official spelling)."""
+    positional, option = args.sheet, args.sheet_option
+    if positional is not None and option is not None and positional != option:
+        raise CliUsageError(
+            f"two sample sheets given ({positional} and --sheet {option}); pass one"
+        )
+    sheet: Path | None = positional or option
+    if sheet is None:
+        raise CliUsageError("no sample sheet given: pass SHEET.csv (or --sheet PATH)")
+    return sheet
+
+
 async def _upload_batch(inv: Invocation) -> int:
-    rows = parse_sheet(inv.args.sheet, inv.args.sample_type)
-    issues = validate_rows(rows, await inv.client.samples.sample_catalogue())
-    if issues:
+    args = inv.args
+    every = parse_sheet(_sheet_path(args), args.sample_type)
+    issues = validate_rows(every, await inv.client.samples.sample_catalogue())
+    if issues and (not args.skip_invalid or any(issue["row"] == 0 for issue in issues)):
         inv.output.error("the sample sheet has invalid rows; nothing was uploaded", details=issues)
+        return int(ExitCode.USAGE)
+    skipped = _skipped_rows(every, issues)
+    rows = [row for row in every if row.row not in {entry["row"] for entry in skipped}]
+    for entry in skipped:
+        reasons = "; ".join(str(reason) for reason in entry["reasons"])
+        inv.output.advisory(f"skipped: row {entry['row']} ({entry['name']}): {reasons}")
+    if not rows:
+        # --skip-invalid and nothing valid: a script must not read "done" from exit 0.
+        inv.output.error(
+            "every row of the sample sheet is invalid; nothing was uploaded", details=issues
+        )
         return int(ExitCode.USAGE)
 
     specs = [
@@ -108,13 +153,25 @@ async def _upload_batch(inv: Invocation) -> int:
         )
         for row in rows
     ]
-    results = await inv.client.samples.upload_samples(specs)
+    results = await inv.client.samples.upload_samples(specs, stop_on_error=args.stop_on_error)
     # Results come back in input order, so each one belongs to the row at the same index.
     by_row = [
         ItemResult(row, value=result.value, error=result.error)
         for row, result in zip(rows, results, strict=True)
     ]
-    return report_items(inv.output, by_row, SAMPLE_COLUMNS, _describe, _label)
+    return report_items(inv.output, by_row, SAMPLE_COLUMNS, _describe, _label, skipped=skipped)
+
+
+def _skipped_rows(rows: list[SheetRow], issues: list[dict[str, object]]) -> list[dict[str, Any]]:
+    """``--skip-invalid``: each invalid row once, in sheet order, with every reason."""
+    reasons: dict[int, list[object]] = {}
+    for issue in issues:
+        reasons.setdefault(int(str(issue["row"])), []).append(issue["message"])
+    return [
+        {"row": row.row, "name": row.name, "reasons": reasons[row.row]}
+        for row in rows
+        if row.row in reasons
+    ]
 
 
 def _describe(row: SheetRow, sample: Any) -> dict[str, Any]:

@@ -169,10 +169,15 @@ class ExecutionMonitoring(Resource):
                 if log:
                     updates += _log_update(full, cursor, full.log or "", final_asked)
                 updates = [_with(u, full) for u in updates]
+            current = (full.status or "").strip()
+            moved = current != status or full.is_terminal
+            if moved and not full.is_terminal:
+                # A run that starts is reported before the steps and log it started with.
+                yield ExecutionUpdate("status", full, current, previous_status=status)
             for update in updates:
                 yield update
-            current = (full.status or "").strip()
-            if current != status or full.is_terminal:
+            if moved and full.is_terminal:
+                # The terminal status comes last, with the full execution.
                 yield ExecutionUpdate("status", full, current, previous_status=status)
             changed = bool(updates) or current != status
             status = current

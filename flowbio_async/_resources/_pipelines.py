@@ -40,6 +40,7 @@ from flowbio_async._pipeline_errors import (
 )
 from flowbio_async._resources._base import Resource, parse_response, segment
 from flowbio_async._resources._run_body import RunBuilder, ref_id
+from flowbio_async._tasks import task_group
 from flowbio_async._types import DataOrId, ExecutionOrId, IdLike, SampleOrId, VersionOrId
 
 M = TypeVar("M")
@@ -222,7 +223,7 @@ class PipelineResource(Resource):
             async with limiter:
                 found[key] = await fetch(key)
 
-        async with anyio.create_task_group() as group:
+        async with task_group() as group:  # a failure is the FlowError itself (#14)
             for key in sorted(set(ids)):
                 group.start_soon(one, key)
         return found

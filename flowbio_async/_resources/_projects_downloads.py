@@ -32,6 +32,7 @@ from flowbio_async._resources._download_support import (
     sample_origin,
 )
 from flowbio_async._resources._downloads import DownloadsResource
+from flowbio_async._tasks import task_group
 from flowbio_async._transfers._many import call_concurrency
 from flowbio_async._transfers._paths import folder_name, safe_filename
 
@@ -196,7 +197,7 @@ class ProjectDownloads(Resource):
                 return  # best effort: without it the file may only end up in unsorted/
             result[index] = (data.model_copy(update={"md5": full.md5}), path)
 
-        async with anyio.create_task_group() as group:
+        async with task_group() as group:
             for index in needed:
                 group.start_soon(detail, index)
         return result

@@ -22,6 +22,7 @@ from flowbio_async._models._samples import (
 )
 from flowbio_async._pagination import AsyncPager
 from flowbio_async._resources._base import Resource, build_params, segment
+from flowbio_async._tasks import task_group
 from flowbio_async._types import DateLike
 
 _OPTION_FETCHES = 8  # concurrent /options requests while listing attributes
@@ -67,7 +68,7 @@ class SampleReads(Resource):
                 values = await self.get_metadata_options(identifier)
             options[identifier] = [option.value for option in values]
 
-        async with anyio.create_task_group() as tg:
+        async with task_group() as tg:  # a failure is the FlowError itself (#14)
             for item in items:
                 if item.get("has_options") and not item.get("allow_user_terms"):
                     tg.start_soon(fetch, str(item["identifier"]))

@@ -11,15 +11,19 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import anyio
-
-from flowbio_async._errors import AnnotationWarningsError, FlowError, NotFoundError
+from flowbio_async._errors import (
+    AnnotationWarningsError,
+    FlowError,
+    NotFoundError,
+    NotStartedError,
+)
 from flowbio_async._models._parse import parse_model
 from flowbio_async._models._samples import MetadataAttribute, Sample, SampleType
 from flowbio_async._models._uploads import AnnotationUpload, MultiplexedUpload, SampleUploadSpec
 from flowbio_async._progress import Progress, ProgressCallback
 from flowbio_async._resources._base import Resource
 from flowbio_async._sample_rules import SampleCatalogue, check_samples
+from flowbio_async._tasks import task_group
 from flowbio_async._transfers._many import ItemResult, call_concurrency, run_many
 from flowbio_async._transfers._sources import Source, check_source, ordered_reads
 from flowbio_async._transfers._upload import ChunkedUploader, UploadJob, upload_with_progress
@@ -76,7 +80,7 @@ class SampleUploads(Resource):
             except NotFoundError:
                 found[key] = None
 
-        async with anyio.create_task_group() as group:
+        async with task_group() as group:  # a failure is the FlowError itself (#14)
             group.start_soon(load, "types", self.get_types)
             group.start_soon(load, "attributes", self.get_metadata_attributes)
         return SampleCatalogue(types=found["types"], attributes=found["attributes"])
@@ -130,11 +134,17 @@ class SampleUploads(Resource):
         resume: bool = True,
         fail_fast: bool = False,
         max_concurrency: int | None = None,
+        stop_on_error: bool = False,
     ) -> list[ItemResult[SampleUploadSpec, Sample]]:
         """Upload many samples concurrently; one result per sample, in input order.
 
         At most ``max_concurrency`` samples upload at once (default and ceiling: the
         client-wide ``config.max_concurrency``); a sample's own files go one after another.
+        Samples start in input order. A failed sample leaves the others going, unless
+        ``fail_fast=True`` (the first error cancels the rest and is raised) or
+        ``stop_on_error=True`` (no sample starts after the first failure, those already
+        uploading finish, and the ones never started come back with a
+        :class:`NotStartedError`; the official CLI's ``--stop-on-error``).
 
         Example:
             ```python
@@ -156,7 +166,13 @@ class SampleUploads(Resource):
             async def one(item: tuple[SampleUploadSpec, list[Source]]) -> Sample:
                 return await self._send_sample(item[0], item[1], reporter, resume)
 
-            results = await run_many(checked, one, concurrency=workers, fail_fast=fail_fast)
+            results = await run_many(
+                checked, one, concurrency=workers, fail_fast=fail_fast, stop_on_error=stop_on_error
+            )
+            for result in results:
+                if isinstance(result.error, NotStartedError):
+                    for unsent in result.item[1]:
+                        reporter.skip(unsent.size, ok=False)  # planned, never started
         return [ItemResult(r.item[0], value=r.value, error=r.error) for r in results]
 
     async def _send_sample(

@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 import anyio
 import anyio.abc
 
-from flowbio_async._errors import ConfigurationError
+from flowbio_async._errors import ConfigurationError, NotStartedError
 
 K = TypeVar("K")
 T = TypeVar("T")
@@ -75,22 +75,28 @@ async def run_many(
     *,
     concurrency: int,
     fail_fast: bool = False,
+    stop_on_error: bool = False,
 ) -> list[ItemResult[K, T]]:
     """Apply ``operation`` to every item with at most ``concurrency`` running at once.
 
     Results come back in input order. An ``Exception`` raised for one item is recorded in
     its result and the others carry on; with ``fail_fast=True`` the first one cancels the
-    rest and is raised. Cancellation (Ctrl-C, an outer deadline) always propagates.
+    rest and is raised. With ``stop_on_error=True`` no item starts after the first failure,
+    the ones already running finish (never cut halfway), and each item never started gets a
+    :class:`NotStartedError`. Cancellation (Ctrl-C, an outer deadline) always propagates.
     """
     if concurrency < 1:
         raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+    if fail_fast and stop_on_error:
+        raise ConfigurationError("pass fail_fast=True or stop_on_error=True, not both")
     pending = list(items)
     results: list[ItemResult[K, T] | None] = [None] * len(pending)
     next_index = 0
+    stopped = False
 
     async def worker() -> None:
-        nonlocal next_index
-        while next_index < len(pending):
+        nonlocal next_index, stopped
+        while next_index < len(pending) and not stopped:
             index = next_index
             next_index += 1
             item = pending[index]
@@ -100,6 +106,7 @@ async def run_many(
                 if fail_fast:
                     raise
                 results[index] = ItemResult(item, error=exc)
+                stopped = stop_on_error
             else:
                 results[index] = ItemResult(item, value=value)
 
@@ -109,7 +116,14 @@ async def run_many(
                 tg.start_soon(worker)
     except ExceptionGroup as group:
         raise _first_error(group) from None
-    return [result for result in results if result is not None]
+    return [
+        ItemResult(item, error=_not_started()) if result is None else result
+        for item, result in zip(pending, results, strict=True)
+    ]
+
+
+def _not_started() -> NotStartedError:
+    return NotStartedError("not started: an earlier item failed and stop_on_error=True was passed")
 
 
 def _first_error(group: ExceptionGroup[Exception]) -> Exception:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from flowbio_async._errors import ConfigurationError
+from flowbio_async._errors import ConfigurationError, InvalidUploadError
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
 READS_KEYS = ("reads1", "reads2")
@@ -35,7 +35,7 @@ def check_stored_name(name: str) -> str:
     if not name:
         raise ConfigurationError("the stored filename must not be empty")
     if " " in name:
-        raise ConfigurationError(
+        raise InvalidUploadError(
             f"the stored filename {name!r} contains spaces, which Flow refuses; "
             "pass filename= with a name without spaces"
         )

@@ -142,9 +142,13 @@ def log_from(text: str, offset: int) -> str:
 def execution_detail(
     store: Store, row: Row, outputs: Sequence[Row], user: Row | None, *, log_offset: int = 0
 ) -> dict[str, Any]:
-    """``GET /executions/<id>`` (and the answer of a run), before ``include``/``exclude``."""
+    """``GET /executions/<id>`` (and the answer of a run), before ``include``/``exclude``.
+
+    It extends the list item (executions.md), so ``can_delete`` and ``fileset`` say what
+    the search says about the same run.
+    """
     run = get_run(store, row["id"])
-    detail = v.execution_item(row)
+    detail = v.execution_item(row, v.uid(user))
     detail.update(
         {
             "uuid": run["uuid"] if run else f"00000000-0000-4000-8000-{int(row['id']):012d}",
@@ -160,7 +164,6 @@ def execution_detail(
             "pipeline": _pipeline_of(store, row, run),
             "sample": _named(store, "samples", row["sample"]),
             "project": _named(store, "projects", row["project"]),
-            "fileset": None,
             "owner": v.owner_object(row),
             "group_owner": None,
             "process_executions": _processes(store, row, outputs, run),

@@ -385,10 +385,37 @@ def decode_cursor(kind: str, cursor: str) -> int:
             raise ValueError(prefix)
         index = int(number)
     except (ValueError, UnicodeError):
-        raise GraphQLError(f"after: {cursor!r} is not a cursor of this connection") from None
+        raise _not_a_cursor(cursor) from None
     if index < 0:
-        raise GraphQLError(f"after: {cursor!r} is not a cursor of this connection")
+        raise _not_a_cursor(cursor)
     return index
+
+
+def _not_a_cursor(cursor: str) -> GraphQLError:
+    return GraphQLError(
+        f"after: {cursor!r} is not a cursor of this connection; valid: a cursor it handed "
+        "out (edges.cursor, pageInfo.endCursor), or none to start at the first item",
+        extensions={"code": "BAD_USER_INPUT", "field": "after"},
+    )
+
+
+def past_the_end(kind: str, total: int) -> GraphQLError:
+    """A cursor beyond the last item: the error names ``after`` and what it may be instead."""
+    if total:
+        last = encode_cursor(kind, total - 1)
+        valid = f"the cursor of one of its items (the last is {last!r}), or none to start over"
+    else:
+        last = None
+        valid = "none: the connection is empty, leave after out"
+    return GraphQLError(
+        f"after: the cursor is past the end of the connection ({total} items); valid: {valid}",
+        extensions={
+            "code": "BAD_USER_INPUT",
+            "field": "after",
+            "total": total,
+            "last_cursor": last,
+        },
+    )
 
 
 def _page(first: int | None) -> int:
@@ -414,9 +441,7 @@ def connection(
         seen = decode_cursor(kind, after)
         if seen >= total:
             # An item that is not there: a cursor from a longer listing, or made up.
-            raise GraphQLError(
-                f"after: the cursor is past the end of the connection ({total} items)"
-            )
+            raise past_the_end(kind, total)
         start = seen + 1
     rows = rows_for(start, size) if size else []
     edges = [
