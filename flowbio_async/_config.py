@@ -4,7 +4,9 @@ Worst-case memory held by transfers (the s3transfer habit: say the bound where i
 
 * an upload keeps at most two chunks in memory (the one on the wire and the next one read
   ahead), so ``2 × max_chunk_size × max_concurrency`` for many concurrent uploads
-  (defaults: 2 × 16 MiB × 16 = 512 MiB at the very worst; ~32 MiB for one file);
+  (defaults: 2 × 16 MiB × 16 = 512 MiB at the very worst; ~32 MiB for one file); a
+  pipelined upload (``upload_streams``) streams its chunks from the file instead, about
+  3 MiB per connection;
 * a download keeps at most ``download_buffer_size`` bytes awaiting the disk, shared by its
   streams (each at least 256 KiB), so ``max(download_buffer_size, 256 KiB ×
   segments_per_file) × max_concurrency`` (defaults: 4 MiB × 16 = 64 MiB at the very worst;
@@ -85,6 +87,18 @@ class ClientConfig:
     connect_timeout: timedelta = field(default=timedelta(seconds=10), metadata=_bounds(above=0))
     max_chunk_size: int = field(default=16 * MiB, metadata=_bounds(1))
     """Upper bound for adaptive upload chunks (and for ``chunk_size``)."""
+    upload_streams: int = field(default=4, metadata=_bounds(1))
+    """Most connections one file's upload uses at once (#13). Once chunks sent alone go
+    slower than ``upload_below_rate``, up to this many chunks (of at most 4 MiB) are on the
+    wire together, each holding back its last bytes until the one before is acknowledged,
+    so the server still receives whole chunks strictly in order (docs/uploading.md). The
+    connections beyond the first come from the same budget as parallel download ranges.
+    1 sends every chunk alone."""
+    upload_below_rate: int | None = 64 * MiB
+    """Pipelining starts only when the last two chunks sent alone (not counting the first,
+    which creates the upload, nor chunks under 256 KiB) both went slower than this
+    (bytes/s), with two chunks or more left; ``None`` pipelines from the second chunk on.
+    On loopback and fast networks one connection is as fast and costs less."""
     max_retries: int = 4
     """Retries for idempotent requests on 429, 502/503/504 and connection errors."""
     backoff_initial: float = 0.5

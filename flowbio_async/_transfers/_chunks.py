@@ -54,15 +54,19 @@ class ChunkSizer:
         if elapsed < self.target and sent * 2 >= self.size:
             self.size = min(self.size * 2, self.ceiling)
 
-    def span(self, remaining: int) -> int:
+    def span(self, remaining: int, limit: int | None = None) -> int:
         """How many of the ``remaining`` bytes the next chunk carries.
 
         A tail of at most a quarter chunk rides along with the chunk before it (never past
         ``ceiling``): a 2 MiB file at 1 MB chunks is two requests, not three. Per-request
         overhead dominates small files, so this matters most for many small uploads.
+        ``limit`` caps the chunk, stretched tail included (pipelined chunks, #13).
         """
-        stretched = min(self.ceiling, self.size + self.size // 4)
-        return remaining if remaining <= stretched else min(self.size, remaining)
+        size = self.size if limit is None else min(self.size, limit)
+        stretched = min(self.ceiling, size + size // 4)
+        if limit is not None:
+            stretched = min(stretched, max(size, limit))
+        return remaining if remaining <= stretched else min(size, remaining)
 
     def fits(self, length: int) -> bool:
         """Whether a chunk read earlier is still acceptable after the size changed."""

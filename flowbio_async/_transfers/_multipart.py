@@ -13,15 +13,18 @@ body that held its bytes until the garbage collector ran kept whole chunks alive
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
 import anyio
 
 _PIECE = 1024 * 1024
 _SMALL = 64 * 1024
+HELD = 512
+"""Bytes of a held chunk's data kept back until its predecessor is acknowledged (#13)."""
 # The HTML5 form encoding of quotes, backslashes and control characters in names (what
 # httpx and browsers send), so the server parses our parts exactly like theirs.
 _ESCAPES = {'"': "%22", "\\": "\\\\"} | {chr(c): f"%{c:02X}" for c in range(0x20) if c != 0x1B}
@@ -42,8 +45,12 @@ class _FormBody:
         filename: str,
         size: int,
         content_type: str,
+        *,
+        fields_last: bool = False,
     ) -> None:
         self.boundary = secrets.token_hex(16)
+        self.fields = fields
+        """The form fields (without the file part), as given."""
         dash = f"--{self.boundary}\r\n"
         parts: list[str] = []
         for name, value in fields.items():
@@ -53,12 +60,19 @@ class _FormBody:
                     f"{dash}Content-Disposition: form-data; {_quoted('name', name)}\r\n\r\n"
                     f"{item}\r\n"
                 )
-        parts.append(
+        file_header = (
             f"{dash}Content-Disposition: form-data; {_quoted('name', file_field)}; "
             f"{_quoted('filename', filename)}\r\nContent-Type: {content_type}\r\n\r\n"
         )
-        self._head = "".join(parts).encode()
-        self._tail = f"\r\n--{self.boundary}--\r\n".encode()
+        closing = f"--{self.boundary}--\r\n"
+        if fields_last:
+            # The file part first, the fields after it: a server cannot know where the bytes
+            # go (offset, upload id) before the body's last bytes are in (#13, pipelining).
+            self._head = file_header.encode()
+            self._tail = "".join(["\r\n", *parts, closing]).encode()
+        else:
+            self._head = "".join([*parts, file_header]).encode()
+            self._tail = f"\r\n{closing}".encode()
         self._length = len(self._head) + size + len(self._tail)
 
     @property
@@ -113,6 +127,96 @@ class ChunkBody(_FormBody):
     def close(self) -> None:
         """Forget the chunk's bytes (the body cannot be sent again afterwards)."""
         self._data = b""
+
+
+Release = Callable[[float], Awaitable[None]]
+"""Awaited before a held body's last bytes go out, with the time (``anyio.current_time()``)
+the piece before them was handed over; returns to send them, raises to abandon the request."""
+
+
+class HeldTailBody(_FormBody):
+    """One chunk streamed from an open file, the file part first, its last bytes held back.
+
+    The fields (offset, upload id, ``is_last``) come after the blob, and the last
+    ``2 × HELD`` data bytes, the fields and the closing boundary go out only once
+    ``release`` returns: until then no server can act on the chunk, so a chunk can be on the
+    wire while the one before it is still being answered (docs/uploading.md, #13). The HTTP
+    layer reads one piece ahead, so the piece before the held bytes is tiny too. Each
+    iteration reads the file again through its own duplicate of ``fd`` (``os.pread``, in a
+    worker thread, 1 MiB at a time): a resend after a 401 works, and a body still being
+    iterated after its request ended never reads through a descriptor closed under it.
+
+    Example:
+        ```python
+        body = HeldTailBody(fields, "blob", "a.fq", fd, 4 << 20, 4 << 20, release=gate.wait)
+        await http.request("POST", "upload", body=body, headers=body.headers, retry=False)
+        ```
+    """
+
+    def __init__(
+        self,
+        fields: Mapping[str, str | Sequence[str]],
+        file_field: str,
+        filename: str,
+        fd: int,
+        offset: int,
+        length: int,
+        release: Release,
+        content_type: str = "application/octet-stream",
+    ) -> None:
+        super().__init__(fields, file_field, filename, length, content_type, fields_last=True)
+        self._fd = fd
+        self._offset = offset
+        self._size = length
+        self._release = release
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._pieces()
+
+    async def _pieces(self) -> AsyncIterator[bytes]:
+        size, offset = self._size, self._offset
+        held_from = max(0, size - 2 * HELD)  # the tiny last piece before the gate, then the rest
+        fd = os.dup(self._fd)
+        try:
+            handed = anyio.current_time()
+            yield self._head
+            position = 0
+            while position < held_from:
+                length = min(_PIECE, held_from - position)
+                piece = await anyio.to_thread.run_sync(read_exact, fd, length, offset + position)
+                handed = anyio.current_time()
+                yield piece
+                position += length
+            last = b""
+            if size > held_from:
+                last = await anyio.to_thread.run_sync(
+                    read_exact, fd, size - held_from, offset + held_from
+                )
+            split = max(0, len(last) - HELD)
+            if split:
+                handed = anyio.current_time()
+                yield last[:split]
+            await self._release(handed)
+            yield last[split:] + self._tail
+        finally:
+            os.close(fd)
+
+
+def read_exact(fd: int, length: int, offset: int) -> bytes:
+    """``length`` bytes of ``fd`` at ``offset`` (``os.pread``, looping over short reads)."""
+    data = os.pread(fd, length, offset)
+    if len(data) == length:
+        return data
+    # pread may return short on some filesystems; loop (rare, so the concatenation is fine).
+    parts = [data]
+    got = len(data)
+    while got < length:
+        more = os.pread(fd, length - got, offset + got)
+        if not more:
+            raise OSError(f"file shrank while uploading (expected {length} bytes at {offset})")
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
 
 
 class FileBody(_FormBody):

@@ -10,11 +10,15 @@ name and the extra form fields of their endpoint. What it adds over the official
   honouring ``Retry-After`` (docs/protocol.md §3.8; the protocol is idempotent on the byte offset);
   401 refresh-and-resend is done by the HTTP layer;
 * a resume record (``_resume``) after every acknowledged chunk lets a later call continue an
-  upload that was interrupted by a crash, Ctrl-C or an exhausted retry budget.
+  upload that was interrupted by a crash, Ctrl-C or an exhausted retry budget;
+* over a slow link (two chunks in a row below ``upload_below_rate``) the rest of the file is
+  pipelined on up to ``upload_streams`` connections, still acknowledged strictly in order
+  (``_upload_pipeline``, #13); any failure there comes back here and is retried alone.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import time
@@ -36,8 +40,9 @@ from flowbio_async._errors import (
 )
 from flowbio_async._retry import RETRYABLE_STATUSES, backoff_delay, retry_after_seconds
 from flowbio_async._transfers._chunks import ChunkSizer
-from flowbio_async._transfers._multipart import ChunkBody
+from flowbio_async._transfers._multipart import ChunkBody, read_exact
 from flowbio_async._transfers._resume import ResumeRecord, ResumeStore, upload_key
+from flowbio_async._transfers._upload_pipeline import PIPELINE_CHUNK, Gauge, Pipeline, Stop
 
 if TYPE_CHECKING:
     from flowbio_async._config import ClientConfig
@@ -108,7 +113,7 @@ class _Prefetch:
     async def run(self) -> None:
         try:
             self._data = await anyio.to_thread.run_sync(
-                _read_exact, self._fd, self.length, self.offset
+                read_exact, self._fd, self.length, self.offset
             )
         except Exception as exc:  # handed to the awaiting side, re-raised there
             self._error = exc
@@ -125,28 +130,12 @@ class _Prefetch:
         return data
 
 
-def _read_exact(fd: int, length: int, offset: int) -> bytes:
-    data = os.pread(fd, length, offset)
-    if len(data) == length:
-        return data
-    # pread may return short on some filesystems; loop (rare, so the concatenation is fine).
-    parts = [data]
-    got = len(data)
-    while got < length:
-        more = os.pread(fd, length - got, offset + got)
-        if not more:
-            raise OSError(f"file shrank while uploading (expected {length} bytes at {offset})")
-        parts.append(more)
-        got += len(more)
-    return b"".join(parts)
-
-
 class ChunkedUploader:
     """Sends files through the Flow chunk protocol with read-ahead, retries and resume.
 
     Example:
         ```python
-        uploader = ChunkedUploader(http, config, limiter)
+        uploader = ChunkedUploader(http, config, limiter, streams=ctx.streams)
         job = UploadJob("upload", Path("reads.fq"), "reads.fq", {})
         final = await uploader.upload(job)
         ```
@@ -157,10 +146,15 @@ class ChunkedUploader:
         http: ChunkPoster,
         config: ClientConfig,
         limiter: anyio.CapacityLimiter | None = None,
+        *,
+        streams: anyio.CapacityLimiter | None = None,
     ) -> None:
         self._http = http
         self._config = config
         self._limiter = limiter
+        self._streams = streams
+        """The client's budget of extra connections (``ClientContext.streams``): a pipelined
+        upload takes its connections beyond the first from it, as parallel downloads do."""
         self._store = ResumeStore(config.state_dir)
 
     def key(self, job: UploadJob) -> str:
@@ -286,9 +280,54 @@ class ChunkedUploader:
         fd: int,
         sizer: ChunkSizer,
     ) -> dict[str, Any]:
-        size = start.size
-        offset = start.offset
-        data_id = start.data_id
+        series = _Series(start, key, self._store, persist, report, start.offset, start.data_id)
+        gauge = Gauge.of(self._config)
+        stop: Stop | None = None
+        while True:
+            final = await self._sequential(job, fd, series, sizer, gauge, stop)
+            if final is not None:
+                return final
+
+            def acknowledge(length: int, elapsed: float, answer: Mapping[str, Any]) -> str:
+                sizer.record_success(length, elapsed)
+                series.acknowledge(length, answer)
+                return series.data_id
+
+            pipeline = Pipeline(
+                self._http,
+                self._config,
+                job.endpoint,
+                job.filename,
+                fd,
+                start.size,
+                sizer,
+                form=functools.partial(_chunk_form, job),
+                acknowledge=acknowledge,
+                streams=self._streams,
+            )
+            outcome = await pipeline.run(series.offset, series.data_id, gauge.reference)
+            if not isinstance(outcome, Stop):
+                return outcome
+            gauge.stopped(for_good=outcome.for_good)
+            stop = outcome
+
+    async def _sequential(
+        self,
+        job: UploadJob,
+        fd: int,
+        series: _Series,
+        sizer: ChunkSizer,
+        gauge: Gauge,
+        stop: Stop | None,
+    ) -> dict[str, Any] | None:
+        """Chunks one at a time from ``series.offset``: the last answer, or ``None`` once
+        pipelining should take over (``gauge``). ``stop`` is how a pipeline ended: its failed
+        chunk is retried here first, by the usual rules."""
+        size = series.start.size
+        attempt = 0
+        if stop is not None and stop.error is not None:
+            attempt, _ = await self._recover(stop.error, 0, sizer, stop.length)
+        offset = series.offset
         async with anyio.create_task_group() as tg:
             pending = self._prefetch(tg, fd, offset, sizer.span(size - offset))
             while True:
@@ -298,19 +337,28 @@ class ChunkedUploader:
                 end = offset + len(chunk)
                 if end < size:
                     pending = self._prefetch(tg, fd, end, sizer.span(size - end))
-                response, chunk = await self._post_chunk(job, chunk, offset, data_id, size, sizer)
-                end = offset + len(chunk)
-                data_id = _next_data_id(response) or data_id
-                report(len(chunk))
+                response, chunk, elapsed = await self._post_chunk(
+                    job, chunk, offset, series.data_id, size, sizer, attempt
+                )
+                attempt = 0
+                series.acknowledge(len(chunk), response)
+                end = series.offset
                 if end >= size:
                     return response
+                if offset:  # the first chunk creates the upload: no measure of the link
+                    gauge.observe(len(chunk), elapsed)
+                remaining = size - end
+                if gauge.wants(
+                    more_than_one_chunk=sizer.span(remaining, PIPELINE_CHUNK) < remaining,
+                    data_id=series.data_id,
+                ):
+                    tg.cancel_scope.cancel()  # the read-ahead is not needed any more
+                    return None
                 if pending.offset != end or not sizer.fits(pending.length):
                     # A 413/timeout shrank this chunk; the read-ahead no longer lines up.
                     pending = self._prefetch(tg, fd, end, sizer.span(size - end))
                 offset = end
-                if persist:
-                    self._store.save(key, start.advanced(data_id, offset))
-        raise AssertionError("unreachable: the loop returns on the last chunk")
+        raise AssertionError("unreachable: the loop returns")
 
     @staticmethod
     def _prefetch(tg: anyio.abc.TaskGroup, fd: int, offset: int, length: int) -> _Prefetch:
@@ -326,21 +374,12 @@ class ChunkedUploader:
         data_id: str,
         size: int,
         sizer: ChunkSizer,
-    ) -> tuple[dict[str, Any], bytes]:
-        """POST one chunk with retries; returns the JSON answer and the bytes actually sent."""
-        config = self._config
-        attempt = 0
+        attempt: int = 0,
+    ) -> tuple[dict[str, Any], bytes, float]:
+        """POST one chunk with retries; returns the JSON answer, the bytes actually sent and
+        the seconds the successful attempt took. ``attempt`` counts failures before."""
         while True:
-            is_last = offset + len(chunk) >= size
-            # docs/protocol.md §3.2: protocol fields first, then the endpoint's extra fields on
-            # every chunk.
-            form: dict[str, str | list[str]] = {
-                "filename": job.filename,
-                "expected_file_size": str(offset),
-                "is_last": "true" if is_last else "false",
-                "data": data_id,
-                **job.key_fields,
-            }
+            form = _chunk_form(job, offset, offset + len(chunk) >= size, data_id)
             started = time.monotonic()
             body = ChunkBody(form, "blob", job.filename, chunk)
             try:
@@ -351,38 +390,81 @@ class ChunkedUploader:
                     headers=body.headers,
                     retry=False,
                 )
-            except PayloadTooLargeError:
-                # 413: the server's body limit is below this chunk; halve and resend at the
-                # same offset (not a failed attempt: nothing about the server is flaky).
-                if not sizer.shrink(too_large=True, sent=len(chunk)):
-                    raise
-                chunk = chunk[: sizer.size]
-                continue
             except Exception as exc:
-                if not _retryable(exc) or attempt >= config.upload_retries:
-                    raise
-                # A timeout, or a connection a proxy closed over a too-large body (instead
-                # of answering 413), both say "smaller": halve and let it grow back.
-                if isinstance(exc, FlowTimeoutError | FlowConnectionError) and sizer.shrink():
+                attempt, shrunk = await self._recover(exc, attempt, sizer, len(chunk))
+                if shrunk:
                     chunk = chunk[: sizer.size]
-                hint = None
-                if isinstance(exc, FlowApiError):
-                    hint = retry_after_seconds(exc.headers, cap=config.max_retry_after)
-                delay = (
-                    hint
-                    if hint is not None
-                    else backoff_delay(
-                        attempt, initial=config.backoff_initial, maximum=config.backoff_max
-                    )
-                )
-                attempt += 1
-                await anyio.sleep(delay)
                 continue
             finally:
                 body.close()
-            sizer.record_success(len(chunk), time.monotonic() - started)
+            elapsed = time.monotonic() - started
+            sizer.record_success(len(chunk), elapsed)
             answer = response.json()
-            return (answer if isinstance(answer, dict) else {"id": answer}), chunk
+            return (answer if isinstance(answer, dict) else {"id": answer}), chunk, elapsed
+
+    async def _recover(
+        self, exc: Exception, attempt: int, sizer: ChunkSizer, sent: int
+    ) -> tuple[int, bool]:
+        """After chunk attempt ``attempt`` of ``sent`` bytes failed with ``exc``: re-raise it,
+        or wait as the retry rules say. Returns the failures counted so far and whether the
+        chunk must shrink to ``sizer.size``."""
+        config = self._config
+        if isinstance(exc, PayloadTooLargeError):
+            # 413: the server's body limit is below this chunk; halve and resend at the same
+            # offset (not a failed attempt: nothing about the server is flaky).
+            if not sizer.shrink(too_large=True, sent=sent):
+                raise exc
+            return attempt, True
+        if not _retryable(exc) or attempt >= config.upload_retries:
+            raise exc
+        # A timeout, or a connection a proxy closed over a too-large body (instead of
+        # answering 413), both say "smaller": halve and let it grow back.
+        shrunk = isinstance(exc, FlowTimeoutError | FlowConnectionError) and sizer.shrink()
+        hint = None
+        if isinstance(exc, FlowApiError):
+            hint = retry_after_seconds(exc.headers, cap=config.max_retry_after)
+        delay = (
+            hint
+            if hint is not None
+            else backoff_delay(attempt, initial=config.backoff_initial, maximum=config.backoff_max)
+        )
+        await anyio.sleep(delay)
+        return attempt + 1, shrunk
+
+
+@dataclass
+class _Series:
+    """Where one chunk series stands: what the server acknowledged, and its resume record."""
+
+    start: ResumeRecord
+    key: str
+    store: ResumeStore
+    persist: bool
+    report: ProgressCallback
+    offset: int
+    data_id: str
+
+    def acknowledge(self, length: int, answer: Mapping[str, Any]) -> None:
+        """The next ``length`` bytes are acknowledged: progress, and the record advances."""
+        self.offset += length
+        self.data_id = _next_data_id(answer) or self.data_id
+        self.report(length)
+        if self.persist and self.offset < self.start.size:
+            self.store.save(self.key, self.start.advanced(self.data_id, self.offset))
+
+
+def _chunk_form(
+    job: UploadJob, offset: int, is_last: bool, data_id: str
+) -> dict[str, str | list[str]]:
+    # docs/protocol.md §3.2: protocol fields first, then the endpoint's extra fields on every
+    # chunk.
+    return {
+        "filename": job.filename,
+        "expected_file_size": str(offset),
+        "is_last": "true" if is_last else "false",
+        "data": data_id,
+        **job.key_fields,
+    }
 
 
 def _first(group: BaseExceptionGroup[Exception]) -> Exception:
