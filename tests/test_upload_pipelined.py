@@ -342,23 +342,22 @@ async def test_a_slow_link_pipelines_and_the_server_gets_chunks_in_order(
 @pytest.mark.anyio
 async def test_one_stream_and_a_fast_link_stay_sequential(tmp_path: Path) -> None:
     path = random_file(tmp_path / "near.bin", 8 * MiB)
-    # Servers of their own: a shared one may still be finishing requests other tests left.
-    with FlowServer(rtt_ms=20, connection_rate=4_000_000) as far:
-        async with _client(far, tmp_path / "a", upload_streams=1) as client:
-            await client.log_in(DEMO)
-            far.reset_counters()
-            final, recorder = await _upload(client, path)
-        assert data_row(far, final["id"])["md5"] == md5(path)
-        assert (recorder.peak, far.max_in_flight()["upload"]) == (1, 1)
-    # Plain loopback: below 1 MB/s counts as slow, which no machine's loopback is.
-    with FlowServer() as plain:
-        async with _client(plain, tmp_path / "b", upload_below_rate=1_000_000) as client:
-            await client.log_in(DEMO)
-            plain.reset_counters()
-            final, recorder = await _upload(client, path)
-        assert data_row(plain, final["id"])["md5"] == md5(path)
-        assert (recorder.peak, plain.max_in_flight()["upload"]) == (1, 1)
-    assert len(recorder.sent) >= 4  # several chunks, each alone
+    cases: list[tuple[dict[str, Any], dict[str, Any]]] = [
+        # One stream allowed, over the far link.
+        ({"rtt_ms": 20, "connection_rate": 4_000_000}, {"upload_streams": 1}),
+        # Plain loopback: below 1 MB/s counts as slow, which no machine's loopback is.
+        ({}, {"upload_below_rate": 1_000_000}),
+    ]
+    for number, (network, changes) in enumerate(cases):
+        # Servers of their own: a shared one may still be finishing requests others left.
+        with FlowServer(**network) as server:
+            async with _client(server, tmp_path / str(number), **changes) as client:
+                await client.log_in(DEMO)
+                server.reset_counters()
+                final, recorder = await _upload(client, path)
+            assert data_row(server, final["id"])["md5"] == md5(path)
+            assert (recorder.peak, server.max_in_flight()["upload"]) == (1, 1)
+            assert len(recorder.sent) >= 4  # several chunks, each alone
 
 
 @pytest.mark.anyio
