@@ -23,7 +23,9 @@ class DataUploads(Resource):
     """Data uploads (mixin of :class:`DataResource`)."""
 
     def _uploader(self) -> ChunkedUploader:
-        return ChunkedUploader(self._ctx.http, self._ctx.config, self._ctx.limiter)
+        return ChunkedUploader(
+            self._ctx.http, self._ctx.config, self._ctx.limiter, streams=self._ctx.streams
+        )
 
     async def upload_data(
         self,

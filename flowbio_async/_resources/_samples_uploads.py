@@ -59,7 +59,9 @@ class SampleUploads(Resource):
         async def get_metadata_attributes(self) -> list[MetadataAttribute]: ...
 
     def _uploader(self) -> ChunkedUploader:
-        return ChunkedUploader(self._ctx.http, self._ctx.config, self._ctx.limiter)
+        return ChunkedUploader(
+            self._ctx.http, self._ctx.config, self._ctx.limiter, streams=self._ctx.streams
+        )
 
     async def sample_catalogue(self) -> SampleCatalogue:
         """The server's sample types and metadata attributes, as the upload checks use them.
