@@ -35,6 +35,8 @@ DEFAULT_DURATION = 3600.0
 """Seconds the load runs at most (it also stops when the tests end)."""
 DISK_FILE = 32 * MiB
 TRANSFER_FILE = 8 * MiB
+TRANSFER_ROUNDS = 32
+"""Uploads per local server before the transfer load starts a fresh one."""
 _Running = Callable[[], bool]
 
 
@@ -192,13 +194,20 @@ def _transfer(running: _Running) -> None:
         source = folder / "load.bin"
         source.write_bytes(os.urandom(TRANSFER_FILE))
         config = ClientConfig(show_progress=False, state_dir=folder / "state")
-        with FlowServer(data_dir=folder / "server") as server, Client(server.url, config) as c:
-            c.log_in(UsernamePasswordCredentials(username="demo", password="demo-password"))
-            while running():
-                data = c.data.upload_data(source)
-                out = folder / "out"
-                c.data.download(data.id, out, overwrite=True)
-                shutil.rmtree(out, ignore_errors=True)
+        while running():
+            # A fresh server every TRANSFER_ROUNDS uploads: each one is stored, and an hour
+            # of them on one server filled the disk (17 GB) under the tests being stressed.
+            store = folder / "server"
+            with FlowServer(data_dir=store) as server, Client(server.url, config) as c:
+                c.log_in(UsernamePasswordCredentials(username="demo", password="demo-password"))
+                for _ in range(TRANSFER_ROUNDS):
+                    if not running():
+                        break
+                    data = c.data.upload_data(source)
+                    out = folder / "out"
+                    c.data.download(data.id, out, overwrite=True)
+                    shutil.rmtree(out, ignore_errors=True)
+            shutil.rmtree(store, ignore_errors=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
