@@ -189,10 +189,12 @@ class _LateAnswers:
 @pytest.mark.anyio
 @pytest.mark.timing
 async def test_a_hold_that_runs_out_stops_the_pipeline_without_a_failure(tmp_path: Path) -> None:
-    content = os.urandom(3 * MIN_JUDGED)
+    # Four chunks: the first three on the wire at once, the last one kept back until every
+    # chunk before it is acknowledged (it always goes alone).
+    content = os.urandom(4 * MIN_JUDGED)
     path = tmp_path / "f.bin"
     path.write_bytes(content)
-    server = _LateAnswers(held=2)  # three chunks, all on the wire at once
+    server = _LateAnswers(held=2)
     acknowledged: list[int] = []
     # request_timeout=0.2: a held chunk waits 0.1 s at most for the one before.
     settings = config(tmp_path, request_timeout=0.2, chunk_size=MIN_JUDGED)
@@ -337,6 +339,8 @@ async def test_a_slow_link_pipelines_and_the_server_gets_chunks_in_order(
     assert recorder.sent == sorted(set(recorder.sent)) == recorder.acknowledged
     assert link.counters()["upload"] == len(recorder.sent)
     _in_order(recorder, path.stat().st_size)
+    # The last chunk (the one whose answer may create a sample) started with none in flight.
+    assert recorder.alone[-1] and not all(recorder.alone)
 
 
 @pytest.mark.anyio

@@ -269,6 +269,12 @@ class Pipeline:
                 while outcome is None:
                     while len(slots) < width and planned < self._size:
                         length = self._sizer.span(self._size - planned, PIPELINE_CHUNK)
+                        if planned + length >= self._size and slots:
+                            # The last chunk goes alone, once every chunk before it is
+                            # acknowledged: it is the one whose answer creates things (a
+                            # sample, on /upload/sample) and whose resend, should the first
+                            # answer be lost, may not be taken as a repeat (chaos seed 7).
+                            break
                         slot = _Slot(planned, length, _Gate(self._budget))
                         if not slots:
                             slot.gate.open()  # its predecessor is acknowledged already
