@@ -67,3 +67,44 @@ def test_the_same_chunk_twice_at_once_stays_byte_exact(server: FlowServer, last:
     blob = (server.data_dir / "blobs" / first).read_bytes()
     assert blob == content
     assert (row["size"], row["md5"]) == (len(content), hashlib.md5(content).hexdigest())
+
+
+def test_a_resent_last_chunk_of_a_sample_gets_the_same_answer(server: FlowServer) -> None:
+    """The last chunk of a sample's last file, sent again because its answer was lost (a
+    stalled or late first copy), gets the first answer again, not "Invalid data id" for
+    reads that now belong to the sample the first copy created (full `make chaos`)."""
+    sample = {
+        "sample_name": "resent_last",
+        "sample_type": "generic",
+        "scientist": "Rosalind Franklin",
+        "organism": "Hs",
+    }
+
+    def post(client: httpx.Client, name: str, offset: int, data_id: str, **more: str) -> dict:
+        fields = {"filename": name, "expected_file_size": str(offset), "data": data_id}
+        response = client.post(
+            "upload/sample",
+            data={**fields, **sample, **more},
+            files={"blob": (name, os.urandom(CHUNK))},
+        )
+        assert response.status_code == 200, response.text
+        answer: dict = response.json()
+        return answer
+
+    with api(server) as client:
+        r1 = post(client, "resent_R1.fq", 0, "", is_last="true", is_last_sample="false")
+        r2 = post(
+            client,
+            "resent_R2.fq",
+            0,
+            "",
+            is_last="false",
+            is_last_sample="false",
+            previous_data=r1["data_id"],
+        )
+        last = {"is_last": "true", "is_last_sample": "true", "previous_data": r1["data_id"]}
+        first = post(client, "resent_R2.fq", CHUNK, r2["data_id"], **last)
+        again = post(client, "resent_R2.fq", CHUNK, r2["data_id"], **last)
+        assert first["sample_id"] is not None and again == first
+        names = [s["name"] for s in client.get("samples/owned").json()["samples"]]
+        assert names.count("resent_last") == 1

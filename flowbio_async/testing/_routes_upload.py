@@ -188,8 +188,13 @@ class UploadEndpoint:
     def _plan(self, store: Store, user: Row, fields: Fields) -> _Chunk:
         _check_filename(_one(fields, "filename"))
         offset = _offset(fields)
-        self.check_fields(store, user, fields)
         data_ref = _one(fields, "data").strip()
+        replay = self._replay(store, user, data_ref, fields, offset)
+        if replay is not None:
+            # Checked when it was first taken; checking again could refuse the repeat (the
+            # sample's reads belong to the sample its first copy created: make chaos).
+            return replay
+        self.check_fields(store, user, fields)
         if not data_ref:
             if offset != 0:
                 raise bad_request(f"expected_file_size must be 0 to start an upload, got {offset}")
@@ -228,6 +233,18 @@ class UploadEndpoint:
                 f"upload {data_ref}"
             )
         return _Chunk(int(session["data_id"]), offset)
+
+    def _replay(
+        self, store: Store, user: Row, data_ref: str, fields: Fields, offset: int
+    ) -> _Chunk | None:
+        """A re-sent last chunk of an upload of this user's that already finished."""
+        if not data_ref or not read_bool(_one(fields, "is_last")):
+            return None
+        session = store.get_upload_session(data_ref)
+        if session is None or session["owner"] != user["id"] or session["endpoint"] != self.name:
+            return None
+        final = session["extra"].get("final")
+        return None if final is None else _Chunk(int(session["data_id"]), offset, replay=final)
 
     async def _complete(
         self,
