@@ -221,10 +221,7 @@ class UploadEndpoint:
         session = store.get_upload_session(data_ref)
         if session is None or session["owner"] != user["id"] or session["endpoint"] != self.name:
             raise bad_request(f"Unknown upload {data_ref!r}")
-        final = session["extra"].get("final")
-        if final is not None:
-            if read_bool(_one(fields, "is_last")):
-                return _Chunk(int(session["data_id"]), offset, replay=final)
+        if session["extra"].get("final") is not None:  # a re-sent last chunk was a replay
             raise bad_request(f"Upload {data_ref} is already complete")
         held = int(session["offset"])
         if offset > held:
