@@ -542,6 +542,7 @@ class DataResource:
         resume: bool = True,
         fail_fast: bool = False,
         max_concurrency: int | None = None,
+        stop_on_error: bool = False,
     ) -> list[ItemResult[Path, Data]]:
         """Upload many files concurrently: at most ``max_concurrency`` at once (default and
         ceiling: the client-wide ``config.max_concurrency``).
@@ -549,6 +550,8 @@ class DataResource:
         Every path is checked before the first byte is sent. Results come back in input
         order, one per path: ``result.value`` is the :class:`Data`, or ``result.error`` the
         exception that stopped that file (``fail_fast=True`` raises the first one instead).
+        With ``stop_on_error=True`` no file starts after the first failure; files already
+        uploading finish, and those never started carry a :class:`NotStartedError`.
 
         Example:
             ```python
@@ -567,6 +570,7 @@ class DataResource:
             resume=resume,
             fail_fast=fail_fast,
             max_concurrency=max_concurrency,
+            stop_on_error=stop_on_error,
         )
 
     def download(

@@ -381,6 +381,27 @@ def test_upload_batch_stop_on_error_starts_no_row_after_a_failed_upload(
     assert _samples_named(flow_server, "stop_b") == ["stop_b_1", "stop_b_3"]
 
 
+def test_data_upload_stop_on_error_starts_no_file_after_a_failed_one(
+    cli: Cli, flow_server: FlowServer, tmp_path: Path
+) -> None:
+    paths = _files(tmp_path / "src", {f"cli_stop_{tag}.bin": 300 for tag in "abc"})
+    args = ("data", "upload", *map(str, paths), "--json", "--concurrency", "1")
+    # The local checks pass for all three: only the server refuses the second file.
+    flow_server.add_fault("status", route="upload", nth=2, status=400, body={"error": "no"})
+    try:
+        done = cli(*args, "--stop-on-error")
+    finally:
+        flow_server.clear_faults()
+    assert done.code == 5, done.stderr  # the failure's own code (a 400)
+    document = done.json()
+    first, failed, unstarted = document["results"]
+    assert first["ok"] and not failed["ok"]
+    assert unstarted["not_started"] and unstarted["item"] == str(paths[2])
+    assert document["counts"] == {"ok": 1, "failed": 1, "not_started": 1}
+    stored = [row["filename"] for row in rows(flow_server, "SELECT filename FROM data")]
+    assert [name for name in stored if name.startswith("cli_stop_")] == ["cli_stop_a.bin"]
+
+
 def test_catalogue_listings(cli: Cli) -> None:
     types = cli("samples", "types", "--json")
     assert types.code == 0, types.stderr

@@ -9,9 +9,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from upload_helpers import data_row, logged_in, md5, random_file, upload_requests
+from upload_helpers import data_row, logged_in, md5, random_file, rows, upload_requests
 
-from flowbio_async import BadRequestError, ConfigurationError, Data
+from flowbio_async import BadRequestError, ConfigurationError, Data, NotStartedError
 from flowbio_async.testing import FlowServer
 
 CHUNK = 64 * 1024
@@ -146,6 +146,28 @@ async def test_upload_many_returns_one_result_per_file(
         assert all(isinstance(r.error, BadRequestError) for r in failing)
         with pytest.raises(BadRequestError):
             await client.data.upload_many(paths[:2], data_type="nope", fail_fast=True)
+
+
+@pytest.mark.anyio
+async def test_upload_many_stop_on_error_starts_no_file_after_a_failure(
+    flow_server: FlowServer, tmp_path: Path
+) -> None:
+    paths = [random_file(tmp_path / f"stopmany_{tag}.bin", 500) for tag in "abc"]
+    async with logged_in(flow_server, tmp_path / "state") as client:
+        # Every path passes the local checks: only the server refuses the second file.
+        flow_server.add_fault("status", route="upload", nth=2, status=400, body={"error": "no"})
+        try:
+            results = await client.data.upload_many(paths, max_concurrency=1, stop_on_error=True)
+        finally:
+            flow_server.clear_faults()
+        first, failed, unstarted = results
+        assert first.ok and isinstance(failed.error, BadRequestError)
+        assert isinstance(unstarted.error, NotStartedError)
+        assert "stop_on_error=True" in str(unstarted.error)
+        stored = [row["filename"] for row in rows(flow_server, "SELECT filename FROM data")]
+        assert [name for name in stored if name.startswith("stopmany_")] == ["stopmany_a.bin"]
+        with pytest.raises(ConfigurationError, match="not both"):
+            await client.data.upload_many(paths, fail_fast=True, stop_on_error=True)
 
 
 @pytest.mark.anyio

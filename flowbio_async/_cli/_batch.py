@@ -48,7 +48,8 @@ def report_items(
     ``skipped`` (a sample sheet's ``--skip-invalid`` rows) adds ``"skipped"`` to the document
     and ``"skipped"`` / ``"not_started"`` to its counts. An item never started
     (``NotStartedError``, ``--stop-on-error``) is a result with ``"not_started": true``,
-    counted apart from the failures; the exit code is the first failure's.
+    counted apart from the failures (``counts["not_started"]``); the exit code is the first
+    failure's.
     """
     rows: list[dict[str, Any]] = []
     for outcome in outcomes:
@@ -68,8 +69,10 @@ def report_items(
     unstarted = sum(1 for row in rows if row.get("not_started"))
     counts = {"ok": len(outcomes) - len(failed) - unstarted, "failed": len(failed)}
     document: dict[str, Any] = {"results": rows, "counts": counts}
+    if unstarted or skipped is not None:
+        counts["not_started"] = unstarted
     if skipped is not None:
-        counts.update(skipped=len(skipped), not_started=unstarted)
+        counts["skipped"] = len(skipped)
         document["skipped"] = [dict(entry) for entry in skipped]
     human_rows = [r for r in rows if r["ok"]]
     output.table(human_rows, columns, document=document)

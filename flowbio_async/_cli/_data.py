@@ -56,6 +56,12 @@ def register(verbs: Verbs) -> None:
         action="store_true",
         help="each PATH is an archive (.zip/.tar/.tar.gz) the server unpacks",
     )
+    upload.add_argument(
+        "--stop-on-error",
+        action="store_true",
+        help="start no further file after the first failed upload (files already uploading "
+        "finish); the files never started are reported",
+    )
     add_concurrency(upload, "uploads")
 
 
@@ -85,6 +91,6 @@ async def _upload(inv: Invocation) -> int:
             results = [ItemResult(paths[0], error=exc)]
     else:
         results = await inv.client.data.upload_many(
-            paths, args.data_type, is_directory=args.directory
+            paths, args.data_type, is_directory=args.directory, stop_on_error=args.stop_on_error
         )
     return report_items(inv.output, results, DATA_COLUMNS, _describe)

@@ -31,6 +31,7 @@ from flowbio_async._errors import (
     NotFoundError,
 )
 from flowbio_async._pipeline_errors import InvalidRunError
+from flowbio_async._tasks import first_error
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -57,7 +58,7 @@ def run_command(args: argparse.Namespace) -> int:
         output.error("no input on the prompt")
         return int(ExitCode.USAGE)
     except BaseExceptionGroup as group:
-        return _report(output, _first_leaf(group), resolved)
+        return _report(output, first_error(group), resolved)
     except Exception as exc:
         return _report(output, exc, resolved)
 
@@ -104,11 +105,6 @@ def _config(args: argparse.Namespace, options: GlobalOptions) -> ClientConfig:
             defaults.max_connections, concurrency * defaults.segments_per_file + 8
         )
     return ClientConfig(**settings)
-
-
-def _first_leaf(group: BaseExceptionGroup[Any]) -> BaseException:
-    first = group.exceptions[0]
-    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def _report(output: Output, exc: BaseException, resolved: Resolved | None = None) -> int:

@@ -65,6 +65,7 @@ class DataUploads(Resource):
         resume: bool = True,
         fail_fast: bool = False,
         max_concurrency: int | None = None,
+        stop_on_error: bool = False,
     ) -> list[ItemResult[Path, Data]]:
         """Upload many files concurrently: at most ``max_concurrency`` at once (default and
         ceiling: the client-wide ``config.max_concurrency``).
@@ -72,6 +73,8 @@ class DataUploads(Resource):
         Every path is checked before the first byte is sent. Results come back in input
         order, one per path: ``result.value`` is the :class:`Data`, or ``result.error`` the
         exception that stopped that file (``fail_fast=True`` raises the first one instead).
+        With ``stop_on_error=True`` no file starts after the first failure; files already
+        uploading finish, and those never started carry a :class:`NotStartedError`.
 
         Example:
             ```python
@@ -95,7 +98,9 @@ class DataUploads(Resource):
             async def one(source: Source) -> Data:
                 return await self._send_data(source, data_type, is_directory, reporter, resume)
 
-            results = await run_many(sources, one, concurrency=workers, fail_fast=fail_fast)
+            results = await run_many(
+                sources, one, concurrency=workers, fail_fast=fail_fast, stop_on_error=stop_on_error
+            )
         return [ItemResult(by_path[id(r.item)], value=r.value, error=r.error) for r in results]
 
     async def _send_data(

@@ -61,6 +61,7 @@ from flowbio_async._http import StallError
 from flowbio_async._models._downloads import DownloadResult
 from flowbio_async._progress import Progress
 from flowbio_async._retry import RetryBudget, backoff_delay
+from flowbio_async._tasks import first_error
 from flowbio_async._transfers._partfile import PartState, load_state, missing_intervals
 from flowbio_async._transfers._partwriter import PartFile, hash_file
 from flowbio_async._transfers._paths import check_destination
@@ -328,7 +329,7 @@ class _Job:
                 group.start_soon(self._lane, lead, None)
                 group.start_soon(self._control, group, lead, ramp)
         except BaseExceptionGroup as grouped:
-            raise _single(grouped) from None
+            raise first_error(grouped) from None
         finally:
             self.parallel = False
 
@@ -612,7 +613,7 @@ class _Job:
                             chunks, cursor, offset, limit
                         )
         except BaseExceptionGroup as grouped:
-            raise _single(grouped) from None
+            raise first_error(grouped) from None
         if failure is not None:
             raise failure  # what arrived before the failure is on disk: resume from there
 
@@ -670,11 +671,3 @@ class _Job:
         return DownloadResult(
             path=self.spec.dest, size=length, md5=digest, resumed_from=self.resumed_from
         )
-
-
-def _single(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The first real error of a task group (workers fail one at a time in practice)."""
-    first: BaseException = group
-    while isinstance(first, BaseExceptionGroup):
-        first = first.exceptions[0]
-    return first

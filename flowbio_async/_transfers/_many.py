@@ -17,6 +17,7 @@ import anyio
 import anyio.abc
 
 from flowbio_async._errors import ConfigurationError, NotStartedError
+from flowbio_async._tasks import first_error
 
 K = TypeVar("K")
 T = TypeVar("T")
@@ -115,7 +116,7 @@ async def run_many(
             for _ in range(min(concurrency, len(pending))):
                 tg.start_soon(worker)
     except ExceptionGroup as group:
-        raise _first_error(group) from None
+        raise first_error(group) from None
     return [
         ItemResult(item, error=_not_started()) if result is None else result
         for item, result in zip(pending, results, strict=True)
@@ -124,11 +125,3 @@ async def run_many(
 
 def _not_started() -> NotStartedError:
     return NotStartedError("not started: an earlier item failed and stop_on_error=True was passed")
-
-
-def _first_error(group: ExceptionGroup[Exception]) -> Exception:
-    """fail_fast: surface the first item error itself, not the group wrapper."""
-    first: Exception = group.exceptions[0]
-    while isinstance(first, ExceptionGroup):
-        first = first.exceptions[0]
-    return first

@@ -39,6 +39,7 @@ from flowbio_async._errors import (
     PayloadTooLargeError,
 )
 from flowbio_async._retry import RETRYABLE_STATUSES, backoff_delay, retry_after_seconds
+from flowbio_async._tasks import first_error
 from flowbio_async._transfers._chunks import ChunkSizer
 from flowbio_async._transfers._multipart import ChunkBody, read_exact
 from flowbio_async._transfers._resume import ResumeRecord, ResumeStore, upload_key
@@ -266,7 +267,7 @@ class ChunkedUploader:
             return await self._send_chunks(job, start, key, report, persist, fd, sizer)
         except ExceptionGroup as group:
             # The read-ahead task group wraps errors; callers want the typed error itself.
-            raise _first(group) from None
+            raise first_error(group) from None
         finally:
             os.close(fd)
 
@@ -465,13 +466,6 @@ def _chunk_form(
         "data": data_id,
         **job.key_fields,
     }
-
-
-def _first(group: BaseExceptionGroup[Exception]) -> Exception:
-    first = group.exceptions[0]
-    while isinstance(first, BaseExceptionGroup):
-        first = first.exceptions[0]
-    return first
 
 
 def _next_data_id(response: Mapping[str, Any]) -> str:
