@@ -8,8 +8,8 @@ large chunk is not starved by small ones), and a request larger than the whole b
 for all of it, so one oversized chunk can always go alone.
 
 No holder ever waits for more budget before it can give back what it holds (a chunk on the
-wire needs nothing; the read ahead is the only thing that waits), so the budget cannot
-deadlock.
+wire needs nothing; the read ahead is the only thing that waits, and a pipeline takes its
+connections' shares only if they are free at once), so the budget cannot deadlock.
 
 Example:
     ```python
@@ -63,6 +63,14 @@ class ByteBudget:
                 self._grant()  # the next in line may fit now that this one left
             raise
         return amount
+
+    def take_nowait(self, amount: int) -> bool:
+        """Take ``amount`` bytes if they are free now and nobody waits before; else ``False``."""
+        amount = max(0, min(amount, self.total))
+        if self._waiting or amount > self.free:
+            return False
+        self._take(amount)
+        return True
 
     def release(self, amount: int) -> None:
         """Give back ``amount`` bytes taken by :meth:`acquire`."""

@@ -341,6 +341,7 @@ class ChunkedUploader:
                 form=functools.partial(_chunk_form, job),
                 acknowledge=acknowledge,
                 streams=self._streams,
+                memory=self._memory,
             )
             outcome = await pipeline.run(series.offset, series.data_id, gauge.reference)
             if not isinstance(outcome, Stop):
