@@ -3,10 +3,10 @@
 Worst-case memory held by transfers (the s3transfer habit: say the bound where it is set):
 
 * an upload keeps at most two chunks in memory (the one on the wire and the next one read
-  ahead), so ``2 × max_chunk_size × max_concurrency`` for many concurrent uploads
-  (defaults: 2 × 16 MiB × 16 = 512 MiB at the very worst; ~32 MiB for one file); a
-  pipelined upload (``upload_streams``) streams its chunks from the file instead, about
-  3 MiB per connection;
+  ahead), ~32 MiB for one file with the defaults; all uploads of a client together hold at
+  most ``upload_memory`` bytes of chunks (default 64 MiB; a chunk waits for its share
+  before it is read). A pipelined upload (``upload_streams``) streams its chunks from the
+  file instead, about 3 MiB per connection, taken from the same budget;
 * a download keeps at most ``download_buffer_size`` bytes awaiting the disk, shared by its
   streams (each at least 256 KiB), so ``max(download_buffer_size, 256 KiB ×
   segments_per_file) × max_concurrency`` (defaults: 4 MiB × 16 = 64 MiB at the very worst;
@@ -87,6 +87,12 @@ class ClientConfig:
     connect_timeout: timedelta = field(default=timedelta(seconds=10), metadata=_bounds(above=0))
     max_chunk_size: int = field(default=16 * MiB, metadata=_bounds(1))
     """Upper bound for adaptive upload chunks (and for ``chunk_size``)."""
+    upload_memory: int = field(default=64 * MiB, metadata=_bounds(1))
+    """Bytes of upload chunks held in memory at once across the whole client (on the wire
+    or read ahead). A chunk's bytes are taken from this budget before it is read from disk
+    and given back once it is acknowledged, so many concurrent uploads stay under it; a
+    chunk larger than the whole budget waits until it can go alone. Each pipelined
+    connection takes a 3 MiB share while its pipeline runs."""
     upload_streams: int = field(default=4, metadata=_bounds(1))
     """Most connections one file's upload uses at once (#13). Once chunks sent alone go
     slower than ``upload_below_rate``, up to this many chunks (of at most 4 MiB) are on the

@@ -11,6 +11,7 @@ import anyio
 from flowbio_async._config import ClientConfig
 from flowbio_async._http import HttpClient
 from flowbio_async._progress import Progress, ProgressCallback, make_progress
+from flowbio_async._transfers._budget import ByteBudget
 
 
 @dataclass
@@ -35,6 +36,8 @@ class ClientContext:
     """Extra download streams (segments beyond each transfer's first) across the client:
     the pool's connections left over by the transfers, so parallel ranges never wait for a
     connection nor make other requests wait (#13)."""
+    upload_memory: ByteBudget | None = None
+    """Upload chunk bytes held in memory across the client (``config.upload_memory``)."""
 
     @classmethod
     def create(cls, http: HttpClient, config: ClientConfig) -> ClientContext:
@@ -44,6 +47,7 @@ class ClientContext:
             config=config,
             limiter=anyio.CapacityLimiter(config.max_concurrency),
             streams=anyio.CapacityLimiter(extra),
+            upload_memory=ByteBudget(config.upload_memory),
         )
 
     def progress(

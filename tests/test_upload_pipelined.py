@@ -27,6 +27,7 @@ from flowbio_async._transfers._upload import ChunkedUploader, UploadJob
 from flowbio_async._transfers._upload_pipeline import (
     MAX_STOPS,
     MIN_JUDGED,
+    PIPELINE_MEMORY,
     Gauge,
     HoldEnded,
     Pipeline,
@@ -297,7 +298,9 @@ async def _upload(
 ) -> tuple[dict[str, Any], Recorder]:
     recorder = recorder or Recorder(client._ctx.http)
     ctx = client._ctx
-    uploader = ChunkedUploader(recorder, ctx.config, ctx.limiter, streams=ctx.streams)
+    uploader = ChunkedUploader(
+        recorder, ctx.config, ctx.limiter, streams=ctx.streams, memory=ctx.upload_memory
+    )
     job = UploadJob("upload", path, path.name, {})
     return await uploader.upload(job, **kwargs), recorder
 
@@ -341,6 +344,26 @@ async def test_a_slow_link_pipelines_and_the_server_gets_chunks_in_order(
     _in_order(recorder, path.stat().st_size)
     # The last chunk (the one whose answer may create a sample) started with none in flight.
     assert recorder.alone[-1] and not all(recorder.alone)
+
+
+@pytest.mark.anyio
+@pytest.mark.timing
+async def test_a_short_memory_budget_pipelines_on_fewer_connections(
+    link: FlowServer, tmp_path: Path
+) -> None:
+    path = random_file(tmp_path / "far.bin", 12 * MiB + 5)
+    # Room for two connections' shares: the pipeline takes two, not upload_streams (4).
+    budget = 2 * PIPELINE_MEMORY
+    async with _client(link, tmp_path / "state", upload_memory=budget) as client:
+        await client.log_in(DEMO)
+        link.reset_counters()
+        final, recorder = await _upload(client, path)
+        memory = client._ctx.upload_memory
+        assert memory is not None and memory.free == memory.total  # every share came back
+        assert memory.peak <= budget
+    assert data_row(link, final["id"])["md5"] == md5(path)
+    assert recorder.peak == 2 and link.max_in_flight()["upload"] == 2
+    _in_order(recorder, path.stat().st_size)
 
 
 @pytest.mark.anyio

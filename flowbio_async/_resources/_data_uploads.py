@@ -23,8 +23,9 @@ class DataUploads(Resource):
     """Data uploads (mixin of :class:`DataResource`)."""
 
     def _uploader(self) -> ChunkedUploader:
+        ctx = self._ctx
         return ChunkedUploader(
-            self._ctx.http, self._ctx.config, self._ctx.limiter, streams=self._ctx.streams
+            ctx.http, ctx.config, ctx.limiter, streams=ctx.streams, memory=ctx.upload_memory
         )
 
     async def upload_data(

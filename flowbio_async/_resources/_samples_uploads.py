@@ -59,8 +59,9 @@ class SampleUploads(Resource):
         async def get_metadata_attributes(self) -> list[MetadataAttribute]: ...
 
     def _uploader(self) -> ChunkedUploader:
+        ctx = self._ctx
         return ChunkedUploader(
-            self._ctx.http, self._ctx.config, self._ctx.limiter, streams=self._ctx.streams
+            ctx.http, ctx.config, ctx.limiter, streams=ctx.streams, memory=ctx.upload_memory
         )
 
     async def sample_catalogue(self) -> SampleCatalogue:

@@ -40,6 +40,7 @@ from flowbio_async._errors import (
 )
 from flowbio_async._retry import RETRYABLE_STATUSES, backoff_delay, retry_after_seconds
 from flowbio_async._tasks import first_error
+from flowbio_async._transfers._budget import ByteBudget
 from flowbio_async._transfers._chunks import ChunkSizer
 from flowbio_async._transfers._multipart import ChunkBody, read_exact
 from flowbio_async._transfers._resume import ResumeRecord, ResumeStore, upload_key
@@ -101,18 +102,28 @@ def _retryable(exc: Exception) -> bool:
 
 
 class _Prefetch:
-    """A chunk being read from disk in a worker thread while another one is on the wire."""
+    """A chunk being read from disk in a worker thread while another one is on the wire.
 
-    def __init__(self, fd: int, offset: int, length: int) -> None:
+    Its bytes come out of the client's upload memory budget (``ClientConfig.upload_memory``)
+    before the read starts, and go back when the chunk is dropped: sent, replaced, or not
+    needed any more.
+    """
+
+    def __init__(self, fd: int, offset: int, length: int, budget: ByteBudget | None) -> None:
         self.offset = offset
         self.length = length
         self._fd = fd
+        self._budget = budget
+        self._held = 0
+        self._dropped = False
         self._done = anyio.Event()
         self._data: bytes = b""
         self._error: Exception | None = None
 
     async def run(self) -> None:
         try:
+            if self._budget is not None:
+                self._held = await self._budget.acquire(self.length)
             self._data = await anyio.to_thread.run_sync(
                 read_exact, self._fd, self.length, self.offset
             )
@@ -120,6 +131,8 @@ class _Prefetch:
             self._error = exc
         finally:
             self._done.set()
+            if self._dropped:  # dropped while reading: nobody else will give it back
+                self._give_back()
 
     async def result(self) -> bytes:
         await self._done.wait()
@@ -130,13 +143,33 @@ class _Prefetch:
         data, self._data = self._data, b""
         return data
 
+    @property
+    def dropped(self) -> bool:
+        """``True`` once :meth:`drop` was called."""
+        return self._dropped
+
+    def drop(self) -> None:
+        """The chunk is not needed any more: give its bytes back to the budget (now, or
+        when a read still running ends). Safe to call more than once."""
+        self._dropped = True
+        self._data = b""
+        if self._done.is_set():
+            self._give_back()
+
+    def _give_back(self) -> None:
+        if self._held and self._budget is not None:
+            self._budget.release(self._held)
+            self._held = 0
+
 
 class ChunkedUploader:
     """Sends files through the Flow chunk protocol with read-ahead, retries and resume.
 
     Example:
         ```python
-        uploader = ChunkedUploader(http, config, limiter, streams=ctx.streams)
+        uploader = ChunkedUploader(
+            http, config, limiter, streams=ctx.streams, memory=ctx.upload_memory
+        )
         job = UploadJob("upload", Path("reads.fq"), "reads.fq", {})
         final = await uploader.upload(job)
         ```
@@ -149,6 +182,7 @@ class ChunkedUploader:
         limiter: anyio.CapacityLimiter | None = None,
         *,
         streams: anyio.CapacityLimiter | None = None,
+        memory: ByteBudget | None = None,
     ) -> None:
         self._http = http
         self._config = config
@@ -156,6 +190,8 @@ class ChunkedUploader:
         self._streams = streams
         """The client's budget of extra connections (``ClientContext.streams``): a pipelined
         upload takes its connections beyond the first from it, as parallel downloads do."""
+        self._memory = memory
+        """The client's budget of chunk bytes in memory (``ClientContext.upload_memory``)."""
         self._store = ResumeStore(config.state_dir)
 
     def key(self, job: UploadJob) -> str:
@@ -305,6 +341,7 @@ class ChunkedUploader:
                 form=functools.partial(_chunk_form, job),
                 acknowledge=acknowledge,
                 streams=self._streams,
+                memory=self._memory,
             )
             outcome = await pipeline.run(series.offset, series.data_id, gauge.reference)
             if not isinstance(outcome, Stop):
@@ -329,41 +366,58 @@ class ChunkedUploader:
         if stop is not None and stop.error is not None:
             attempt, _ = await self._recover(stop.error, 0, sizer, stop.length)
         offset = series.offset
-        async with anyio.create_task_group() as tg:
-            pending = self._prefetch(tg, fd, offset, sizer.span(size - offset))
-            while True:
-                chunk = await pending.result()
-                if not sizer.fits(len(chunk)):  # shrunk since this read was started
-                    chunk = chunk[: sizer.size]
-                end = offset + len(chunk)
-                if end < size:
-                    pending = self._prefetch(tg, fd, end, sizer.span(size - end))
-                response, chunk, elapsed = await self._post_chunk(
-                    job, chunk, offset, series.data_id, size, sizer, attempt
-                )
-                attempt = 0
-                series.acknowledge(len(chunk), response)
-                end = series.offset
-                if end >= size:
-                    return response
-                if offset:  # the first chunk creates the upload: no measure of the link
-                    gauge.observe(len(chunk), elapsed)
-                remaining = size - end
-                if gauge.wants(
-                    more_than_one_chunk=sizer.span(remaining, PIPELINE_CHUNK) < remaining,
-                    data_id=series.data_id,
-                ):
-                    tg.cancel_scope.cancel()  # the read-ahead is not needed any more
-                    return None
-                if pending.offset != end or not sizer.fits(pending.length):
-                    # A 413/timeout shrank this chunk; the read-ahead no longer lines up.
-                    pending = self._prefetch(tg, fd, end, sizer.span(size - end))
-                offset = end
+        made: list[_Prefetch] = []  # at most the chunk being sent and the one read ahead
+        try:
+            async with anyio.create_task_group() as tg:
+                pending = self._prefetch(tg, made, fd, offset, sizer.span(size - offset))
+                while True:
+                    current = pending
+                    chunk = await current.result()
+                    if not sizer.fits(len(chunk)):  # shrunk since this read was started
+                        chunk = chunk[: sizer.size]
+                    end = offset + len(chunk)
+                    if end < size:
+                        pending = self._prefetch(tg, made, fd, end, sizer.span(size - end))
+                    try:
+                        response, chunk, elapsed = await self._post_chunk(
+                            job, chunk, offset, series.data_id, size, sizer, attempt
+                        )
+                        sent = len(chunk)
+                    finally:
+                        current.drop()
+                    del chunk  # its budget is given back: the bytes go with it
+                    attempt = 0
+                    series.acknowledge(sent, response)
+                    end = series.offset
+                    if end >= size:
+                        return response
+                    if offset:  # the first chunk creates the upload: no measure of the link
+                        gauge.observe(sent, elapsed)
+                    remaining = size - end
+                    if gauge.wants(
+                        more_than_one_chunk=sizer.span(remaining, PIPELINE_CHUNK) < remaining,
+                        data_id=series.data_id,
+                    ):
+                        tg.cancel_scope.cancel()  # the read-ahead is not needed any more
+                        return None
+                    if pending.offset != end or not sizer.fits(pending.length):
+                        # A 413/timeout shrank this chunk; the read-ahead no longer lines up.
+                        pending.drop()
+                        pending = self._prefetch(tg, made, fd, end, sizer.span(size - end))
+                    offset = end
+        finally:
+            for prefetch in made:  # every read has ended: what is still held goes back
+                prefetch.drop()
         raise AssertionError("unreachable: the loop returns")
 
-    @staticmethod
-    def _prefetch(tg: anyio.abc.TaskGroup, fd: int, offset: int, length: int) -> _Prefetch:
-        pending = _Prefetch(fd, offset, length)
+    def _prefetch(
+        self, tg: anyio.abc.TaskGroup, made: list[_Prefetch], fd: int, offset: int, length: int
+    ) -> _Prefetch:
+        # Dropped reads give their bytes back by themselves; forget them, so a long file
+        # does not pile up one object per chunk.
+        made[:] = [prefetch for prefetch in made if not prefetch.dropped]
+        pending = _Prefetch(fd, offset, length, self._memory)
+        made.append(pending)
         tg.start_soon(pending.run)
         return pending
 

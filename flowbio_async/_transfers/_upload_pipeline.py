@@ -37,6 +37,7 @@ import anyio
 
 from flowbio_async._errors import FlowApiError
 from flowbio_async._retry import RETRYABLE_STATUSES
+from flowbio_async._transfers._budget import ByteBudget
 from flowbio_async._transfers._chunks import ChunkSizer
 from flowbio_async._transfers._multipart import HeldTailBody
 
@@ -50,6 +51,10 @@ MiB = 1024 * 1024
 PIPELINE_CHUNK = 4 * MiB
 """Largest pipelined chunk: enough to amortise a round trip per chunk, small enough that a
 chunk abandoned after a failure costs little to send again."""
+PIPELINE_MEMORY = 3 * MiB
+"""What one pipelined connection holds in memory at most (1 MiB pieces read from the file,
+one read ahead by the HTTP layer, one in the socket's writer): its share of the client's
+``upload_memory``, taken for the pipeline's lifetime."""
 MIN_JUDGED = 256 * 1024
 """Chunks smaller than this say more about per-request costs than about the link: they are
 not judged, so a file sent in small chunks (a small ``max_chunk_size``) stays sequential."""
@@ -225,6 +230,7 @@ class Pipeline:
         form: ChunkForm,
         acknowledge: Acknowledge,
         streams: anyio.CapacityLimiter | None = None,
+        memory: ByteBudget | None = None,
     ) -> None:
         self._http = http
         self._endpoint = endpoint
@@ -235,6 +241,7 @@ class Pipeline:
         self._form = form
         self._acknowledge = acknowledge
         self._streams = streams
+        self._memory = memory
         self._width = config.upload_streams
         self._budget = config.request_timeout.total_seconds() / 2
         # Set by run(): whether it pays (against the rate alone), measured from its start.
@@ -257,9 +264,16 @@ class Pipeline:
         self._started = time.monotonic()
         self._acked = self._acked_bytes = 0
         tokens = self._take_streams()
+        # Each connection's pieces come out of the client's upload memory too; what the
+        # budget cannot give now (many files at once) is not waited for: fewer connections.
+        shares = self._take_memory(1 + len(tokens))
+        for token in tokens[max(0, shares - 1) :]:
+            self._release_stream(token)
+        tokens = tokens[: max(0, shares - 1)]
         width = self._running = 1 + len(tokens)
         if width < 2:
-            return Stop(None)  # no spare connection in the client's budget
+            self._release_memory(shares)
+            return Stop(None)  # no spare connection (or memory) in the client's budgets
         logger.debug("%s: pipelining from byte %d on %d connections", self._filename, offset, width)
         slots: deque[_Slot] = deque()
         outcome: dict[str, Any] | Stop | None = None
@@ -291,9 +305,9 @@ class Pipeline:
         finally:
             for slot in slots:
                 slot.gate.close()  # also on cancellation: wake every held body
-            if self._streams is not None:
-                for token in tokens:
-                    self._streams.release_on_behalf_of(token)
+            for token in tokens:
+                self._release_stream(token)
+            self._release_memory(shares)
         assert outcome is not None  # the loop ends only with one
         if isinstance(outcome, Stop):
             reason = type(outcome.error).__name__ if outcome.error else "no failure"
@@ -312,6 +326,23 @@ class Pipeline:
                     break
             tokens.append(token)
         return tokens
+
+    def _release_stream(self, token: object) -> None:
+        if self._streams is not None:
+            self._streams.release_on_behalf_of(token)
+
+    def _take_memory(self, wanted: int) -> int:
+        """Up to ``wanted`` connections' shares of the upload memory, without waiting."""
+        if self._memory is None:
+            return wanted
+        shares = 0
+        while shares < wanted and self._memory.take_nowait(PIPELINE_MEMORY):
+            shares += 1
+        return shares
+
+    def _release_memory(self, shares: int) -> None:
+        if self._memory is not None and shares:
+            self._memory.release(shares * PIPELINE_MEMORY)
 
     def _settle(
         self, head: _Slot, data_id: str, rest: deque[_Slot]
