@@ -165,53 +165,43 @@ def test_never_more_than_the_budget_and_everything_comes_back(amounts: list[int]
 
 
 @pytest.mark.parametrize("budget", [2 * MiB, 100_000], ids=["two-chunks", "below-one-chunk"])
-async def test_many_uploads_stay_within_the_client_budget(
-    flow_server: FlowServer, tmp_path: Path, budget: int
-) -> None:
+async def test_many_uploads_stay_within_the_client_budget(tmp_path: Path, budget: int) -> None:
     # Whole chunks only, so every chunk on the wire holds a full 1 MiB share.
     paths = [random_file(tmp_path / f"budget_{i}.bin", 3 * MiB) for i in range(4)]
-    flow_server.reset_counters()
-    async with logged_in(
-        flow_server,
-        tmp_path / "state",
-        chunk_size=MiB,
-        max_chunk_size=MiB,
-        upload_memory=budget,
-        upload_streams=1,
-    ) as client:
-        with anyio.fail_after(60):
-            results = await client.data.upload_many(paths, max_concurrency=4)
-        memory = client._ctx.upload_memory
-        assert memory is not None and memory.free == memory.total  # every chunk gave it back
-        assert 0 < memory.peak <= budget
-    for path, result in zip(paths, results, strict=True):
-        assert data_row(flow_server, result.unwrap().id)["md5"] == md5(path)
-    # A chunk on the wire holds its share of the budget: two 1 MiB chunks fit in 2 MiB, and
-    # a budget below one chunk lets one chunk go at a time, whatever the four files want.
-    assert flow_server.max_in_flight()["upload"] <= max(1, budget // MiB)
+    settings = {"chunk_size": MiB, "max_chunk_size": MiB, "upload_memory": budget}
+    # A server of its own: a shared one may still be finishing requests other tests left,
+    # and those would count in its in-flight high-water mark.
+    with FlowServer() as server:
+        async with logged_in(server, tmp_path / "state", upload_streams=1, **settings) as client:
+            with anyio.fail_after(60):
+                results = await client.data.upload_many(paths, max_concurrency=4)
+            memory = client._ctx.upload_memory
+            assert memory is not None and memory.free == memory.total  # all given back
+            assert 0 < memory.peak <= budget
+        for path, result in zip(paths, results, strict=True):
+            assert data_row(server, result.unwrap().id)["md5"] == md5(path)
+        # A chunk on the wire holds its share of the budget: two 1 MiB chunks fit in 2 MiB,
+        # and a budget below one chunk lets one go at a time, whatever the four files want.
+        assert server.max_in_flight()["upload"] <= max(1, budget // MiB)
 
 
 @pytest.mark.timing
-async def test_cancelled_uploads_give_the_whole_budget_back(
-    flow_server: FlowServer, tmp_path: Path
-) -> None:
+async def test_cancelled_uploads_give_the_whole_budget_back(tmp_path: Path) -> None:
     paths = [random_file(tmp_path / f"cancel_budget_{i}.bin", 3 * MiB) for i in range(3)]
-    # The second chunk request is held by the server: chunks are on the wire and read ahead
-    # when the call is cancelled.
-    stall = flow_server.add_fault("stall", route="upload", nth=2, seconds=BOUND)
-    try:
-        async with logged_in(
-            flow_server, tmp_path / "state", chunk_size=MiB, max_chunk_size=MiB, upload_streams=1
-        ) as client:
+    settings = {"chunk_size": MiB, "max_chunk_size": MiB, "upload_streams": 1}
+    # A server of its own: the stalled request outlives the cancelled call.
+    with FlowServer() as server:
+        # The second chunk request is held by the server: chunks are on the wire and read
+        # ahead when the call is cancelled.
+        stall = server.add_fault("stall", route="upload", nth=2, seconds=BOUND)
+        async with logged_in(server, tmp_path / "state", **settings) as client:
             memory = client._ctx.upload_memory
             assert memory is not None
             with anyio.fail_after(BOUND):
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(client.data.upload_many, paths)
-                    while not fault_applied(flow_server, stall):
+                    while not fault_applied(server, stall):
                         await anyio.sleep(0.01)  # polls the server's own record: an event
                     assert memory.free < memory.total  # chunks are held right now
                     tg.cancel_scope.cancel()
             assert memory.free == memory.total
-    finally:
-        flow_server.clear_faults()

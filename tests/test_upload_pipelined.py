@@ -362,7 +362,8 @@ async def test_a_short_memory_budget_pipelines_on_fewer_connections(
         assert memory is not None and memory.free == memory.total  # every share came back
         assert memory.peak <= budget
     assert data_row(link, final["id"])["md5"] == md5(path)
-    assert recorder.peak == 2 and link.max_in_flight()["upload"] == 2
+    # The client's own count: the shared server may still be finishing others' requests.
+    assert recorder.peak == 2
     _in_order(recorder, path.stat().st_size)
 
 
